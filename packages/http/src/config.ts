@@ -1,0 +1,34 @@
+import { z, type ZodRawShape } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(service: string, problems: string[]) {
+    super(`${service}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Settings every service has; each service extends them with its own. */
+export const baseConfigShape = {
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DAPR_HOST: z.string().min(1).default('127.0.0.1'),
+  DAPR_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(3500),
+  TOPIC_PREFIX: z.string().regex(/^[a-z0-9-]*$/, 'lowercase letters, digits and dashes only').default(''),
+  DB_HOST: z.string().min(1).default('127.0.0.1'),
+  DB_PORT: z.coerce.number().int().min(1).max(65535).default(3306),
+  DB_USER: z.string().min(1).default('root'),
+  DB_PASSWORD: z.string().default(''),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+};
+
+/** Validates the environment at start-up: one line per bad value, naming the variable. */
+export function loadConfig<S extends ZodRawShape>(service: string, shape: S, env: NodeJS.ProcessEnv = process.env) {
+  const result = z.object(shape).safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      service,
+      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`),
+    );
+  }
+  return result.data;
+}

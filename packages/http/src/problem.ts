@@ -1,0 +1,48 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError } from './errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  instance?: string;
+  errors?: { field: string; message: string }[];
+}
+
+export function toProblem(error: AppError, instance?: string): ProblemBody {
+  return {
+    type: `https://flash-sale.dev/problems/${error.code.toLowerCase().replace(/_/g, '-')}`,
+    title: error.title,
+    status: error.status,
+    code: error.code,
+    ...(error.detail ? { detail: error.detail } : {}),
+    ...(instance ? { instance } : {}),
+    ...(error.errors ? { errors: error.errors } : {}),
+  };
+}
+
+/** Errors raised by express's own body parser carry a status and a type. */
+function fromBodyParser(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null || !('type' in err) || !('status' in err)) return undefined;
+  const { type, status } = err as { type: string; status: number };
+  if (type === 'entity.parse.failed') return new AppError(400, 'MALFORMED_JSON', 'Malformed JSON', 'The request body is not valid JSON.');
+  if (type === 'entity.too.large') return new AppError(413, 'PAYLOAD_TOO_LARGE', 'Payload too large', 'The request body is too large.');
+  if (status >= 400 && status < 500) return new AppError(status, 'BAD_REQUEST', 'Bad request', 'The request body could not be read.');
+  return undefined;
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${req.method} ${req.path}.`));
+};
+
+/** The central handler: AppError → problem+json; anything else is logged and answered 500 without internals. */
+export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const known = err instanceof AppError ? err : fromBodyParser(err);
+  const error = known ?? new AppError(500, 'INTERNAL', 'Internal server error', 'Something went wrong on our side.');
+  if (!known) req.log?.error({ err }, 'unhandled error');
+  res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, req.originalUrl)));
+};

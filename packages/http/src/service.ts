@@ -1,0 +1,132 @@
+import express, { type Express, type Router } from 'express';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createLogger, requestLogger } from './logging';
+import { createMetrics, type Metrics } from './metrics';
+import { notFoundHandler, problemHandler } from './problem';
+import { generateDocument, registerOperationalPaths, type OpenAPIRegistry, type OpenApiDocument } from './openapi';
+
+export type ReadinessCheck = () => Promise<unknown>;
+
+export interface ServiceDefinition {
+  /** The Dapr app id, also the service's name in logs and metrics. */
+  name: string;
+  logLevel: string;
+  /** Routers mounted at the root: each declares full paths, so the route list matches the OpenAPI paths. */
+  routers: Router[];
+  docs: OpenAPIRegistry;
+  /** Named checks behind /readyz, e.g. database and sidecar. */
+  readiness: Record<string, ReadinessCheck>;
+  metrics?: Metrics;
+  logger?: Logger;
+}
+
+export interface BuiltService {
+  app: Express;
+  logger: Logger;
+  metrics: Metrics;
+  document: OpenApiDocument;
+}
+
+const READINESS_TIMEOUT_MS = 2000;
+
+async function runCheck(check: ReadinessCheck): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+    return 'ok';
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function buildService(def: ServiceDefinition): BuiltService {
+  const logger = def.logger ?? createLogger(def.name, def.logLevel);
+  const metrics = def.metrics ?? createMetrics(def.name);
+  registerOperationalPaths(def.docs);
+  const document = generateDocument(def.docs, def.name);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestLogger(logger));
+  app.use(metrics.observe);
+  // Dapr delivers events as application/cloudevents+json.
+  app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
+
+  const operations = express.Router();
+  operations.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  operations.get('/readyz', async (_req, res) => {
+    const names = Object.keys(def.readiness);
+    const results = await Promise.all(names.map((name) => runCheck(def.readiness[name]!)));
+    const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+    const ready = results.every((r) => r === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+  operations.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  operations.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.use(operations);
+  for (const router of def.routers) app.use(router);
+  app.use(notFoundHandler);
+  app.use(problemHandler);
+  return { app, logger, metrics, document };
+}
+
+export interface RunningService {
+  server: Server;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Listens, and on SIGTERM/SIGINT stops taking requests, lets in-flight ones finish, then runs the closers. */
+export async function listen(
+  built: BuiltService,
+  port: number,
+  closers: (() => Promise<unknown>)[] = [],
+  graceMs = 10_000,
+): Promise<RunningService> {
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = built.app.listen(port, '0.0.0.0', () => resolve(s)).on('error', reject);
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const forced = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      clearTimeout(forced);
+      for (const close of closers) await close();
+    })());
+  built.logger.info({ port: actualPort }, 'listening');
+  return { server, port: actualPort, stop };
+}
+
+/** For main.ts: handles the process signals and exits when the service has stopped. */
+export function exitOnSignals(running: RunningService, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

@@ -1,0 +1,114 @@
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
+import {
+  buildService, createLogger, createMetrics, exitOnSignals, listen, OpenAPIRegistry,
+  type BuiltService, type Metrics, type RunningService, ConfigError,
+} from '@flash/http';
+import { Dapr, documentSubscriptions, subscriptionRouter, type Subscription } from '@flash/dapr';
+
+/** The settings the runtime reads; every service config has them (see baseConfigShape). */
+export interface RuntimeConfig {
+  PORT: number;
+  LOG_LEVEL: string;
+  DAPR_HOST: string;
+  DAPR_HTTP_PORT: number;
+  TOPIC_PREFIX: string;
+  DB_HOST: string;
+  DB_PORT: number;
+  DB_USER: string;
+  DB_PASSWORD: string;
+  DB_NAME: string;
+  SHUTDOWN_GRACE_MS: number;
+}
+
+export interface ServiceContext {
+  dataSource: DataSource;
+  dapr: Dapr;
+  logger: Logger;
+  metrics: Metrics;
+  docs: OpenAPIRegistry;
+}
+
+export interface ServiceParts {
+  name: string;
+  entities: MixedList<EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: MixedList<Function>;
+  /** Builds the routers (and documents them in ctx.docs). */
+  routes(ctx: ServiceContext): Router[];
+  subscriptions?(ctx: ServiceContext): Subscription[];
+  /** Runs once the database is migrated, before the service takes requests (e.g. seeding). */
+  init?(ctx: ServiceContext): Promise<void>;
+}
+
+export const PUBSUB = 'pubsub';
+export const STATESTORE = 'statestore';
+
+export interface Service extends ServiceContext {
+  built: BuiltService;
+  close(): Promise<void>;
+}
+
+/** Opens the service's database (running pending migrations) and builds its HTTP app. */
+export async function createService(parts: ServiceParts, config: RuntimeConfig): Promise<Service> {
+  const logger = createLogger(parts.name, config.LOG_LEVEL);
+  const metrics = createMetrics(parts.name);
+  const dataSource = new DataSource({
+    type: 'mysql',
+    host: config.DB_HOST,
+    port: config.DB_PORT,
+    username: config.DB_USER,
+    password: config.DB_PASSWORD,
+    database: config.DB_NAME,
+    entities: parts.entities,
+    migrations: parts.migrations,
+    migrationsRun: true,
+    migrationsTransactionMode: 'each',
+    charset: 'utf8mb4',
+    timezone: 'Z',
+    poolSize: 10,
+  });
+  await dataSource.initialize();
+  const dapr = new Dapr({ host: config.DAPR_HOST, httpPort: config.DAPR_HTTP_PORT, topicPrefix: config.TOPIC_PREFIX });
+  const docs = new OpenAPIRegistry();
+  const ctx: ServiceContext = { dataSource, dapr, logger, metrics, docs };
+  await parts.init?.(ctx);
+  const subscriptions = parts.subscriptions?.(ctx) ?? [];
+  documentSubscriptions(docs, subscriptions);
+  const routers = [...parts.routes(ctx), ...(subscriptions.length ? [subscriptionRouter(dapr, PUBSUB, subscriptions, logger)] : [])];
+  const built = buildService({
+    name: parts.name,
+    logLevel: config.LOG_LEVEL,
+    routers,
+    docs,
+    logger,
+    metrics,
+    readiness: {
+      database: () => dataSource.query('SELECT 1'),
+      sidecar: () => dapr.checkHealth(),
+    },
+  });
+  return { ...ctx, built, close: () => dataSource.destroy() };
+}
+
+export async function startService(parts: ServiceParts, config: RuntimeConfig): Promise<Service & { running: RunningService }> {
+  const service = await createService(parts, config);
+  const running = await listen(service.built, config.PORT, [service.close], config.SHUTDOWN_GRACE_MS);
+  return { ...service, running };
+}
+
+/** main.ts entry: a bad configuration prints its problems and exits 1; signals stop the service gracefully. */
+export function runMain(name: string, start: () => Promise<Service & { running: RunningService }>): void {
+  start().then(
+    (service) => exitOnSignals(service.running, service.logger),
+    (err: unknown) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+      } else {
+        createLogger(name, 'info').fatal({ err }, 'start-up failed');
+      }
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,39 @@
+import mysql from 'mysql2/promise';
+
+export interface MysqlServer {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export function mysqlServerFromEnv(env: NodeJS.ProcessEnv = process.env): MysqlServer {
+  return {
+    host: env.DB_HOST ?? '127.0.0.1',
+    port: Number(env.DB_PORT ?? 3306),
+    user: env.DB_USER ?? 'root',
+    password: env.DB_PASSWORD ?? '',
+  };
+}
+
+const safeName = (name: string) => {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name: ${name}`);
+  return name;
+};
+
+async function withServer<T>(server: MysqlServer, work: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const connection = await mysql.createConnection({ ...server });
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+export async function createDatabase(server: MysqlServer, name: string): Promise<void> {
+  await withServer(server, (c) => c.query(`CREATE DATABASE IF NOT EXISTS \`${safeName(name)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`));
+}
+
+export async function dropDatabase(server: MysqlServer, name: string): Promise<void> {
+  await withServer(server, (c) => c.query(`DROP DATABASE IF EXISTS \`${safeName(name)}\``));
+}

@@ -1,0 +1,4 @@
+export * from './paths';
+export * from './processes';
+export * from './sidecar';
+export * from './database';

@@ -1,0 +1,85 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
+import { freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+
+export interface SidecarPorts {
+  http: number;
+  grpc: number;
+  internalGrpc: number;
+  metrics: number;
+}
+
+export interface SidecarOptions {
+  appId: string;
+  appPort: number;
+  /** daprd's working directory: the SQLite name-resolution file lives here, shared by the sidecars of one run. */
+  runDir: string;
+  ports: SidecarPorts;
+  redisHost: string;
+  redisPassword?: string;
+  stateKeyPrefix: string;
+  resourcesDir?: string;
+  logFile?: string;
+  echo?: boolean;
+}
+
+export interface Sidecar extends Managed {
+  appId: string;
+  ports: SidecarPorts;
+  metrics(): Promise<string>;
+}
+
+export async function freeSidecarPorts(): Promise<SidecarPorts> {
+  return { http: await freePort(), grpc: await freePort(), internalGrpc: await freePort(), metrics: await freePort() };
+}
+
+export function daprdPath(): string {
+  const bin = path.join(toolsBin(), 'daprd');
+  if (!existsSync(bin)) throw new Error(`daprd not found at ${bin}: run \`npm run bootstrap\` first`);
+  return bin;
+}
+
+/** Starts a real daprd next to an app. Resolves once the sidecar's components are loaded. */
+export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
+  const { ports } = options;
+  const args = [
+    '--app-id', options.appId,
+    '--app-port', String(options.appPort),
+    '--app-protocol', 'http',
+    '--dapr-http-port', String(ports.http),
+    '--dapr-grpc-port', String(ports.grpc),
+    '--dapr-internal-grpc-port', String(ports.internalGrpc),
+    '--metrics-port', String(ports.metrics),
+    '--resources-path', options.resourcesDir ?? daprResourcesDir,
+    '--config', daprConfigFile,
+    '--log-as-json',
+    '--dapr-graceful-shutdown-seconds', '3',
+  ];
+  const managed = startProcess(options.appId + '-dapr', daprdPath(), args, {
+    cwd: options.runDir,
+    env: {
+      REDIS_HOST: options.redisHost,
+      REDIS_PASSWORD: options.redisPassword ?? '',
+      STATE_KEY_PREFIX: options.stateKeyPrefix,
+    },
+    logFile: options.logFile,
+    echo: options.echo,
+  });
+  const sidecar: Sidecar = {
+    ...managed,
+    appId: options.appId,
+    ports,
+    metrics: async () => (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text(),
+  };
+  try {
+    await waitUntil(`daprd ${options.appId}`, async () => {
+      if (managed.child.exitCode !== null) throw new Error('exited');
+      return httpOk(`http://127.0.0.1:${ports.http}/v1.0/healthz/outbound`);
+    });
+  } catch (err) {
+    await managed.stop();
+    throw new Error(`daprd for ${options.appId} did not become ready: ${(err as Error).message}\n${managed.output().slice(-4000)}`);
+  }
+  return sidecar;
+}

@@ -1,0 +1,181 @@
+/**
+ * Brings the whole stack up on this machine: every service with its own real daprd, MariaDB databases,
+ * the machine's Redis, a mail catcher and the edge on one port. Ctrl-C or SIGTERM stops all of it.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { createEdge } from '@flash/edge';
+import {
+  createDatabase, httpOk, maildevCli, mysqlServerFromEnv, repoRoot, signalGroup, startProcess, startSidecar, waitUntil,
+  type Managed,
+} from '@flash/stack';
+
+const started = Date.now();
+const env = process.env;
+const runDir = path.join(repoRoot, '.run');
+const logDir = path.join(runDir, 'logs');
+const pidFile = path.join(runDir, 'pids.json');
+
+const base = Number(env.STACK_PORT_BASE ?? 3000);
+const edgePort = Number(env.EDGE_PORT ?? 8080);
+const mailWebPort = Number(env.MAIL_WEB_PORT ?? 1080);
+const mailSmtpPort = Number(env.MAIL_SMTP_PORT ?? 1025);
+const redisHost = `${env.REDIS_HOST ?? '127.0.0.1'}:${env.REDIS_PORT ?? 6379}`;
+const db = mysqlServerFromEnv(env);
+
+const services = [
+  { name: 'user-service', database: 'flash_users' },
+  { name: 'product-service', database: 'flash_products' },
+  { name: 'purchase-service', database: 'flash_purchases' },
+  { name: 'order-service', database: 'flash_orders' },
+].map((s, i) => ({
+  ...s,
+  appPort: base + 1 + i,
+  dapr: { http: base + 501 + i, grpc: base + 601 + i, internalGrpc: base + 701 + i, metrics: base + 801 + i },
+}));
+
+const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
+const processes: Managed[] = [];
+let edge: Server | undefined;
+
+/** A crashed earlier run may have left its processes behind: stop them before taking their ports. */
+function stopLeftovers(): void {
+  if (!existsSync(pidFile)) return;
+  const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as number[];
+  const alive = pids.filter((pid) => signalGroup(pid, 'SIGKILL'));
+  if (alive.length) log(`stopped ${alive.length} processes left by an earlier run`);
+  rmSync(pidFile);
+}
+
+function recordPids(): void {
+  writeFileSync(pidFile, JSON.stringify(processes.map((p) => p.child.pid).filter(Boolean)));
+}
+
+/** Keys for personal data, made once per checkout and kept out of the repo (.run is ignored). */
+function localSecrets(): Record<string, string> {
+  const file = path.join(runDir, 'secrets.json');
+  if (!existsSync(file)) {
+    const secrets = {
+      PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
+    };
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+}
+
+async function stopAll(signal: string): Promise<void> {
+  log(`${signal}: stopping...`);
+  await new Promise<void>((resolve) => (edge ? edge.close(() => resolve()) : resolve()));
+  edge?.closeAllConnections();
+  await Promise.all(processes.filter((p) => !p.name.endsWith('-dapr')).map((p) => p.stop()));
+  await Promise.all(processes.map((p) => p.stop()));
+  rmSync(pidFile, { force: true });
+  log('stopped');
+}
+
+async function main(): Promise<void> {
+  mkdirSync(logDir, { recursive: true });
+  stopLeftovers();
+  for (const stale of ['name-resolution.db', 'name-resolution.db-wal', 'name-resolution.db-shm']) {
+    rmSync(path.join(runDir, stale), { force: true });
+  }
+  const secrets = localSecrets();
+
+  log(`databases on ${db.host}:${db.port}`);
+  for (const s of services) await createDatabase(db, s.database);
+
+  processes.push(
+    startProcess('maildev', process.execPath, [maildevCli, '--ip', '127.0.0.1', '--smtp', String(mailSmtpPort), '--web', String(mailWebPort)], {
+      logFile: path.join(logDir, 'maildev.log'),
+    }),
+  );
+
+  for (const s of services) {
+    const app = startProcess(s.name, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
+      cwd: repoRoot,
+      logFile: path.join(logDir, `${s.name}.log`),
+      env: {
+        PORT: String(s.appPort),
+        DAPR_HTTP_PORT: String(s.dapr.http),
+        DB_NAME: env[`${s.name.split('-')[0]!.toUpperCase()}_DB_NAME`] ?? s.database,
+        DB_HOST: db.host,
+        DB_PORT: String(db.port),
+        DB_USER: db.user,
+        DB_PASSWORD: db.password,
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(mailSmtpPort),
+        ADMIN_EMAIL: env.ADMIN_EMAIL ?? 'admin@flash-sale.local',
+        ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? 'Admin123!',
+        ...secrets,
+      },
+    });
+    processes.push(app);
+    recordPids();
+    const sidecar = await startSidecar({
+      appId: s.name,
+      appPort: s.appPort,
+      runDir,
+      ports: s.dapr,
+      redisHost,
+      redisPassword: env.REDIS_PASSWORD,
+      stateKeyPrefix: env.STATE_KEY_PREFIX ?? 'flash',
+      logFile: path.join(logDir, `${s.name}-dapr.log`),
+    });
+    processes.push(sidecar);
+    recordPids();
+  }
+
+  for (const s of services) {
+    const app = processes.find((p) => p.name === s.name)!;
+    await waitUntil(`${s.name} /readyz`, async () => {
+      if (app.child.exitCode !== null) throw new Error(`${s.name} exited:\n${app.output().slice(-3000)}`);
+      return httpOk(`http://127.0.0.1:${s.appPort}/readyz`);
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- ${s.name} output ---\n${app.output().slice(-3000)}`);
+    });
+  }
+
+  const targets = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${s.appPort}`]));
+  edge = await new Promise<Server>((resolve, reject) => {
+    const server = createEdge(targets).listen(edgePort, '0.0.0.0', () => resolve(server)).on('error', reject);
+  });
+  await waitUntil('maildev', () => httpOk(`http://127.0.0.1:${mailWebPort}/email`));
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  log(`ready in ${seconds}s`);
+  log(`  API (edge)      http://localhost:${edgePort}/api/...`);
+  log(`  API docs        http://localhost:${edgePort}/api/docs`);
+  log(`  caught mail     http://localhost:${mailWebPort}  (JSON: http://localhost:${mailWebPort}/email)`);
+  for (const s of services) {
+    log(`  ${s.name.padEnd(16)} app :${s.appPort}  dapr http :${s.dapr.http}  dapr metrics :${s.dapr.metrics}`);
+  }
+  log(`  logs            ${path.relative(process.cwd(), logDir)}/`);
+  log('Ctrl-C stops everything.');
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    stopAll(signal).then(() => process.exit(0), () => process.exit(1));
+  });
+}
+
+// npm exits on SIGTERM without passing it on: when the parent goes away, stop as if signalled.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.emit('SIGTERM');
+}, 500).unref();
+
+main().catch(async (err: Error) => {
+  process.stderr.write(`[start] failed: ${err.message}\n`);
+  if (!stopping) {
+    stopping = true;
+    await stopAll('start-up failure');
+  }
+  process.exit(1);
+});

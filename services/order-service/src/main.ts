@@ -1,0 +1,5 @@
+import { runMain, startService } from '@flash/runtime';
+import { readConfig, SERVICE_NAME } from './config';
+import { orderService } from './service';
+
+runMain(SERVICE_NAME, async () => startService(orderService(), readConfig()));

@@ -1,0 +1,8 @@
+import { runMain, startService } from '@flash/runtime';
+import { readConfig, SERVICE_NAME } from './config';
+import { userService } from './service';
+
+runMain(SERVICE_NAME, async () => {
+  const config = readConfig();
+  return startService(userService(config), config);
+});
