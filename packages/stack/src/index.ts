@@ -2,3 +2,4 @@ export * from './paths';
 export * from './processes';
 export * from './sidecar';
 export * from './database';
+export * from './testing';

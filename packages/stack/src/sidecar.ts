@@ -12,7 +12,8 @@ export interface SidecarPorts {
 
 export interface SidecarOptions {
   appId: string;
-  appPort: number;
+  /** Left out for a sidecar with no app (e.g. to exercise the state API alone). */
+  appPort?: number;
   /** daprd's working directory: the SQLite name-resolution file lives here, shared by the sidecars of one run. */
   runDir: string;
   ports: SidecarPorts;
@@ -45,8 +46,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const { ports } = options;
   const args = [
     '--app-id', options.appId,
-    '--app-port', String(options.appPort),
-    '--app-protocol', 'http',
+    ...(options.appPort ? ['--app-port', String(options.appPort), '--app-protocol', 'http'] : []),
     '--dapr-http-port', String(ports.http),
     '--dapr-grpc-port', String(ports.grpc),
     '--dapr-internal-grpc-port', String(ports.internalGrpc),

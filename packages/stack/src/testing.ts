@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Express } from 'express';
+import Redis from 'ioredis';
+import { freeSidecarPorts, startSidecar, type Sidecar } from './sidecar';
+
+/** A short id that keeps one test run's databases, keys, topics and app ids apart from any other run. */
+export function testRunId(): string {
+  return `t${randomBytes(4).toString('hex')}`;
+}
+
+export const redisUrl = () => `${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? 6379}`;
+
+export async function listenOnFreePort(app: Express): Promise<{ port: number; close(): Promise<void> }> {
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** One test run's sidecars: a private run directory (name resolution) and a private state key prefix. */
+export class SidecarRun {
+  readonly id = testRunId();
+  readonly dir = mkdtempSync(path.join(tmpdir(), `flash-${this.id}-`));
+  private readonly sidecars: Sidecar[] = [];
+
+  async start(appId: string, appPort?: number): Promise<Sidecar> {
+    const sidecar = await startSidecar({
+      appId,
+      appPort,
+      runDir: this.dir,
+      ports: await freeSidecarPorts(),
+      redisHost: redisUrl(),
+      redisPassword: process.env.REDIS_PASSWORD,
+      stateKeyPrefix: this.id,
+    });
+    this.sidecars.push(sidecar);
+    return sidecar;
+  }
+
+  /** Stops the sidecars and deletes every Redis key this run made: state keys and topic streams. */
+  async stop(): Promise<void> {
+    await Promise.all(this.sidecars.map((s) => s.stop()));
+    await deleteRedisKeys(`${this.id}*`);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function deleteRedisKeys(pattern: string): Promise<number> {
+  const [host, port] = redisUrl().split(':');
+  const redis = new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined, lazyConnect: true });
+  await redis.connect();
+  try {
+    let deleted = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
+}
