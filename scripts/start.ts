@@ -8,13 +8,14 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  createDatabase, httpOk, maildevCli, mysqlServerFromEnv, repoRoot, signalGroup, startProcess, startSidecar, waitUntil,
+  createDatabase, failOnExit, httpOk, maildevCli, mysqlServerFromEnv, repoRoot, signalGroup, startProcess, startSidecar, waitUntil,
   type Managed,
 } from '@flash/stack';
 
 const started = Date.now();
+const runDir = process.env.STACK_RUN_DIR ?? path.join(repoRoot, '.run');
 const env = process.env;
-const runDir = path.join(repoRoot, '.run');
+
 const logDir = path.join(runDir, 'logs');
 const pidFile = path.join(runDir, 'pids.json');
 
@@ -32,6 +33,7 @@ const services = [
   { name: 'order-service', database: 'flash_orders' },
 ].map((s, i) => ({
   ...s,
+  database: env[`${s.name.split('-')[0]!.toUpperCase()}_DB_NAME`] ?? s.database,
   appPort: base + 1 + i,
   dapr: { http: base + 501 + i, grpc: base + 601 + i, internalGrpc: base + 701 + i, metrics: base + 801 + i },
 }));
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
       env: {
         PORT: String(s.appPort),
         DAPR_HTTP_PORT: String(s.dapr.http),
-        DB_NAME: env[`${s.name.split('-')[0]!.toUpperCase()}_DB_NAME`] ?? s.database,
+        DB_NAME: s.database,
         DB_HOST: db.host,
         DB_PORT: String(db.port),
         DB_USER: db.user,
@@ -130,12 +132,7 @@ async function main(): Promise<void> {
 
   for (const s of services) {
     const app = processes.find((p) => p.name === s.name)!;
-    await waitUntil(`${s.name} /readyz`, async () => {
-      if (app.child.exitCode !== null) throw new Error(`${s.name} exited:\n${app.output().slice(-3000)}`);
-      return httpOk(`http://127.0.0.1:${s.appPort}/readyz`);
-    }, 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- ${s.name} output ---\n${app.output().slice(-3000)}`);
-    });
+    await Promise.race([waitUntil(`${s.name} /readyz`, () => httpOk(`http://127.0.0.1:${s.appPort}/readyz`), 90_000), failOnExit(app)]);
   }
 
   const targets = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${s.appPort}`]));

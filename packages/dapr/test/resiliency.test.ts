@@ -8,7 +8,7 @@ describe('resiliency policies in a real daprd', () => {
   const calls = { rejected: 0, unavailable: 0 };
   let caller: Dapr;
   let callerMetrics: () => Promise<string>;
-  let app: { close(): Promise<void> };
+  let app: Awaited<ReturnType<typeof listenOnFreePort>>;
 
   beforeAll(async () => {
     const web = express();

@@ -52,9 +52,15 @@ export function generateDocument(registry: OpenAPIRegistry, title: string, versi
   });
 }
 
-/** Merges several services' documents into the one the ingress serves. */
-export function mergeDocuments(title: string, docs: OpenApiDocument[]): OpenApiDocument {
-  const merged: OpenApiDocument = { openapi: '3.0.3', info: { title, version: '0.1.0' }, paths: {}, components: { schemas: {} } };
+/** Merges several services' documents into the one the ingress serves; `x-sources` names the services in it. */
+export function mergeDocuments(title: string, docs: OpenApiDocument[]): OpenApiDocument & { 'x-sources': string[] } {
+  const merged: OpenApiDocument & { 'x-sources': string[] } = {
+    openapi: '3.0.3',
+    info: { title, version: '0.1.0' },
+    paths: {},
+    components: { schemas: {} },
+    'x-sources': docs.map((d) => d.info.title),
+  };
   for (const doc of docs) {
     for (const [path, item] of Object.entries(doc.paths ?? {})) {
       merged.paths[path] = { ...merged.paths[path], ...item };

@@ -23,6 +23,13 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   }
 }
 
+/** Rejects as soon as the process exits: a wait for its readiness should not outlive it. */
+export function failOnExit(managed: Managed): Promise<never> {
+  return managed.exited.then((code) => {
+    throw new Error(`${managed.name} exited with code ${code}:\n${managed.output().slice(-4000)}`);
+  });
+}
+
 export async function httpOk(url: string, init?: RequestInit): Promise<boolean> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
   await res.arrayBuffer();

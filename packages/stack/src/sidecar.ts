@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
-import { freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+import { failOnExit, freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
 
 export interface SidecarPorts {
   http: number;
@@ -73,10 +73,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     metrics: async () => (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text(),
   };
   try {
-    await waitUntil(`daprd ${options.appId}`, async () => {
-      if (managed.child.exitCode !== null) throw new Error('exited');
-      return httpOk(`http://127.0.0.1:${ports.http}/v1.0/healthz/outbound`);
-    });
+    await Promise.race([
+      waitUntil(`daprd ${options.appId}`, () => httpOk(`http://127.0.0.1:${ports.http}/v1.0/healthz/outbound`)),
+      failOnExit(managed),
+    ]);
   } catch (err) {
     await managed.stop();
     throw new Error(`daprd for ${options.appId} did not become ready: ${(err as Error).message}\n${managed.output().slice(-4000)}`);

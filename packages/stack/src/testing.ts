@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
 import Redis from 'ioredis';
-import { freeSidecarPorts, startSidecar, type Sidecar } from './sidecar';
+import { freeSidecarPorts, startSidecar, type Sidecar, type SidecarPorts } from './sidecar';
 
 /** A short id that keeps one test run's databases, keys, topics and app ids apart from any other run. */
 export function testRunId(): string {
@@ -35,12 +35,12 @@ export class SidecarRun {
   readonly dir = mkdtempSync(path.join(tmpdir(), `flash-${this.id}-`));
   private readonly sidecars: Sidecar[] = [];
 
-  async start(appId: string, appPort?: number): Promise<Sidecar> {
+  async start(appId: string, appPort?: number, ports?: SidecarPorts): Promise<Sidecar> {
     const sidecar = await startSidecar({
       appId,
       appPort,
       runDir: this.dir,
-      ports: await freeSidecarPorts(),
+      ports: ports ?? (await freeSidecarPorts()),
       redisHost: redisUrl(),
       redisPassword: process.env.REDIS_PASSWORD,
       stateKeyPrefix: this.id,

@@ -1,0 +1,22 @@
+import { baseConfigShape, ConfigError, loadConfig } from '../src';
+import { readConfig as userConfig } from '../../../services/user-service/src/config';
+
+describe('configuration validated at start-up', () => {
+  it('when nothing is set, then the local defaults apply', () => {
+    expect(loadConfig('svc', baseConfigShape, {})).toMatchObject({ PORT: 3000, DAPR_HTTP_PORT: 3500, DB_HOST: '127.0.0.1' });
+  });
+
+  it('when a value is bad, then start-up fails with a message naming the variable and the value', () => {
+    const attempt = () => loadConfig('product-service', baseConfigShape, { PORT: 'eighty', LOG_LEVEL: 'loud' });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/product-service: invalid configuration/);
+    expect(attempt).toThrow(/PORT: .*\(got "eighty"\)/);
+    expect(attempt).toThrow(/LOG_LEVEL: .*\(got "loud"\)/);
+  });
+
+  it('when user-service has no encryption keys, then it refuses to start and says how to make one', () => {
+    expect(() => userConfig({})).toThrow(/PII_ENCRYPTION_KEY: required: 32 random bytes, base64/);
+    expect(() => userConfig({ PII_ENCRYPTION_KEY: 'c2hvcnQ=', BLIND_INDEX_KEY: Buffer.alloc(32).toString('base64') }))
+      .toThrow(/PII_ENCRYPTION_KEY: must decode from base64 to exactly 32 bytes/);
+  });
+});

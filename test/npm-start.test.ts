@@ -1,0 +1,104 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { deleteRedisKeys, dropDatabase, freePort, mysqlServerFromEnv, repoRoot, testRunId, waitUntil } from '@flash/stack';
+
+const SERVICES = ['user', 'product', 'purchase', 'order'];
+
+/** `npm start` as a developer types it, on ports, databases and keys of this test's own. */
+describe('npm start', () => {
+  const id = testRunId();
+  const runDir = mkdtempSync(path.join(tmpdir(), `flash-start-${id}-`));
+  let base: number;
+  let env: NodeJS.ProcessEnv;
+  let edgePort: number;
+
+  beforeAll(async () => {
+    // A block of ports: apps at base+1.., sidecars at base+501.. (see scripts/start.ts).
+    base = 20_000 + Math.floor(Math.random() * 20) * 1000;
+    edgePort = await freePort();
+    env = {
+      ...process.env,
+      STACK_RUN_DIR: runDir,
+      STACK_PORT_BASE: String(base),
+      EDGE_PORT: String(edgePort),
+      MAIL_WEB_PORT: String(await freePort()),
+      MAIL_SMTP_PORT: String(await freePort()),
+      STATE_KEY_PREFIX: id,
+      ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_DB_NAME`, `${id}_${s}`])),
+    };
+  });
+
+  afterAll(async () => {
+    for (const s of SERVICES) await dropDatabase(mysqlServerFromEnv(), `${id}_${s}`);
+    await deleteRedisKeys(`${id}*`);
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  function start(): { npm: ChildProcess; output: () => string; ready: Promise<number> } {
+    const npm = spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const ready = new Promise<number>((resolve, reject) => {
+      const onData = (data: Buffer) => {
+        output += data.toString();
+        const match = /\[start\] ready in ([\d.]+)s/.exec(output);
+        if (match) resolve(Number(match[1]));
+      };
+      npm.stdout!.on('data', onData);
+      npm.stderr!.on('data', onData);
+      npm.on('exit', (code) => reject(new Error(`npm start exited (${code}) before ready:\n${output}`)));
+    });
+    return { npm, output: () => output, ready };
+  }
+
+  /** Processes of this stack still alive: its sidecars and mail catcher carry its ports in their arguments. */
+  function leftovers(): string[] {
+    const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+    const marks = [`--dapr-http-port ${base + 501}`, `--dapr-http-port ${base + 504}`, `--web ${env.MAIL_WEB_PORT}`];
+    return ps.split('\n').filter((line) => marks.some((m) => line.includes(m)));
+  }
+
+  const portOpen = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+
+  async function expectStackServes(): Promise<void> {
+    const res = await fetch(`http://127.0.0.1:${edgePort}/api/docs/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { 'x-sources': string[] })['x-sources']).toHaveLength(4);
+  }
+
+  it('when started, then every service is ready behind the edge; on SIGTERM nothing is left running', async () => {
+    const stack = start();
+    const seconds = await stack.ready;
+    process.stdout.write(`npm start: ready in ${seconds}s\n`);
+    await expectStackServes();
+    for (let i = 1; i <= 4; i++) expect(await portOpen(base + i)).toBe(true);
+
+    stack.npm.kill('SIGTERM');
+    await waitUntil('stack stopped', async () => leftovers().length === 0, 30_000);
+    for (let i = 1; i <= 4; i++) expect(await portOpen(base + i)).toBe(false);
+    expect(await portOpen(edgePort)).toBe(false);
+  }, 180_000);
+
+  it('when the previous run crashed and left processes behind, then a new start still comes up', async () => {
+    const first = start();
+    await first.ready;
+    // Kill the orchestrator outright, as a crash would: its sidecars and services stay behind.
+    const orchestrator = execFileSync('pgrep', ['-f', `-n`, 'scripts/start.ts'], { encoding: 'utf8' }).trim();
+    process.kill(Number(orchestrator), 'SIGKILL');
+    await new Promise((resolve) => first.npm.once('exit', resolve));
+    expect(leftovers().length).toBeGreaterThan(0);
+
+    const second = start();
+    await second.ready;
+    await expectStackServes();
+    second.npm.kill('SIGTERM');
+    await waitUntil('stack stopped', async () => leftovers().length === 0, 30_000);
+  }, 240_000);
+});
