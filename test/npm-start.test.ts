@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,13 @@ describe('npm start', () => {
     process.stdout.write(`npm start: ready in ${seconds}s\n`);
     await expectStackServes();
     for (let i = 1; i <= 4; i++) expect(await portOpen(base + i)).toBe(true);
+
+    // user-service answered product-service through Dapr: its JSON log line carries the trace id Dapr propagated.
+    const logLines = readFileSync(path.join(runDir, 'logs/user-service.log'), 'utf8').split('\n').filter(Boolean);
+    const served = logLines.map((l) => JSON.parse(l) as { req?: { url: string }; traceId?: string })
+      .filter((entry) => entry.req?.url === '/openapi.json');
+    expect(served.length).toBeGreaterThan(0);
+    expect(served[0]!.traceId).toMatch(/^[0-9a-f]{32}$/);
 
     stack.npm.kill('SIGTERM');
     await waitUntil('stack stopped', async () => leftovers().length === 0, 30_000);

@@ -115,6 +115,13 @@ describe('the four services behind the edge, each with its own daprd', () => {
     }
   });
 
+  it('when Prometheus scrapes a service, then it gets request metrics labelled with the service', async () => {
+    const res = await fetch(`http://127.0.0.1:${started['product-service'].running.port}/metrics`);
+    expect(res.status).toBe(200);
+    const counts = (await res.text()).split('\n').filter((l) => l.startsWith('http_request_duration_seconds_count{'));
+    expect(counts.some((l) => l.includes('route="/readyz"') && l.includes('service="product-service"'))).toBe(true);
+  });
+
   it('when the docs UI is opened through the edge, then a browsable page is served', async () => {
     const res = await fetch(`${edgeUrl}/api/docs/`);
     expect(res.status).toBe(200);
