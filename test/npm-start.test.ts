@@ -7,6 +7,13 @@ import { deleteRedisKeys, dropDatabase, freePort, mysqlServerFromEnv, repoRoot, 
 
 const SERVICES = ['user', 'product', 'purchase', 'order'];
 
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
 /** `npm start` as a developer types it, on ports, databases and keys of this test's own. */
 describe('npm start', () => {
   const id = testRunId();
@@ -16,8 +23,11 @@ describe('npm start', () => {
   let edgePort: number;
 
   beforeAll(async () => {
-    // A block of ports: apps at base+1.., sidecars at base+501.. (see scripts/start.ts).
-    base = 20_000 + Math.floor(Math.random() * 20) * 1000;
+    // A free block of ports below the ephemeral range: apps at base+1.., sidecars at base+501.. (scripts/start.ts).
+    const blockPorts = (b: number) => [1, 2, 3, 4].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
+    do {
+      base = 20_000 + Math.floor(Math.random() * 12) * 1000;
+    } while ((await Promise.all(blockPorts(base).map(portOpen))).some(Boolean));
     edgePort = await freePort();
     env = {
       ...process.env,
@@ -59,13 +69,6 @@ describe('npm start', () => {
     const marks = [`--dapr-http-port ${base + 501}`, `--dapr-http-port ${base + 504}`, `--web ${env.MAIL_WEB_PORT}`];
     return ps.split('\n').filter((line) => marks.some((m) => line.includes(m)));
   }
-
-  const portOpen = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
 
   async function expectStackServes(): Promise<void> {
     const res = await fetch(`http://127.0.0.1:${edgePort}/api/docs/openapi.json`);

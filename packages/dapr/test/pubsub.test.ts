@@ -1,6 +1,5 @@
-import express from 'express';
-import pino from 'pino';
-import { listenOnFreePort, SidecarRun, waitUntil } from '@flash/stack';
+import { buildService, createLogger, OpenAPIRegistry } from '@flash/http';
+import { freeSidecarPorts, listenOnFreePort, SidecarRun, waitUntil } from '@flash/stack';
 import { Dapr, subscriptionRouter, type DeliveredEvent, type Subscription } from '../src';
 
 describe('pub/sub through a real daprd and Redis Streams', () => {
@@ -35,18 +34,19 @@ describe('pub/sub through a real daprd and Redis Streams', () => {
     { topic: 'poison-dead', deadLetterTopic: 'poison-dead-dead', handle: record('poison-dead') },
   ];
   let dapr: Dapr;
-  let app: { close(): Promise<void> };
+  let app: Awaited<ReturnType<typeof listenOnFreePort>>;
 
   beforeAll(async () => {
-    // The sidecar's port must be known to the router (topic prefix), and the app's port to the sidecar.
-    dapr = new Dapr({ httpPort: 0, topicPrefix: run.id });
-    const web = express();
-    web.use(express.json({ type: ['application/json', 'application/*+json'] }));
-    web.use(subscriptionRouter(dapr, 'pubsub', subscriptions, pino({ level: 'silent' })));
-    const listening = await listenOnFreePort(web);
-    app = listening;
-    const sidecar = await run.start(`${run.id}-events`, listening.port);
-    dapr = new Dapr({ httpPort: sidecar.ports.http, topicPrefix: run.id });
+    const ports = await freeSidecarPorts();
+    dapr = new Dapr({ httpPort: ports.http, topicPrefix: run.id });
+    // The service kit's own app, so events arrive through the same body parsing and routing as in a service.
+    const logger = createLogger(`${run.id}-events`, 'silent');
+    const { app: web } = buildService({
+      name: `${run.id}-events`, logLevel: 'silent', logger, docs: new OpenAPIRegistry(), readiness: {},
+      routers: [subscriptionRouter(dapr, 'pubsub', subscriptions, logger)],
+    });
+    app = await listenOnFreePort(web);
+    await run.start(`${run.id}-events`, app.port, ports);
     // Subscriptions load once daprd has found the app; wait until an event gets through.
     await waitUntil('subscriptions', async () => {
       await dapr.publish('pubsub', 'steady', { n: -1 });
