@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  createDatabase, failOnExit, httpOk, maildevCli, mysqlServerFromEnv, repoRoot, signalGroup, startProcess, startSidecar, waitUntil,
+  createDatabase, failOnExit, httpOk, maildevCli, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startProcess, startSidecar, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -23,7 +23,6 @@ const base = Number(env.STACK_PORT_BASE ?? 3000);
 const edgePort = Number(env.EDGE_PORT ?? 8080);
 const mailWebPort = Number(env.MAIL_WEB_PORT ?? 1080);
 const mailSmtpPort = Number(env.MAIL_SMTP_PORT ?? 1025);
-const redisHost = `${env.REDIS_HOST ?? '127.0.0.1'}:${env.REDIS_PORT ?? 6379}`;
 const db = mysqlServerFromEnv(env);
 
 const services = [
@@ -121,7 +120,7 @@ async function main(): Promise<void> {
       appPort: s.appPort,
       runDir,
       ports: s.dapr,
-      redisHost,
+      redisHost: redisUrl(env),
       redisPassword: env.REDIS_PASSWORD,
       stateKeyPrefix: env.STATE_KEY_PREFIX ?? 'flash',
       logFile: path.join(logDir, `${s.name}-dapr.log`),

@@ -16,6 +16,9 @@ export function mysqlServerFromEnv(env: NodeJS.ProcessEnv = process.env): MysqlS
   };
 }
 
+/** The machine's Redis as `host:port`, the form the sidecars' REDIS_HOST takes. */
+export const redisUrl = (env: NodeJS.ProcessEnv = process.env) => `${env.REDIS_HOST ?? '127.0.0.1'}:${env.REDIS_PORT ?? 6379}`;
+
 const safeName = (name: string) => {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name: ${name}`);
   return name;

@@ -5,14 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
 import Redis from 'ioredis';
+import { redisUrl } from './database';
 import { freeSidecarPorts, startSidecar, type Sidecar, type SidecarPorts } from './sidecar';
 
 /** A short id that keeps one test run's databases, keys, topics and app ids apart from any other run. */
 export function testRunId(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
-
-export const redisUrl = () => `${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? 6379}`;
 
 export async function listenOnFreePort(app: Express): Promise<{ port: number; close(): Promise<void> }> {
   const server = await new Promise<Server>((resolve) => {
