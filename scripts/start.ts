@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  createDatabase, failOnExit, httpOk, maildevCli, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startProcess, startSidecar, waitUntil,
+  createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -88,11 +88,8 @@ async function main(): Promise<void> {
   log(`databases on ${db.host}:${db.port}`);
   for (const s of services) await createDatabase(db, s.database);
 
-  processes.push(
-    startProcess('maildev', process.execPath, [maildevCli, '--ip', '127.0.0.1', '--smtp', String(mailSmtpPort), '--web', String(mailWebPort)], {
-      logFile: path.join(logDir, 'maildev.log'),
-    }),
-  );
+  const mail = await startMailCatcher({ smtpPort: mailSmtpPort, webPort: mailWebPort, logFile: path.join(logDir, 'maildev.log') });
+  processes.push(mail.process);
 
   for (const s of services) {
     const app = startProcess(s.name, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
@@ -138,7 +135,6 @@ async function main(): Promise<void> {
   edge = await new Promise<Server>((resolve, reject) => {
     const server = createEdge(targets).listen(edgePort, '0.0.0.0', () => resolve(server)).on('error', reject);
   });
-  await waitUntil('maildev', () => httpOk(`http://127.0.0.1:${mailWebPort}/email`));
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   log(`ready in ${seconds}s`);

@@ -1,90 +1,24 @@
-import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import { createEdge } from '@flash/edge';
-import { documentedRoutes, listRoutes, listen, type OpenApiDocument, type RunningService } from '@flash/http';
-import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
-import {
-  createDatabase, dropDatabase, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, type Sidecar,
-} from '@flash/stack';
-import { readConfig as userConfig } from '../services/user-service/src/config';
-import { userService } from '../services/user-service/src/service';
+import { documentedRoutes, listRoutes, type OpenApiDocument } from '@flash/http';
 import { UserEntity } from '../services/user-service/src/data/user.entity';
-import { readConfig as productConfig } from '../services/product-service/src/config';
-import { productService } from '../services/product-service/src/service';
-import { readConfig as purchaseConfig } from '../services/purchase-service/src/config';
-import { purchaseService } from '../services/purchase-service/src/service';
-import { readConfig as orderConfig } from '../services/order-service/src/config';
-import { orderService } from '../services/order-service/src/service';
-
-const SERVICES = ['user-service', 'product-service', 'purchase-service', 'order-service'] as const;
-type Name = (typeof SERVICES)[number];
+import { SERVICES, startTestStack, type TestStack } from './support/stack';
 
 describe('the four services behind the edge, each with its own daprd', () => {
-  const run = new SidecarRun();
-  const mysql = mysqlServerFromEnv();
-  const admin = { email: `admin-${run.id}@example.test`, password: 'Admin123!' };
-  const started = {} as Record<Name, { service: Service; running: RunningService; sidecar: Sidecar }>;
-  let edge: Server;
+  let stack: TestStack;
   let edgeUrl: string;
-
-  const build = (name: Name, env: NodeJS.ProcessEnv): { parts: ServiceParts; config: RuntimeConfig } => {
-    switch (name) {
-      case 'user-service': {
-        const config = userConfig(env);
-        return { parts: userService(config), config };
-      }
-      case 'product-service': {
-        const config = productConfig(env);
-        return { parts: productService(config), config };
-      }
-      case 'purchase-service':
-        return { parts: purchaseService(), config: purchaseConfig(env) };
-      case 'order-service':
-        return { parts: orderService(), config: orderConfig(env) };
-    }
-  };
+  const started = (name: (typeof SERVICES)[number]) => stack.service(name);
 
   beforeAll(async () => {
-    for (const name of SERVICES) {
-      const database = `${run.id}_${name.split('-')[0]}`;
-      await createDatabase(mysql, database);
-      const ports = await freeSidecarPorts();
-      const env = {
-        ...process.env,
-        LOG_LEVEL: 'silent',
-        PORT: '0',
-        DAPR_HTTP_PORT: String(ports.http),
-        TOPIC_PREFIX: run.id,
-        DB_NAME: database,
-        PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
-        ADMIN_EMAIL: admin.email,
-        ADMIN_PASSWORD: admin.password,
-      };
-      const { parts, config } = build(name, env);
-      const service = await createService(parts, config);
-      const running = await listen(service.built, 0, [service.close]);
-      const sidecar = await run.start(name, running.port, ports);
-      started[name] = { service, running, sidecar };
-    }
-    const targets = Object.fromEntries(SERVICES.map((n) => [n, `http://127.0.0.1:${started[n].running.port}`]));
-    edge = await new Promise<Server>((resolve) => {
-      const server = createEdge(targets).listen(0, '127.0.0.1', () => resolve(server));
-    });
-    edgeUrl = `http://127.0.0.1:${(edge.address() as { port: number }).port}`;
+    stack = await startTestStack(SERVICES);
+    edgeUrl = stack.edgeUrl;
   });
 
   afterAll(async () => {
-    edge?.closeAllConnections();
-    await new Promise((resolve) => edge?.close(resolve));
-    for (const name of SERVICES) await started[name]?.running.stop();
-    await run.stop();
-    for (const name of SERVICES) await dropDatabase(mysql, `${run.id}_${name.split('-')[0]}`);
+    await stack?.stop();
   });
 
   it('when each service is asked if it is ready, then its database and sidecar checks pass', async () => {
     for (const name of SERVICES) {
-      const res = await fetch(`http://127.0.0.1:${started[name].running.port}/readyz`);
+      const res = await fetch(`http://127.0.0.1:${started(name).running.port}/readyz`);
       expect({ name, status: res.status, body: await res.json() }).toEqual({
         name, status: 200, body: { status: 'ready', checks: { database: 'ok', sidecar: 'ok' } },
       });
@@ -98,7 +32,7 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect(doc['x-sources']).toEqual([...SERVICES]);
     expect(doc['x-unavailable']).toBeUndefined();
     for (const name of SERVICES) {
-      for (const route of documentedRoutes(started[name].service.built.document)) {
+      for (const route of documentedRoutes(started(name).service.built.document)) {
         if (!route.endsWith('/openapi.json') && !route.match(/\/(healthz|readyz|metrics)$/)) {
           expect(documentedRoutes(doc)).toContain(route);
         }
@@ -108,7 +42,7 @@ describe('the four services behind the edge, each with its own daprd', () => {
 
   it('when a service has a route, then its OpenAPI document describes it', () => {
     for (const name of SERVICES) {
-      const { app, document } = started[name].service.built;
+      const { app, document } = started(name).service.built;
       expect(listRoutes(app)).toContain('GET /readyz');
       const undocumented = listRoutes(app).filter((r) => !documentedRoutes(document).includes(r));
       expect({ name, undocumented }).toEqual({ name, undocumented: [] });
@@ -116,7 +50,7 @@ describe('the four services behind the edge, each with its own daprd', () => {
   });
 
   it('when Prometheus scrapes a service, then it gets request metrics labelled with the service', async () => {
-    const res = await fetch(`http://127.0.0.1:${started['product-service'].running.port}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${started('product-service').running.port}/metrics`);
     expect(res.status).toBe(200);
     const counts = (await res.text()).split('\n').filter((l) => l.startsWith('http_request_duration_seconds_count{'));
     expect(counts.some((l) => l.includes('route="/readyz"') && l.includes('service="product-service"'))).toBe(true);
@@ -149,17 +83,17 @@ describe('the four services behind the edge, each with its own daprd', () => {
   });
 
   it('when user-service starts with ADMIN_EMAIL/ADMIN_PASSWORD, then one admin exists with its personal data encrypted', async () => {
-    const rows = await started['user-service'].service.dataSource.getRepository(UserEntity).find();
+    const rows = await started('user-service').service.dataSource.getRepository(UserEntity).find();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ role: 'admin' });
     expect(rows[0]!.verifiedAt).not.toBeNull();
-    expect(rows[0]!.personalData).not.toContain(admin.email);
-    expect(rows[0]!.passwordHash).not.toContain(admin.password);
+    expect(rows[0]!.personalData).not.toContain(stack.admin.email);
+    expect(rows[0]!.passwordHash).not.toContain(stack.admin.password);
   });
 
   it('when a sidecar stops, then its service reports not ready and the API document says which part is missing', async () => {
-    await started['order-service'].sidecar.stop();
-    const ready = await fetch(`http://127.0.0.1:${started['order-service'].running.port}/readyz`);
+    await started('order-service').sidecar.stop();
+    const ready = await fetch(`http://127.0.0.1:${started('order-service').running.port}/readyz`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { checks: Record<string, string> }).checks).toMatchObject({ database: 'ok' });
 

@@ -24,6 +24,8 @@ export interface InvokeOptions {
 // (errors returned instead of thrown, no ETag on get, string concurrency options silently dropped).
 const FIRST_WRITE = { concurrency: 'first-write', consistency: 'strong' } as const;
 
+const invokePath = (appId: string, path: string) => `/invoke/${appId}/method/${path.replace(/^\//, '')}`;
+
 /** The only way our services reach their sidecar: state with ETags, publish, invoke, health. */
 export class Dapr {
   private readonly base: string;
@@ -55,7 +57,7 @@ export class Dapr {
 
   /** Calls another service through Dapr. Its problem answers come back as AppErrors with the same status and code. */
   async invoke<T>(appId: string, path: string, options: InvokeOptions = {}): Promise<T> {
-    const res = await this.call('invoke', `/invoke/${appId}/method/${path.replace(/^\//, '')}`, {
+    const res = await this.call('invoke', invokePath(appId, path), {
       method: options.method ?? 'GET',
       headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
       body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
@@ -67,6 +69,11 @@ export class Dapr {
       throw new AppError(problem.status, problem.code, problem.title, problem.detail, problem.errors);
     }
     throw new SidecarError(`invoke ${appId}/${path}`, res.status, text);
+  }
+
+  /** The sidecar URL that invokes `path` on `appId`, for clients that fetch by URL themselves (e.g. a JWKS cache). */
+  invokeUrl(appId: string, path: string): string {
+    return `${this.base}${invokePath(appId, path)}`;
   }
 
   /** Ready when the sidecar's components are loaded (does not depend on this app being up). */
@@ -113,6 +120,22 @@ export class StateStore<T> {
    */
   async create(key: string, value: T, ttlSeconds?: number): Promise<void> {
     await this.write(key, value, undefined, ttlSeconds);
+  }
+
+  /** Writes several keys at once, last write wins (for values nobody updates concurrently, e.g. revocation marks). */
+  async putMany(entries: { key: string; value: T }[], ttlSeconds?: number): Promise<void> {
+    if (entries.length === 0) return;
+    const items = entries.map(({ key, value }) => ({
+      key,
+      value,
+      ...(ttlSeconds ? { metadata: { ttlInSeconds: String(ttlSeconds) } } : {}),
+    }));
+    const res = await this.dapr.call('state save', `/state/${this.name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(items),
+    });
+    if (res.status !== 204) throw new SidecarError('state save', res.status, await res.text());
   }
 
   async delete(key: string, etag?: string): Promise<void> {

@@ -21,13 +21,19 @@ export const baseConfigShape = {
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 };
 
+const SECRET_NAME = /KEY|PASSWORD|SECRET|TOKEN/;
+
 /** Validates the environment at start-up: one line per bad value, naming the variable. */
 export function loadConfig<S extends ZodRawShape>(service: string, shape: S, env: NodeJS.ProcessEnv = process.env) {
   const result = z.object(shape).safeParse(env);
   if (!result.success) {
     throw new ConfigError(
       service,
-      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`),
+      result.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        const got = SECRET_NAME.test(name) ? 'a value, not shown' : JSON.stringify(env[name]);
+        return `${i.path.join('.')}: ${i.message} (got ${got})`;
+      }),
     );
   }
   return result.data;

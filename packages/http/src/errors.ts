@@ -12,6 +12,8 @@ export class AppError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldError[],
+    /** Response headers that belong to the answer, e.g. Retry-After or WWW-Authenticate. */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? title);
     this.name = 'AppError';

@@ -20,6 +20,9 @@ export const ProblemSchema = z
   })
   .openapi('Problem');
 
+/** A JSON request body or response content, for registerPath. */
+export const jsonContent = (schema: z.ZodTypeAny) => ({ content: { 'application/json': { schema } } });
+
 /** The responses every endpoint may give: a problem body. */
 export const problemResponse = (description: string) => ({
   description,

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { AppError } from './errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -44,5 +44,13 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const known = err instanceof AppError ? err : fromBodyParser(err);
   const error = known ?? new AppError(500, 'INTERNAL', 'Internal server error', 'Something went wrong on our side.');
   if (!known) req.log?.error({ err }, 'unhandled error');
+  if (error.headers) res.set(error.headers);
   res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, req.originalUrl)));
 };
+
+/** Express 4 does not catch rejected promises: a failed async handler goes to the problem handler through this. */
+export function handle(fn: (req: Request, res: Response) => Promise<unknown>): RequestHandler {
+  return (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+}

@@ -53,6 +53,8 @@ export function buildService(def: ServiceDefinition): BuiltService {
 
   const app = express();
   app.disable('x-powered-by');
+  // The client address comes from X-Forwarded-For only when the peer is a proxy on a private network (ingress, edge).
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.use(requestLogger(logger));
   app.use(metrics.observe);
   // Dapr delivers events as application/cloudevents+json.

@@ -3,3 +3,4 @@ export * from './processes';
 export * from './sidecar';
 export * from './database';
 export * from './testing';
+export * from './mail';

@@ -1,24 +1,80 @@
-import type { ServiceParts } from '@flash/runtime';
+import { Authenticator, daprJwks, type SessionRevocation } from '@flash/auth';
+import type { DataSource } from 'typeorm';
+import { STATESTORE, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
-import { UserEntity } from './data/user.entity';
+import { authRouter } from './api/auth';
+import { usersRouter } from './api/users';
+import { RefreshTokenEntity, SessionEntity, SigningKeyEntity, VerificationCodeEntity } from './data/account.entities';
+import { MySqlLoginThrottle } from './data/login-throttle';
 import { CreateUsers1764000000000 } from './data/migrations/1764000000000-CreateUsers';
+import { CreateSessionsAndCodes1764100000000 } from './data/migrations/1764100000000-CreateSessionsAndCodes';
+import { StateRevocationBoard } from './data/revocation-board';
+import { SessionRepository } from './data/session-repository';
+import { SigningKeyRepository } from './data/signing-key-repository';
+import { UserEntity } from './data/user.entity';
+import { UserRepository } from './data/user-repository';
+import { Accounts } from './domain/accounts';
 import { PersonalDataVault } from './domain/personal-data';
 import { ensureAdmin } from './domain/seed-admin';
+import { Sessions } from './domain/sessions';
+import { Keyring } from './domain/signing-keys';
+import { smtpMailer } from './mail/smtp-mailer';
 
 export function userService(config: UserConfig): ServiceParts {
-  const vault = new PersonalDataVault(config.PII_ENCRYPTION_KEY, config.BLIND_INDEX_KEY);
+  const vault = personalDataVault(config);
   return {
     name: SERVICE_NAME,
-    entities: [UserEntity],
-    migrations: [CreateUsers1764000000000],
-    routes: () => [],
+    entities: [UserEntity, SessionEntity, RefreshTokenEntity, VerificationCodeEntity, SigningKeyEntity],
+    migrations: [CreateUsers1764000000000, CreateSessionsAndCodes1764100000000],
     init: async ({ dataSource, logger }) => {
       if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) return;
-      const outcome = await ensureAdmin(dataSource.getRepository(UserEntity), vault, {
-        email: config.ADMIN_EMAIL,
-        password: config.ADMIN_PASSWORD,
+      const outcome = await ensureAdmin(new UserRepository(dataSource), vault, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD });
+      logger.info({ outcome }, 'admin from configuration');
+    },
+    routes: ({ dataSource, dapr, docs, logger }) => {
+      const keyring = signingKeyring(config, dataSource, vault);
+      const users = new UserRepository(dataSource);
+      const auth = new Authenticator({ keys: daprJwks(dapr), revocations: dapr.state<SessionRevocation>(STATESTORE) });
+      const sessions = new Sessions(
+        users,
+        new SessionRepository(dataSource),
+        new StateRevocationBoard(dapr.state<SessionRevocation>(STATESTORE), config.ACCESS_TOKEN_TTL_SECONDS),
+        new MySqlLoginThrottle(dataSource, {
+          failuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
+          failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+          attemptsPerClient: config.LOGIN_ATTEMPTS_PER_CLIENT,
+          clientWindowSeconds: config.LOGIN_CLIENT_WINDOW_SECONDS,
+        }),
+        keyring,
+        vault,
+        { accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS },
+      );
+      const mailer = smtpMailer({
+        host: config.SMTP_HOST,
+        port: config.SMTP_PORT,
+        secure: config.SMTP_SECURE,
+        user: config.SMTP_USER,
+        password: config.SMTP_PASSWORD,
+        from: config.MAIL_FROM,
       });
-      logger.info({ outcome }, 'demo admin');
+      const accounts = new Accounts(users, vault, mailer, sessions, logger, { codeTtlSeconds: config.VERIFICATION_CODE_TTL_SECONDS });
+      return [usersRouter(accounts, auth, docs), authRouter(sessions, keyring, auth, docs)];
     },
   };
+}
+
+export function personalDataVault(config: UserConfig): PersonalDataVault {
+  return new PersonalDataVault({
+    current: { id: config.PII_ENCRYPTION_KEY_ID, key: config.PII_ENCRYPTION_KEY },
+    retired: config.PII_RETIRED_KEYS,
+    index: config.BLIND_INDEX_KEY,
+  });
+}
+
+export function signingKeyring(config: UserConfig, dataSource: DataSource, vault: PersonalDataVault): Keyring {
+  return new Keyring(new SigningKeyRepository(dataSource), vault, {
+    // Longer than any token a retired key signed can live, plus one reload of a replica that has not seen the rotation.
+    retiredKeyGraceMs: (config.ACCESS_TOKEN_TTL_SECONDS + 2 * config.SIGNING_KEY_RELOAD_SECONDS) * 1000,
+    reloadMs: config.SIGNING_KEY_RELOAD_SECONDS * 1000,
+  });
 }

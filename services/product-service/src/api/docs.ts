@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
-import { mergeDocuments, z, type OpenAPIRegistry } from '@flash/http';
+import { handle, mergeDocuments, z, type OpenAPIRegistry } from '@flash/http';
 import type { Dapr } from '@flash/dapr';
 import { publicApiDocument } from '../domain/api-document';
 
@@ -17,9 +17,9 @@ export function docsRouter(dapr: Dapr, sources: string[], docs: OpenAPIRegistry)
     responses: { 200: { description: 'Swagger UI', content: { 'text/html': { schema: z.string() } } } },
   });
   const router = Router();
-  router.get(DOCUMENT_PATH, async (_req, res) => {
+  router.get(DOCUMENT_PATH, handle(async (_req, res) => {
     res.json(await publicApiDocument(sources, (appId) => dapr.invoke(appId, 'openapi.json'), mergeDocuments));
-  });
+  }));
   const ui = { swaggerOptions: { url: DOCUMENT_PATH }, customSiteTitle: 'Flash sale API' };
   router.use('/api/docs', swaggerUi.serveFiles(undefined, ui), swaggerUi.setup(undefined, ui));
   return router;

@@ -1,24 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { Repository } from 'typeorm';
 import { hashPassword } from './passwords';
 import type { PersonalDataVault } from './personal-data';
-import type { User } from './user';
+import type { UserStore } from './ports';
 
-/** Creates the demo admin once; an existing account with that email is left as it is. */
+/** Creates the configured admin once; an existing account with that email is left as it is. */
 export async function ensureAdmin(
-  users: Repository<User>,
+  users: UserStore,
   vault: PersonalDataVault,
   admin: { email: string; password: string },
 ): Promise<'created' | 'exists'> {
   const emailIndex = vault.emailIndex(admin.email);
-  if (await users.existsBy({ emailIndex })) return 'exists';
-  await users.insert({
-    id: randomUUID(),
+  if (await users.byEmailIndex(emailIndex)) return 'exists';
+  const id = randomUUID();
+  const created = await users.create({
+    id,
     emailIndex,
-    personalData: vault.seal({ name: 'Admin', email: admin.email }),
+    personalData: vault.seal({ name: 'Admin', email: admin.email }, id),
     passwordHash: await hashPassword(admin.password),
     role: 'admin',
     verifiedAt: new Date(),
   });
-  return 'created';
+  return created ? 'created' : 'exists';
 }

@@ -1,0 +1,127 @@
+import type { RequestHandler, Response } from 'express';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { AppError, type OpenAPIRegistry } from '@flash/http';
+import type { Dapr, StateStore } from '@flash/dapr';
+import {
+  JWKS_PATH, revokedSessionKey, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, USER_SERVICE,
+  type Principal, type Role, type SessionRevocation,
+} from './claims';
+
+export interface AuthenticatorOptions {
+  /** The public keys, usually `daprJwks(dapr)`. */
+  keys: JWTVerifyGetKey;
+  /** The state store where user-service marks revoked sessions. */
+  revocations: StateStore<SessionRevocation>;
+  /**
+   * How long "not revoked" is believed without asking the state store again. Revocation reaches every service
+   * within this time (plus one state read), so it must stay well under the promised second.
+   */
+  revocationCacheMs?: number;
+}
+
+const unauthenticated = (code: string, detail: string) =>
+  new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
+
+const MAX_CACHED_SESSIONS = 50_000;
+
+/** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
+export class Authenticator {
+  private readonly keys: JWTVerifyGetKey;
+  private readonly revocations: StateStore<SessionRevocation>;
+  private readonly cacheMs: number;
+  private readonly checked = new Map<string, { revoked: boolean; at: number }>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(options: AuthenticatorOptions) {
+    this.keys = options.keys;
+    this.revocations = options.revocations;
+    this.cacheMs = options.revocationCacheMs ?? 250;
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+        algorithms: [SIGNING_ALGORITHM],
+        requiredClaims: ['sub', 'sid', 'role', 'exp'],
+      }));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw unauthenticated('TOKEN_EXPIRED', 'The access token has expired; refresh it.');
+      if (err instanceof errors.JOSEError) throw unauthenticated('INVALID_TOKEN', 'The access token is not valid.');
+      throw err;
+    }
+    const principal: Principal = { userId: String(payload.sub), role: payload.role as Role, sessionId: String(payload.sid) };
+    if (await this.isRevoked(principal.sessionId)) {
+      throw unauthenticated('SESSION_REVOKED', 'This session has been logged out.');
+    }
+    return principal;
+  }
+
+  /** Express middleware: a valid bearer token or 401; the caller is then `principalOf(res)`. */
+  readonly requireUser: RequestHandler = (req, res, next) => {
+    const [scheme, token] = (req.headers.authorization ?? '').split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !token) {
+      next(unauthenticated('UNAUTHENTICATED', 'This endpoint needs `Authorization: Bearer <access token>`.'));
+      return;
+    }
+    this.verify(token).then((principal) => {
+      res.locals.principal = principal;
+      next();
+    }, next);
+  };
+
+  /** Express middleware: a valid bearer token of an admin, else 401/403. */
+  readonly requireAdmin: RequestHandler = (req, res, next) => {
+    this.requireUser(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      if (principalOf(res).role !== 'admin') return next(new AppError(403, 'FORBIDDEN', 'Forbidden', 'Only admins may do this.'));
+      next();
+    });
+  };
+
+  private async isRevoked(sessionId: string): Promise<boolean> {
+    const cached = this.checked.get(sessionId);
+    if (cached && (cached.revoked || Date.now() - cached.at < this.cacheMs)) return cached.revoked;
+    let lookup = this.inFlight.get(sessionId);
+    if (!lookup) {
+      lookup = this.revocations.get(revokedSessionKey(sessionId)).then(
+        (entry) => {
+          if (this.checked.size >= MAX_CACHED_SESSIONS) this.checked.clear();
+          this.checked.set(sessionId, { revoked: entry !== undefined, at: Date.now() });
+          return entry !== undefined;
+        },
+        () => {
+          throw AppError.unavailable('Sessions cannot be checked right now; try again shortly.');
+        },
+      ).finally(() => this.inFlight.delete(sessionId));
+      this.inFlight.set(sessionId, lookup);
+    }
+    return lookup;
+  }
+}
+
+/** The authenticated caller, set by `requireUser`/`requireAdmin`. */
+export function principalOf(res: Response): Principal {
+  const principal = res.locals.principal as Principal | undefined;
+  if (!principal) throw new Error('principalOf used on a route without requireUser');
+  return principal;
+}
+
+/**
+ * user-service's public keys, fetched through this service's sidecar and cached. A token with an unknown `kid`
+ * (a rotated key) triggers a refetch, at most once a second.
+ */
+export function daprJwks(dapr: Dapr): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(dapr.invokeUrl(USER_SERVICE, JWKS_PATH)), {
+    cooldownDuration: 1000,
+    cacheMaxAge: 10 * 60_000,
+  });
+}
+
+/** Declares the bearer scheme in a service's OpenAPI document; use the returned value as an operation's `security`. */
+export function bearerAuth(docs: OpenAPIRegistry): { bearer: string[] }[] {
+  docs.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  return [{ bearer: [] }];
+}

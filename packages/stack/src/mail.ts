@@ -1,0 +1,57 @@
+import { maildevCli } from './paths';
+import { freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+
+/** A message as MailDev 2's JSON API shows it. */
+export interface CaughtMail {
+  id: string;
+  subject: string;
+  text: string;
+  to: { address: string; name: string }[];
+  date: string;
+}
+
+export interface MailCatcher {
+  process: Managed;
+  smtpPort: number;
+  webPort: number;
+  /** Messages caught so far for one recipient, oldest first. */
+  mailTo(address: string): Promise<CaughtMail[]>;
+  /** Waits until `count` messages for the recipient have arrived. */
+  waitForMail(address: string, count?: number, timeoutMs?: number): Promise<CaughtMail[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts MailDev (SMTP in, web UI and JSON API out) and waits until it answers. */
+export async function startMailCatcher(options: { smtpPort?: number; webPort?: number; logFile?: string } = {}): Promise<MailCatcher> {
+  const smtpPort = options.smtpPort ?? (await freePort());
+  const webPort = options.webPort ?? (await freePort());
+  const process = startProcess(
+    'maildev',
+    globalThis.process.execPath,
+    [maildevCli, '--ip', '127.0.0.1', '--smtp', String(smtpPort), '--web', String(webPort)],
+    { logFile: options.logFile },
+  );
+  const api = `http://127.0.0.1:${webPort}/email`;
+  await Promise.race([
+    waitUntil('maildev', () => httpOk(api)),
+    process.exited.then((code) => {
+      throw new Error(`maildev exited (${code}) during start-up:\n${process.output()}`);
+    }),
+  ]);
+  const mailTo = async (address: string) => {
+    const all = (await (await fetch(api)).json()) as CaughtMail[];
+    return all.filter((m) => m.to.some((t) => t.address.toLowerCase() === address.toLowerCase()));
+  };
+  return {
+    process,
+    smtpPort,
+    webPort,
+    mailTo,
+    async waitForMail(address, count = 1, timeoutMs = 10_000) {
+      let found: CaughtMail[] = [];
+      await waitUntil(`${count} email(s) to ${address}`, async () => (found = await mailTo(address)).length >= count, timeoutMs, 100);
+      return found;
+    },
+    stop: () => process.stop(),
+  };
+}

@@ -1,0 +1,106 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { AccountErrors } from './errors';
+import { hashPassword, verifyPassword } from './passwords';
+import type { PersonalDataVault } from './personal-data';
+import type { LoginThrottle, RevocationBoard, SessionStore, UserStore } from './ports';
+import type { Keyring } from './signing-keys';
+import type { RefreshToken, User } from './user';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds the access token lives. */
+  expiresIn: number;
+}
+
+export interface SessionsOptions {
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** Login, refresh-token rotation with reuse detection, and logout (one session or all). */
+export class Sessions {
+  // Compared against when the email is unknown, so a wrong email costs the same time as a wrong password.
+  private readonly decoyHash = hashPassword(randomUUID());
+
+  constructor(
+    private readonly users: UserStore,
+    private readonly sessions: SessionStore,
+    private readonly board: RevocationBoard,
+    private readonly throttle: LoginThrottle,
+    private readonly keyring: Keyring,
+    private readonly vault: PersonalDataVault,
+    private readonly options: SessionsOptions,
+  ) {}
+
+  async login(email: string, password: string, client: string): Promise<TokenPair> {
+    const emailIndex = this.vault.emailIndex(email);
+    await this.throttle.attempt(client, emailIndex);
+    const user = await this.users.byEmailIndex(emailIndex);
+    const matches = await verifyPassword(password, user?.passwordHash ?? (await this.decoyHash));
+    if (!user || !matches) throw AccountErrors.invalidCredentials();
+    if (!user.verifiedAt) throw AccountErrors.emailNotVerified();
+    await this.throttle.succeeded(emailIndex);
+    const now = new Date();
+    const sessionId = randomUUID();
+    const { token, record } = this.newRefreshToken(sessionId, now);
+    await this.sessions.open(
+      { id: sessionId, userId: user.id, createdAt: now, revokedAt: null, revokedReason: null },
+      record,
+    );
+    return this.pair(user, sessionId, token);
+  }
+
+  /** Exchanges a refresh token for a new pair; a token used twice logs its whole session out. */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const now = new Date();
+    const found = await this.sessions.findByToken(digest(refreshToken));
+    if (!found || found.session.revokedAt || found.token.expiresAt <= now) throw AccountErrors.invalidRefreshToken();
+    const { session, token } = found;
+    const next = this.newRefreshToken(session.id, now);
+    if (token.usedAt || !(await this.sessions.rotate(token.tokenHash, next.record, now))) {
+      await this.revoke({ sessionId: session.id }, 'refresh-token-reused');
+      throw AccountErrors.refreshTokenReused();
+    }
+    const user = await this.users.byId(session.userId);
+    if (!user) throw AccountErrors.invalidRefreshToken();
+    return this.pair(user, session.id, next.token);
+  }
+
+  async logout(sessionId: string): Promise<void> {
+    await this.revoke({ sessionId }, 'logout');
+  }
+
+  async logoutEverywhere(userId: string, reason = 'logout-all'): Promise<void> {
+    await this.revoke({ userId }, reason);
+  }
+
+  private async revoke(which: { sessionId: string } | { userId: string }, reason: string): Promise<void> {
+    const revoked = await this.sessions.revoke(which, reason, new Date());
+    // An earlier attempt may have revoked in the database but failed to announce: announce the asked-for session again.
+    const announce = 'sessionId' in which && !revoked.includes(which.sessionId) ? [...revoked, which.sessionId] : revoked;
+    await this.board.announce(announce, reason);
+  }
+
+  private async pair(user: User, sessionId: string, refreshToken: string): Promise<TokenPair> {
+    const ttl = this.options.accessTokenTtlSeconds;
+    const accessToken = await this.keyring.sign({ userId: user.id, role: user.role, sessionId }, ttl);
+    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: ttl };
+  }
+
+  private newRefreshToken(sessionId: string, now: Date): { token: string; record: RefreshToken } {
+    const token = randomBytes(32).toString('base64url');
+    return {
+      token,
+      record: {
+        tokenHash: digest(token),
+        sessionId,
+        expiresAt: new Date(now.getTime() + this.options.refreshTokenTtlSeconds * 1000),
+        usedAt: null,
+      },
+    };
+  }
+}

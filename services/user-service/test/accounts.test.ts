@@ -1,0 +1,339 @@
+import { decodeProtectedHeader } from 'jose';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestStack, type TestStack } from '../../../test/support/stack';
+import { readConfig } from '../src/config';
+import { personalDataVault, signingKeyring } from '../src/service';
+import { UserEntity } from '../src/data/user.entity';
+
+const CODE_TTL_SECONDS = 3;
+
+interface Problem {
+  status: number;
+  code: string;
+  errors?: { field: string; message: string }[];
+}
+
+describe('accounts: signup, verification, login, sessions', () => {
+  let stack: TestStack;
+  let api: (path: string, init?: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> }) => Promise<{ status: number; headers: Headers; body: any }>;
+  let seq = 0;
+  // Each test logs in from its own client address, so the per-client login limit only meets the test about it.
+  let client = '';
+  beforeEach(() => {
+    client = `198.18.${Math.floor(seq / 200)}.${(seq % 200) + 1}`;
+    seq++;
+  });
+  const newEmail = () => `shopper-${++seq}-${stack.run.id}@example.test`;
+  const signupBody = (email: string, extra: Record<string, unknown> = {}) => ({
+    name: 'Kim Minji', email, password: 'Sup3r$ecret', phone: '010-1234-5678', address: '12 Gangnam-daero, Seoul', ...extra,
+  });
+
+  beforeAll(async () => {
+    const userEnv = {
+      VERIFICATION_CODE_TTL_SECONDS: String(CODE_TTL_SECONDS),
+      SIGNING_KEY_RELOAD_SECONDS: '1',
+      LOGIN_FAILURES_PER_ACCOUNT: '5',
+      LOGIN_ATTEMPTS_PER_CLIENT: '25',
+    };
+    stack = await startTestStack(['user-service', 'product-service'], { 'user-service': userEnv });
+    api = async (path, init = {}) => {
+      const res = await fetch(`${stack.edgeUrl}${path}`, {
+        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+        headers: {
+          'x-forwarded-for': client,
+          ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+          ...init.headers,
+        },
+        body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+    };
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const codeFrom = (text: string) => /code is (\d{6})/.exec(text)?.[1] ?? '';
+
+  /** Signs up, reads the emailed code, verifies, logs in. */
+  async function verifiedShopper(email = newEmail(), password = 'Sup3r$ecret') {
+    expect((await api('/api/users', { body: signupBody(email, { password }) })).status).toBe(202);
+    const [mail] = await stack.mail.waitForMail(email);
+    expect((await api('/api/users/verification', { body: { email, code: codeFrom(mail!.text) } })).status).toBe(200);
+    const login = await api('/api/auth/login', { body: { email, password } });
+    expect(login.status).toBe(200);
+    return { email, password, ...(login.body as { accessToken: string; refreshToken: string }) };
+  }
+
+  const me = (token: string) => api('/api/users/me', { token });
+
+  it('when a shopper signs up, verifies the emailed code and logs in, then their profile is theirs and the row holds no plaintext', async () => {
+    const email = newEmail();
+    const signup = await api('/api/users', { body: signupBody(email, { description: 'likes sneakers' }) });
+    expect(signup.status).toBe(202);
+
+    const mails = await stack.mail.waitForMail(email);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.subject).toMatch(/verification code/);
+    const code = codeFrom(mails[0]!.text);
+    expect(code).toMatch(/^\d{6}$/);
+
+    const verify = await api('/api/users/verification', { body: { email, code } });
+    expect(verify.status).toBe(200);
+
+    const login = await api('/api/auth/login', { body: { email, password: 'Sup3r$ecret' } });
+    expect(login.status).toBe(200);
+    expect(login.body).toMatchObject({ tokenType: 'Bearer', expiresIn: expect.any(Number) });
+    expect(login.body.expiresIn).toBeLessThanOrEqual(900);
+    expect(decodeProtectedHeader(login.body.accessToken)).toMatchObject({ alg: 'EdDSA', kid: expect.any(String) });
+
+    const profile = await me(login.body.accessToken);
+    expect(profile.status).toBe(200);
+    expect(profile.body).toMatchObject({
+      name: 'Kim Minji', email, phone: '010-1234-5678', address: '12 Gangnam-daero, Seoul', description: 'likes sneakers',
+      role: 'customer', verified: true,
+    });
+
+    const row = await stack.service('user-service').service.dataSource.getRepository(UserEntity).findOneByOrFail({ id: profile.body.id });
+    const stored = JSON.stringify(row);
+    for (const plain of [email, 'Kim Minji', '010-1234-5678', 'Gangnam', 'sneakers', 'Sup3r$ecret']) expect(stored).not.toContain(plain);
+  });
+
+  it('when a weak password, a bad phone and a bad email are sent, then each field gets its own message and nothing is created', async () => {
+    const res = await api('/api/users', { body: { ...signupBody('not-an-email'), password: 'short', phone: '12345' } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const body = res.body as Problem;
+    expect(body.code).toBe('VALIDATION_FAILED');
+    const fields = Object.fromEntries(body.errors!.map((e) => [e.field, e.message]));
+    expect(Object.keys(fields).sort()).toEqual(['email', 'password', 'phone']);
+    expect(fields.password).toMatch(/8 characters/);
+    expect(fields.password).toMatch(/digit/);
+    expect(fields.phone).toMatch(/010-1234-5678/);
+    const users = stack.service('user-service').service.dataSource.getRepository(UserEntity);
+    const before = await users.count();
+    expect((await api('/api/users', { body: { ...signupBody(newEmail()), phone: '12345' } })).status).toBe(400);
+    expect(await users.count()).toBe(before);
+  });
+
+  it('when a password has spaces or lacks a special character, then the password field says so', async () => {
+    const spaced = await api('/api/users', { body: signupBody(newEmail(), { password: 'with space1!' }) });
+    expect(spaced.status).toBe(400);
+    expect(spaced.body.errors).toEqual([{ field: 'password', message: expect.stringMatching(/spaces/) }]);
+    const plain = await api('/api/users', { body: signupBody(newEmail(), { password: 'abcdefgh1' }) });
+    expect(plain.body.errors).toEqual([{ field: 'password', message: expect.stringMatching(/special character/) }]);
+  });
+
+  it('when an email is registered twice, then the second signup is 409 EMAIL_TAKEN and only one email is sent', async () => {
+    const email = newEmail();
+    expect((await api('/api/users', { body: signupBody(email) })).status).toBe(202);
+    const again = await api('/api/users', { body: signupBody(email.toUpperCase(), { name: 'Someone Else' }) });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('EMAIL_TAKEN');
+    await sleep(300);
+    expect(await stack.mail.mailTo(email)).toHaveLength(1);
+  });
+
+  it('when 100 signups with one email arrive at once, then exactly one account and one email result', async () => {
+    const email = newEmail();
+    const results = await Promise.all(Array.from({ length: 100 }, () => api('/api/users', { body: signupBody(email) })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(99);
+    await sleep(300);
+    expect(await stack.mail.mailTo(email)).toHaveLength(1);
+    const login = await api('/api/auth/login', { body: { email, password: 'Sup3r$ecret' } });
+    expect(login.body.code).toBe('EMAIL_NOT_VERIFIED');
+  });
+
+  it('when an unverified account logs in, then it gets 403 EMAIL_NOT_VERIFIED', async () => {
+    const email = newEmail();
+    await api('/api/users', { body: signupBody(email) });
+    const login = await api('/api/auth/login', { body: { email, password: 'Sup3r$ecret' } });
+    expect(login.status).toBe(403);
+    expect(login.body.code).toBe('EMAIL_NOT_VERIFIED');
+  });
+
+  it('when codes are wrong, used or expired, then they are refused and a resent code works', async () => {
+    const email = newEmail();
+    await api('/api/users', { body: signupBody(email) });
+    const first = codeFrom((await stack.mail.waitForMail(email))[0]!.text);
+    const wrong = first === '000000' ? '111111' : '000000';
+
+    const bad = await api('/api/users/verification', { body: { email, code: wrong } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('INVALID_CODE');
+
+    await sleep(CODE_TTL_SECONDS * 1000 + 200);
+    const expired = await api('/api/users/verification', { body: { email, code: first } });
+    expect(expired.status).toBe(410);
+    expect(expired.body.code).toBe('CODE_EXPIRED');
+    expect((await api('/api/auth/login', { body: { email, password: 'Sup3r$ecret' } })).body.code).toBe('EMAIL_NOT_VERIFIED');
+
+    expect((await api('/api/users/verification/resend', { body: { email } })).status).toBe(202);
+    const second = codeFrom((await stack.mail.waitForMail(email, 2))[1]!.text);
+    expect((await api('/api/users/verification', { body: { email, code: second } })).status).toBe(200);
+
+    const used = await api('/api/users/verification', { body: { email, code: second } });
+    expect(used.status).toBe(410);
+    expect(used.body.code).toBe('CODE_USED');
+    expect((await api('/api/auth/login', { body: { email, password: 'Sup3r$ecret' } })).status).toBe(200);
+  });
+
+  it('when a newer code is sent, then the older one no longer verifies', async () => {
+    const email = newEmail();
+    await api('/api/users', { body: signupBody(email) });
+    const first = codeFrom((await stack.mail.waitForMail(email))[0]!.text);
+    await api('/api/users/verification/resend', { body: { email } });
+    await stack.mail.waitForMail(email, 2);
+    const old = await api('/api/users/verification', { body: { email, code: first } });
+    expect(old.status).toBe(410);
+    expect(old.body.code).toBe('CODE_EXPIRED');
+  });
+
+  it('when a resend is asked for an unknown email, then the answer is the same as for a known one and no email is sent', async () => {
+    const known = newEmail();
+    await api('/api/users', { body: signupBody(known) });
+    const unknown = newEmail();
+    const a = await api('/api/users/verification/resend', { body: { email: known } });
+    const b = await api('/api/users/verification/resend', { body: { email: unknown } });
+    expect({ status: b.status, body: b.body }).toEqual({ status: a.status, body: a.body });
+    expect(a.status).toBe(202);
+    await stack.mail.waitForMail(known, 2);
+    expect(await stack.mail.mailTo(unknown)).toHaveLength(0);
+  });
+
+  it('when the password or the email is wrong, then login answers 401 INVALID_CREDENTIALS', async () => {
+    const shopper = await verifiedShopper();
+    const wrongPassword = await api('/api/auth/login', { body: { email: shopper.email, password: 'Wr0ng$pass' } });
+    expect(wrongPassword.status).toBe(401);
+    expect(wrongPassword.body.code).toBe('INVALID_CREDENTIALS');
+    const unknown = await api('/api/auth/login', { body: { email: newEmail(), password: 'Wr0ng$pass' } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('when an account keeps failing to log in, then it is locked with 429 and Retry-After, even for the right password', async () => {
+    const shopper = await verifiedShopper();
+    for (let i = 0; i < 5; i++) {
+      expect((await api('/api/auth/login', { body: { email: shopper.email, password: 'Wr0ng$pass' } })).status).toBe(401);
+    }
+    const locked = await api('/api/auth/login', { body: { email: shopper.email, password: shopper.password } });
+    expect(locked.status).toBe(429);
+    expect(locked.body.code).toBe('TOO_MANY_ATTEMPTS');
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('when one client tries too many logins, then it gets 429 with Retry-After while other clients still log in', async () => {
+    const shopper = await verifiedShopper();
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    const statuses: number[] = [];
+    for (let i = 0; i < 26; i++) {
+      statuses.push((await api('/api/auth/login', { body: { email: newEmail(), password: 'Wr0ng$pass' }, headers: from('203.0.113.7') })).status);
+    }
+    expect(statuses.slice(0, 25).every((s) => s === 401)).toBe(true);
+    expect(statuses[25]).toBe(429);
+    const blocked = await api('/api/auth/login', { body: { email: shopper.email, password: shopper.password }, headers: from('203.0.113.7') });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    const other = await api('/api/auth/login', { body: { email: shopper.email, password: shopper.password }, headers: from('198.51.100.9') });
+    expect(other.status).toBe(200);
+  });
+
+  it('when a refresh token is used, then a new pair comes back; when an old one is reused, then the whole session is logged out', async () => {
+    const shopper = await verifiedShopper();
+    const first = await api('/api/auth/refresh', { body: { refreshToken: shopper.refreshToken } });
+    expect(first.status).toBe(200);
+    expect(first.body.refreshToken).not.toBe(shopper.refreshToken);
+    expect((await me(first.body.accessToken)).status).toBe(200);
+    const second = await api('/api/auth/refresh', { body: { refreshToken: first.body.refreshToken } });
+    expect(second.status).toBe(200);
+
+    const reuse = await api('/api/auth/refresh', { body: { refreshToken: shopper.refreshToken } });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.code).toBe('REFRESH_TOKEN_REUSED');
+
+    const latest = await api('/api/auth/refresh', { body: { refreshToken: second.body.refreshToken } });
+    expect(latest.status).toBe(401);
+    await sleep(1000);
+    expect((await me(second.body.accessToken)).body.code).toBe('SESSION_REVOKED');
+  });
+
+  it('when a profile is edited, then its owner sees the change and the email cannot be changed there', async () => {
+    const shopper = await verifiedShopper();
+    const patched = await api('/api/users/me', { method: 'PATCH', token: shopper.accessToken, body: { address: '7 Haeundae-ro, Busan' } });
+    expect(patched.status).toBe(200);
+    expect((await me(shopper.accessToken)).body.address).toBe('7 Haeundae-ro, Busan');
+    const email = await api('/api/users/me', { method: 'PATCH', token: shopper.accessToken, body: { email: newEmail() } });
+    expect(email.status).toBe(400);
+    const bad = await api('/api/users/me', { method: 'PATCH', token: shopper.accessToken, body: { phone: 'abc' } });
+    expect(bad.body.errors).toEqual([{ field: 'phone', message: expect.any(String) }]);
+    expect((await api('/api/users/me')).status).toBe(401);
+  });
+
+  it('when a shopper logs out, then that session is refused within a second and their other session still works', async () => {
+    const shopper = await verifiedShopper();
+    const other = await api('/api/auth/login', { body: { email: shopper.email, password: shopper.password } });
+    expect((await api('/api/auth/logout', { method: 'POST', token: shopper.accessToken })).status).toBe(204);
+    await sleep(1000);
+    const refused = await me(shopper.accessToken);
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe('SESSION_REVOKED');
+    expect((await api('/api/auth/refresh', { body: { refreshToken: shopper.refreshToken } })).status).toBe(401);
+    expect((await me(other.body.accessToken)).status).toBe(200);
+  });
+
+  it('when the password is changed, then every session is logged out and only the new password logs in', async () => {
+    const shopper = await verifiedShopper();
+    const wrong = await api('/api/users/me/password', {
+      method: 'PUT', token: shopper.accessToken, body: { currentPassword: 'N0t$mine', newPassword: 'N3w$ecret!' },
+    });
+    expect(wrong.status).toBe(403);
+    const weak = await api('/api/users/me/password', {
+      method: 'PUT', token: shopper.accessToken, body: { currentPassword: shopper.password, newPassword: 'weak' },
+    });
+    expect(weak.body.errors).toEqual([{ field: 'newPassword', message: expect.any(String) }]);
+
+    const changed = await api('/api/users/me/password', {
+      method: 'PUT', token: shopper.accessToken, body: { currentPassword: shopper.password, newPassword: 'N3w$ecret!' },
+    });
+    expect(changed.status).toBe(204);
+    await sleep(1000);
+    expect((await me(shopper.accessToken)).body.code).toBe('SESSION_REVOKED');
+    expect((await api('/api/auth/login', { body: { email: shopper.email, password: shopper.password } })).status).toBe(401);
+    expect((await api('/api/auth/login', { body: { email: shopper.email, password: 'N3w$ecret!' } })).status).toBe(200);
+  });
+
+  it('when the signing key is rotated, then tokens signed before and after are both accepted', async () => {
+    const before = await verifiedShopper();
+    const user = stack.service('user-service');
+    const config = readConfig(user.env);
+    const newKid = await signingKeyring(config, user.service.dataSource, personalDataVault(config)).rotate();
+    await sleep(1100);
+    const after = await api('/api/auth/login', { body: { email: before.email, password: before.password } });
+    expect(decodeProtectedHeader(after.body.accessToken).kid).toBe(newKid);
+    expect(decodeProtectedHeader(before.accessToken).kid).not.toBe(newKid);
+
+    const jwks = await api('/api/auth/jwks');
+    expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual(
+      expect.arrayContaining([newKid, decodeProtectedHeader(before.accessToken).kid]),
+    );
+    expect((await me(before.accessToken)).status).toBe(200);
+    expect((await me(after.body.accessToken)).status).toBe(200);
+  });
+
+  it('when a token is forged, expired-looking or missing, then it is refused with 401', async () => {
+    const shopper = await verifiedShopper();
+    const [h, p] = shopper.accessToken.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, role: 'admin' })).toString('base64url')}.${shopper.accessToken.split('.')[2]}`;
+    expect((await me(forged)).body.code).toBe('INVALID_TOKEN');
+    expect((await me('not-a-jwt')).status).toBe(401);
+    const missing = await api('/api/users/me');
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toContain('Bearer');
+  });
+});

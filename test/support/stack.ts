@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { createEdge } from '@flash/edge';
+import { listen, type RunningService } from '@flash/http';
+import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
+import {
+  createDatabase, dropDatabase, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, startMailCatcher,
+  type MailCatcher, type Sidecar,
+} from '@flash/stack';
+import { readConfig as userConfig } from '../../services/user-service/src/config';
+import { userService } from '../../services/user-service/src/service';
+import { readConfig as productConfig } from '../../services/product-service/src/config';
+import { productService } from '../../services/product-service/src/service';
+import { readConfig as purchaseConfig } from '../../services/purchase-service/src/config';
+import { purchaseService } from '../../services/purchase-service/src/service';
+import { readConfig as orderConfig } from '../../services/order-service/src/config';
+import { orderService } from '../../services/order-service/src/service';
+
+export const SERVICES = ['user-service', 'product-service', 'purchase-service', 'order-service'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+function build(name: ServiceName, env: NodeJS.ProcessEnv): { parts: ServiceParts; config: RuntimeConfig } {
+  switch (name) {
+    case 'user-service': {
+      const config = userConfig(env);
+      return { parts: userService(config), config };
+    }
+    case 'product-service': {
+      const config = productConfig(env);
+      return { parts: productService(config), config };
+    }
+    case 'purchase-service':
+      return { parts: purchaseService(), config: purchaseConfig(env) };
+    case 'order-service':
+      return { parts: orderService(), config: orderConfig(env) };
+  }
+}
+
+export interface StartedService {
+  service: Service;
+  running: RunningService;
+  sidecar: Sidecar;
+  url: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface TestStack {
+  run: SidecarRun;
+  admin: { email: string; password: string };
+  services: Partial<Record<ServiceName, StartedService>>;
+  service(name: ServiceName): StartedService;
+  mail: MailCatcher;
+  edgeUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts services in-process, each with its own database and real daprd, plus a mail catcher and the edge, all
+ * private to this run (databases, state keys and topics carry the run id). `env` adds settings per service.
+ */
+export async function startTestStack(
+  names: readonly ServiceName[],
+  env: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
+): Promise<TestStack> {
+  const run = new SidecarRun();
+  const mysql = mysqlServerFromEnv();
+  const admin = { email: `admin-${run.id}@example.test`, password: 'Admin123!' };
+  const mail = await startMailCatcher();
+  const services: TestStack['services'] = {};
+  const databases: string[] = [];
+  let edge: Server | undefined;
+  const stack: TestStack = {
+    run,
+    admin,
+    services,
+    mail,
+    edgeUrl: '',
+    service(name) {
+      const started = services[name];
+      if (!started) throw new Error(`${name} is not part of this test stack`);
+      return started;
+    },
+    async stop() {
+      edge?.closeAllConnections();
+      await new Promise((resolve) => (edge ? edge.close(resolve) : resolve(undefined)));
+      for (const started of Object.values(services)) await started.running.stop();
+      await run.stop();
+      await mail.stop();
+      for (const database of databases) await dropDatabase(mysql, database);
+    },
+  };
+  try {
+    for (const name of names) {
+      const database = `${run.id}_${name.split('-')[0]}`;
+      await createDatabase(mysql, database);
+      databases.push(database);
+      const ports = await freeSidecarPorts();
+      const serviceEnv = {
+        ...process.env,
+        LOG_LEVEL: 'silent',
+        PORT: '0',
+        DAPR_HTTP_PORT: String(ports.http),
+        TOPIC_PREFIX: run.id,
+        DB_NAME: database,
+        PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
+        ADMIN_EMAIL: admin.email,
+        ADMIN_PASSWORD: admin.password,
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(mail.smtpPort),
+        ...env[name],
+      };
+      const { parts, config } = build(name, serviceEnv);
+      const service = await createService(parts, config);
+      const running = await listen(service.built, 0, [service.close]);
+      const sidecar = await run.start(name, running.port, ports);
+      services[name] = { service, running, sidecar, url: `http://127.0.0.1:${running.port}`, env: serviceEnv };
+    }
+    const targets = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.url]));
+    edge = await new Promise<Server>((resolve) => {
+      const server = createEdge(targets).listen(0, '127.0.0.1', () => resolve(server));
+    });
+    stack.edgeUrl = `http://127.0.0.1:${(edge.address() as { port: number }).port}`;
+    return stack;
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+}
