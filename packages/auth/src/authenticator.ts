@@ -120,6 +120,11 @@ export function daprJwks(dapr: Dapr): JWTVerifyGetKey {
   });
 }
 
+/** The usual wiring: keys from user-service through Dapr, revocations from the shared state store. */
+export function daprAuthenticator(dapr: Dapr, stateStore: string): Authenticator {
+  return new Authenticator({ keys: daprJwks(dapr), revocations: dapr.state<SessionRevocation>(stateStore) });
+}
+
 /** Declares the bearer scheme in a service's OpenAPI document; use the returned value as an operation's `security`. */
 export function bearerAuth(docs: OpenAPIRegistry): { bearer: string[] }[] {
   docs.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

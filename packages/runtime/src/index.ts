@@ -42,6 +42,9 @@ export interface ServiceParts {
   init?(ctx: ServiceContext): Promise<void>;
 }
 
+/** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
+export const isDuplicateKey = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
+
 export const PUBSUB = 'pubsub';
 export const STATESTORE = 'statestore';
 

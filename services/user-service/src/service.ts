@@ -1,4 +1,4 @@
-import { Authenticator, daprJwks, type SessionRevocation } from '@flash/auth';
+import { daprAuthenticator, type SessionRevocation } from '@flash/auth';
 import type { DataSource } from 'typeorm';
 import { STATESTORE, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
@@ -34,7 +34,7 @@ export function userService(config: UserConfig): ServiceParts {
     routes: ({ dataSource, dapr, docs, logger }) => {
       const keyring = signingKeyring(config, dataSource, vault);
       const users = new UserRepository(dataSource);
-      const auth = new Authenticator({ keys: daprJwks(dapr), revocations: dapr.state<SessionRevocation>(STATESTORE) });
+      const auth = daprAuthenticator(dapr, STATESTORE);
       const sessions = new Sessions(
         users,
         new SessionRepository(dataSource),

@@ -325,6 +325,36 @@ describe('accounts: signup, verification, login, sessions', () => {
     expect((await me(after.body.accessToken)).status).toBe(200);
   });
 
+  it('when a shopper logs out everywhere, then another service refuses their token within a second', async () => {
+    const shopper = await verifiedShopper();
+    const product = { name: `Limited sneaker ${stack.run.id}`, price: 129_000 };
+    // Authenticated at product-service (a customer is known there, but not allowed to manage the catalog)…
+    const asCustomer = await api('/api/admin/products', { token: shopper.accessToken, body: product });
+    expect(asCustomer.status).toBe(403);
+    expect(asCustomer.body.code).toBe('FORBIDDEN');
+
+    expect((await api('/api/auth/logout-all', { method: 'POST', token: shopper.accessToken })).status).toBe(204);
+    await sleep(1000);
+    // …and refused there once logged out.
+    const afterLogout = await api('/api/admin/products', { token: shopper.accessToken, body: product });
+    expect(afterLogout.status).toBe(401);
+    expect(afterLogout.body.code).toBe('SESSION_REVOKED');
+    expect((await me(shopper.accessToken)).body.code).toBe('SESSION_REVOKED');
+  });
+
+  it('when the admin from configuration logs in, then admin endpoints of another service accept them until they log out', async () => {
+    const login = await api('/api/auth/login', { body: stack.admin });
+    expect(login.status).toBe(200);
+    const created = await api('/api/admin/products', { token: login.body.accessToken, body: { name: `Drop ${stack.run.id}`, price: 5_000 } });
+    expect(created.status).toBe(201);
+    expect((await me(login.body.accessToken)).body).toMatchObject({ role: 'admin', email: stack.admin.email });
+
+    expect((await api('/api/auth/logout', { method: 'POST', token: login.body.accessToken })).status).toBe(204);
+    await sleep(1000);
+    const refused = await api('/api/admin/products', { token: login.body.accessToken, body: { name: `Drop 2 ${stack.run.id}`, price: 5_000 } });
+    expect(refused.status).toBe(401);
+  });
+
   it('when a token is forged, expired-looking or missing, then it is refused with 401', async () => {
     const shopper = await verifiedShopper();
     const [h, p] = shopper.accessToken.split('.');

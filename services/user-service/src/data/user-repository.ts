@@ -1,11 +1,10 @@
 import { IsNull, type DataSource } from 'typeorm';
+import { isDuplicateKey } from '@flash/runtime';
 import type { NewCode, UserStore } from '../domain/ports';
 import type { User, VerificationCode } from '../domain/user';
 import type { CodeDecision, CodeOutcome } from '../domain/verification';
 import { VerificationCodeEntity } from './account.entities';
 import { UserEntity } from './user.entity';
-
-const isDuplicateKey = (err: unknown) => (err as { code?: string }).code === 'ER_DUP_ENTRY';
 
 export class UserRepository implements UserStore {
   constructor(private readonly db: DataSource) {}

@@ -91,7 +91,10 @@ export class Accounts {
   async profile(userId: string): Promise<Profile> {
     const user = await this.users.byId(userId);
     if (!user) throw AccountErrors.invalidCredentials();
-    return this.toProfile(user, this.personalData(user));
+    const data = this.personalData(user);
+    // Data sealed under a retired key moves to the current key as its owner reads it.
+    if (this.vault.isStale(user.personalData)) await this.users.updatePersonalData(user.id, this.vault.seal(data, user.id));
+    return this.toProfile(user, data);
   }
 
   async updateProfile(userId: string, changes: ProfileChanges): Promise<Profile> {
