@@ -40,6 +40,39 @@ export interface ServiceParts {
   subscriptions?(ctx: ServiceContext): Subscription[];
   /** Runs once the database is migrated, before the service takes requests (e.g. seeding). */
   init?(ctx: ServiceContext): Promise<void>;
+  /** In-process jobs repeated while the service runs; a failed run is logged and tried again next time. */
+  schedules?(ctx: ServiceContext): Schedule[];
+}
+
+export interface Schedule {
+  name: string;
+  everyMs: number;
+  run(): Promise<void>;
+}
+
+function startSchedules(schedules: Schedule[], logger: Logger): () => Promise<void> {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<void>>();
+  for (const schedule of schedules) {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const run = schedule.run()
+        .catch((err: unknown) => logger.error({ err, schedule: schedule.name }, 'scheduled job failed'))
+        .finally(() => {
+          busy = false;
+          running.delete(run);
+        });
+      running.add(run);
+    }, schedule.everyMs);
+    timer.unref();
+    timers.push(timer);
+  }
+  return async () => {
+    timers.forEach(clearInterval);
+    await Promise.all(running);
+  };
 }
 
 /** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
@@ -77,6 +110,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
   const docs = new OpenAPIRegistry();
   const ctx: ServiceContext = { dataSource, dapr, logger, metrics, docs };
   await parts.init?.(ctx);
+  const stopSchedules = startSchedules(parts.schedules?.(ctx) ?? [], logger);
   const subscriptions = parts.subscriptions?.(ctx) ?? [];
   documentSubscriptions(docs, subscriptions);
   const routers = [...parts.routes(ctx), ...(subscriptions.length ? [subscriptionRouter(dapr, PUBSUB, subscriptions, logger)] : [])];
@@ -92,7 +126,14 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
       sidecar: () => dapr.checkHealth(),
     },
   });
-  return { ...ctx, built, close: () => dataSource.destroy() };
+  return {
+    ...ctx,
+    built,
+    close: async () => {
+      await stopSchedules();
+      await dataSource.destroy();
+    },
+  };
 }
 
 export async function startService(parts: ServiceParts, config: RuntimeConfig): Promise<Service & { running: RunningService }> {

@@ -53,6 +53,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     VERIFICATION_CODE_TTL_SECONDS: seconds(300),
     /** How soon a replica starts signing with a key rotated in elsewhere (`npm run rotate-signing-key`). */
     SIGNING_KEY_RELOAD_SECONDS: seconds(30, 300),
+    /** How often revocation marks of recent logouts are written again (they live in Redis, which may lose them). */
+    REVOCATION_REPUBLISH_SECONDS: seconds(15, 300),
     /** Failed logins allowed per account, and login attempts per client address, in their windows. */
     LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
     LOGIN_FAILURE_WINDOW_SECONDS: seconds(15 * 60),

@@ -1,6 +1,6 @@
-import { daprAuthenticator, type SessionRevocation } from '@flash/auth';
 import type { DataSource } from 'typeorm';
-import { STATESTORE, type ServiceParts } from '@flash/runtime';
+import { daprAuthenticator, type SessionRevocation } from '@flash/auth';
+import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
 import { authRouter } from './api/auth';
 import { usersRouter } from './api/users';
@@ -22,6 +22,11 @@ import { smtpMailer } from './mail/smtp-mailer';
 
 export function userService(config: UserConfig): ServiceParts {
   const vault = personalDataVault(config);
+  const assembled = new WeakMap<ServiceContext, ReturnType<typeof assemble>>();
+  const parts = (ctx: ServiceContext) => {
+    if (!assembled.has(ctx)) assembled.set(ctx, assemble(config, vault, ctx));
+    return assembled.get(ctx)!;
+  };
   return {
     name: SERVICE_NAME,
     entities: [UserEntity, SessionEntity, RefreshTokenEntity, VerificationCodeEntity, SigningKeyEntity],
@@ -31,36 +36,50 @@ export function userService(config: UserConfig): ServiceParts {
       const outcome = await ensureAdmin(new UserRepository(dataSource), vault, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD });
       logger.info({ outcome }, 'admin from configuration');
     },
-    routes: ({ dataSource, dapr, docs, logger }) => {
-      const keyring = signingKeyring(config, dataSource, vault);
-      const users = new UserRepository(dataSource);
-      const auth = daprAuthenticator(dapr, STATESTORE);
-      const sessions = new Sessions(
-        users,
-        new SessionRepository(dataSource),
-        new StateRevocationBoard(dapr.state<SessionRevocation>(STATESTORE), config.ACCESS_TOKEN_TTL_SECONDS),
-        new MySqlLoginThrottle(dataSource, {
-          failuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
-          failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
-          attemptsPerClient: config.LOGIN_ATTEMPTS_PER_CLIENT,
-          clientWindowSeconds: config.LOGIN_CLIENT_WINDOW_SECONDS,
-        }),
-        keyring,
-        vault,
-        { accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS },
-      );
-      const mailer = smtpMailer({
-        host: config.SMTP_HOST,
-        port: config.SMTP_PORT,
-        secure: config.SMTP_SECURE,
-        user: config.SMTP_USER,
-        password: config.SMTP_PASSWORD,
-        from: config.MAIL_FROM,
-      });
-      const accounts = new Accounts(users, vault, mailer, sessions, logger, { codeTtlSeconds: config.VERIFICATION_CODE_TTL_SECONDS });
-      return [usersRouter(accounts, auth, docs), authRouter(sessions, keyring, auth, docs)];
+    routes: (ctx) => {
+      const { accounts, sessions, keyring, auth } = parts(ctx);
+      return [usersRouter(accounts, auth, ctx.docs), authRouter(sessions, keyring, auth, ctx.docs)];
     },
+    schedules: (ctx) => [
+      {
+        name: 'republish session revocations',
+        everyMs: config.REVOCATION_REPUBLISH_SECONDS * 1000,
+        run: async () => {
+          await parts(ctx).sessions.republishRecentRevocations();
+        },
+      },
+    ],
   };
+}
+
+/** The account use cases over this service's database, sidecar and mail server. */
+function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, dapr, logger }: ServiceContext) {
+  const users = new UserRepository(dataSource);
+  const keyring = signingKeyring(config, dataSource, vault);
+  const sessions = new Sessions(
+    users,
+    new SessionRepository(dataSource),
+    new StateRevocationBoard(dapr.state<SessionRevocation>(STATESTORE), config.ACCESS_TOKEN_TTL_SECONDS),
+    new MySqlLoginThrottle(dataSource, {
+      failuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
+      failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+      attemptsPerClient: config.LOGIN_ATTEMPTS_PER_CLIENT,
+      clientWindowSeconds: config.LOGIN_CLIENT_WINDOW_SECONDS,
+    }),
+    keyring,
+    vault,
+    { accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS },
+  );
+  const mailer = smtpMailer({
+    host: config.SMTP_HOST,
+    port: config.SMTP_PORT,
+    secure: config.SMTP_SECURE,
+    user: config.SMTP_USER,
+    password: config.SMTP_PASSWORD,
+    from: config.MAIL_FROM,
+  });
+  const accounts = new Accounts(users, vault, mailer, sessions, logger, { codeTtlSeconds: config.VERIFICATION_CODE_TTL_SECONDS });
+  return { accounts, sessions, keyring, auth: daprAuthenticator(dapr, STATESTORE) };
 }
 
 export function personalDataVault(config: UserConfig): PersonalDataVault {

@@ -1,5 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deleteRedisKeys } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { readConfig } from '../src/config';
 import { personalDataVault, signingKeyring } from '../src/service';
@@ -32,6 +33,7 @@ describe('accounts: signup, verification, login, sessions', () => {
     const userEnv = {
       VERIFICATION_CODE_TTL_SECONDS: String(CODE_TTL_SECONDS),
       SIGNING_KEY_RELOAD_SECONDS: '1',
+      REVOCATION_REPUBLISH_SECONDS: '1',
       LOGIN_FAILURES_PER_ACCOUNT: '5',
       LOGIN_ATTEMPTS_PER_CLIENT: '25',
     };
@@ -340,6 +342,17 @@ describe('accounts: signup, verification, login, sessions', () => {
     expect(afterLogout.status).toBe(401);
     expect(afterLogout.body.code).toBe('SESSION_REVOKED');
     expect((await me(shopper.accessToken)).body.code).toBe('SESSION_REVOKED');
+  });
+
+  it('when Redis loses the revocation marks, then they are written again and the logged-out token stays refused', async () => {
+    const shopper = await verifiedShopper();
+    expect((await api('/api/auth/logout', { method: 'POST', token: shopper.accessToken })).status).toBe(204);
+    // Redis keeps nothing on disk here: a restart wipes the marks.
+    expect(await deleteRedisKeys(`${stack.run.id}||session-revoked-*`)).toBeGreaterThan(0);
+    await sleep(2500);
+    const refused = await api('/api/admin/products', { token: shopper.accessToken, body: { name: 'x', price: 1 } });
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe('SESSION_REVOKED');
   });
 
   it('when the admin from configuration logs in, then admin endpoints of another service accept them until they log out', async () => {

@@ -1,4 +1,4 @@
-import { In, IsNull, type DataSource } from 'typeorm';
+import { In, IsNull, MoreThan, type DataSource } from 'typeorm';
 import type { SessionStore } from '../domain/ports';
 import type { RefreshToken, Session } from '../domain/user';
 import { RefreshTokenEntity, SessionEntity } from './account.entities';
@@ -40,5 +40,13 @@ export class SessionRepository implements SessionStore {
       if (ids.length) await sessions.update({ id: In(ids) }, { revokedAt: now, revokedReason: reason });
       return ids;
     });
+  }
+
+  async revokedSince(since: Date): Promise<{ id: string; reason: string }[]> {
+    const sessions = await this.db.getRepository(SessionEntity).find({
+      where: { revokedAt: MoreThan(since) },
+      select: { id: true, revokedReason: true },
+    });
+    return sessions.map((s) => ({ id: s.id, reason: s.revokedReason ?? 'logout' }));
   }
 }

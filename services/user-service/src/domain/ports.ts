@@ -27,6 +27,8 @@ export interface SessionStore {
   rotate(usedHash: string, next: RefreshToken, now: Date): Promise<boolean>;
   /** Revokes one session or every live session of a user; returns the ids it revoked now. */
   revoke(which: { sessionId: string } | { userId: string }, reason: string, now: Date): Promise<string[]>;
+  /** Sessions revoked after `since`, with why. */
+  revokedSince(since: Date): Promise<{ id: string; reason: string }[]>;
 }
 
 /** Tells every service that sessions are revoked (their access tokens must be refused from now on). */

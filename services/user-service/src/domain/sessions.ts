@@ -78,6 +78,19 @@ export class Sessions {
     await this.revoke({ userId }, reason);
   }
 
+  /**
+   * Writes the marks of every session revoked while its access tokens may still live, again. Redis keeps nothing on
+   * disk here: after it restarts, or after an announcement failed halfway, this puts the marks back.
+   */
+  async republishRecentRevocations(): Promise<number> {
+    const since = new Date(Date.now() - this.options.accessTokenTtlSeconds * 1000);
+    const revoked = await this.sessions.revokedSince(since);
+    for (const reason of new Set(revoked.map((r) => r.reason))) {
+      await this.board.announce(revoked.filter((r) => r.reason === reason).map((r) => r.id), reason);
+    }
+    return revoked.length;
+  }
+
   private async revoke(which: { sessionId: string } | { userId: string }, reason: string): Promise<void> {
     const revoked = await this.sessions.revoke(which, reason, new Date());
     // An earlier attempt may have revoked in the database but failed to announce: announce the asked-for session again.

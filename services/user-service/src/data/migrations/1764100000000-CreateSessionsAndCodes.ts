@@ -23,6 +23,7 @@ export class CreateSessionsAndCodes1764100000000 implements MigrationInterface {
       revoked_at DATETIME(3) NULL,
       revoked_reason VARCHAR(32) NULL,
       KEY sessions_user_live (user_id, revoked_at),
+      KEY sessions_revoked (revoked_at),
       CONSTRAINT sessions_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
     await db.query(`CREATE TABLE refresh_tokens (
