@@ -109,6 +109,23 @@ export class StateStore<T> {
     return { value: (await res.json()) as T, etag: res.headers.get('etag') ?? '' };
   }
 
+  /** Reads several keys in one call; a missing key maps to undefined. */
+  async getMany(keys: string[]): Promise<Map<string, StateEntry<T> | undefined>> {
+    const res = await this.dapr.call('state bulk get', `/state/${this.name}/bulk?consistency=strong`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ keys, parallelism: Math.min(keys.length, 16) }),
+    });
+    if (res.status !== 200) throw new SidecarError('state bulk get', res.status, await res.text());
+    const items = (await res.json()) as { key: string; data?: T; etag?: string; error?: string }[];
+    const found = new Map<string, StateEntry<T> | undefined>(keys.map((k) => [k, undefined]));
+    for (const item of items) {
+      if (item.error) throw new SidecarError('state bulk get', 500, item.error);
+      if (item.data !== undefined && item.etag) found.set(item.key, { value: item.data, etag: item.etag });
+    }
+    return found;
+  }
+
   /** Replaces a value read with `etag`; a stale ETag raises ConcurrencyConflictError. */
   async save(key: string, value: T, etag: string, ttlSeconds?: number): Promise<void> {
     await this.write(key, value, etag, ttlSeconds);

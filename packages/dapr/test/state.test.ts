@@ -45,6 +45,15 @@ describe('state through a real daprd and Redis', () => {
     expect((await store.get('stock-d'))?.value).toEqual({ available: 7 });
   });
 
+  it('when several keys are read at once, then each comes with its ETag and missing ones are absent', async () => {
+    await store.create('bulk-a', { available: 1 });
+    await store.create('bulk-b', { available: 2 });
+    const found = await store.getMany(['bulk-a', 'bulk-b', 'bulk-missing']);
+    expect(found.get('bulk-a')?.value).toEqual({ available: 1 });
+    expect(found.get('bulk-b')?.etag).toBe((await store.get('bulk-b'))?.etag);
+    expect(found.get('bulk-missing')).toBeUndefined();
+  });
+
   it('when a missing key is read, then there is no entry', async () => {
     expect(await store.get('never-written')).toBeUndefined();
   });

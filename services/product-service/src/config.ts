@@ -11,6 +11,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
       .string()
       .default('user-service,product-service,purchase-service,order-service')
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+    /** State keys one product's stock is split over: more shards, fewer ETag conflicts between concurrent buyers. */
+    STOCK_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
+    /** How long reserved units are held when the caller names no time. */
+    RESERVATION_HOLD_SECONDS: z.coerce.number().int().min(1).default(900),
+    STOCK_SWEEP_SECONDS: z.coerce.number().min(0.1).default(2),
+    /** A counter movement the ledger has not settled after this long belonged to a dead request. */
+    STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
   }, env);
 }
 

@@ -1,21 +1,53 @@
 import { daprAuthenticator } from '@flash/auth';
-import { STATESTORE, type ServiceParts } from '@flash/runtime';
+import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { ShardedCounter, type ShardValue } from '@flash/stock';
 import { docsRouter } from './api/docs';
 import { productsRouter } from './api/products';
+import { stockRouter } from './api/stock';
 import { SERVICE_NAME, type ProductConfig } from './config';
 import { CreateProducts1764200000000 } from './data/migrations/1764200000000-CreateProducts';
+import { CreateStockLedger1764300000000 } from './data/migrations/1764300000000-CreateStockLedger';
 import { ProductEntity } from './data/product.entity';
 import { ProductRepository } from './data/product-repository';
+import { MovementEntity, ReservationEntity } from './data/stock.entities';
+import { MySqlStockLedger } from './data/stock-ledger';
 import { Catalog } from './domain/catalog';
+import { StockKeeper } from './domain/stock';
 
 export function productService(config: ProductConfig): ServiceParts {
+  const assembled = new WeakMap<ServiceContext, StockKeeper>();
+  const stockKeeper = (ctx: ServiceContext) => {
+    if (!assembled.has(ctx)) {
+      const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
+      assembled.set(ctx, new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource), {
+        defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
+        orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
+      }));
+    }
+    return assembled.get(ctx)!;
+  };
   return {
     name: SERVICE_NAME,
-    entities: [ProductEntity],
-    migrations: [CreateProducts1764200000000],
-    routes: ({ dataSource, dapr, docs }) => {
-      const auth = daprAuthenticator(dapr, STATESTORE);
-      return [productsRouter(new Catalog(new ProductRepository(dataSource)), auth, docs), docsRouter(dapr, config.OPENAPI_SOURCES, docs)];
+    entities: [ProductEntity, ReservationEntity, MovementEntity],
+    migrations: [CreateProducts1764200000000, CreateStockLedger1764300000000],
+    routes: (ctx) => {
+      const auth = daprAuthenticator(ctx.dapr, STATESTORE);
+      const stock = stockKeeper(ctx);
+      return [
+        productsRouter(new Catalog(new ProductRepository(ctx.dataSource)), stock, auth, ctx.docs),
+        stockRouter(stock, auth, ctx.docs),
+        docsRouter(ctx.dapr, config.OPENAPI_SOURCES, ctx.docs),
+      ];
     },
+    schedules: (ctx) => [
+      {
+        name: 'stock sweep: expired reservations, unfinished movements',
+        everyMs: config.STOCK_SWEEP_SECONDS * 1000,
+        run: async () => {
+          const swept = await stockKeeper(ctx).sweep();
+          if (swept.expired || swept.applied || swept.settled) ctx.logger.info(swept, 'stock sweep');
+        },
+      },
+    ],
   };
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { bearerAuth, type Authenticator } from '@flash/auth';
 import { handle, jsonContent, parseInput, problemResponse, z, type OpenAPIRegistry } from '@flash/http';
 import type { Catalog } from '../domain/catalog';
+import type { StockKeeper } from '../domain/stock';
 import type { Product } from '../domain/product';
 
 const name = z.string().trim().min(1, 'is required').max(200, 'must be at most 200 characters');
@@ -9,7 +10,10 @@ const description = z.string().trim().max(5000, 'must be at most 5000 characters
 const price = z.number({ invalid_type_error: 'must be an integer amount in minor units' })
   .int('must be an integer amount in minor units').min(0, 'must not be negative').max(1_000_000_000_000);
 
-const NewProductBody = z.object({ name, description: description.default(''), price }).strict().openapi('NewProduct');
+const NewProductBody = z
+  .object({ name, description: description.default(''), price, stock: z.number().int().min(0).max(10_000_000).optional() })
+  .strict()
+  .openapi('NewProduct');
 const ProductChangesBody = z.object({ name, description, price }).partial().strict().openapi('ProductChanges');
 const ProductView = z
   .object({ id: z.string().uuid(), name: z.string(), description: z.string(), price: z.number().int(), createdAt: z.string(), updatedAt: z.string() })
@@ -22,7 +26,7 @@ const IdParams = z.object({ id: z.string().uuid('must be a product id') });
 
 const view = (p: Product) => ({ ...p, createdAt: p.createdAt.toISOString(), updatedAt: p.updatedAt.toISOString() });
 
-export function productsRouter(catalog: Catalog, auth: Authenticator, docs: OpenAPIRegistry): Router {
+export function productsRouter(catalog: Catalog, stock: StockKeeper, auth: Authenticator, docs: OpenAPIRegistry): Router {
   const security = bearerAuth(docs);
   const admin = { 401: problemResponse('not logged in'), 403: problemResponse('FORBIDDEN: not an admin') };
   docs.registerPath({
@@ -34,9 +38,12 @@ export function productsRouter(catalog: Catalog, auth: Authenticator, docs: Open
     },
   });
   docs.registerPath({
-    method: 'get', path: '/api/products/{id}', tags: ['catalog'], summary: 'One product',
+    method: 'get', path: '/api/products/{id}', tags: ['catalog'], summary: 'One product, with live stock',
     request: { params: IdParams },
-    responses: { 200: { description: 'The product', ...jsonContent(ProductView) }, 404: problemResponse('NOT_FOUND') },
+    responses: {
+      200: { description: 'The product with its live stock', ...jsonContent(ProductView.extend({ stock: z.number().int() })) },
+      404: problemResponse('NOT_FOUND'),
+    },
   });
   docs.registerPath({
     method: 'post', path: '/api/admin/products', tags: ['catalog admin'], summary: 'Create a product', security,
@@ -67,11 +74,14 @@ export function productsRouter(catalog: Catalog, auth: Authenticator, docs: Open
     res.json({ ...found, items: found.items.map(view) });
   }));
   router.get('/api/products/:id', handle(async (req, res) => {
-    res.json(view(await catalog.get(parseInput(IdParams, req.params).id)));
+    const product = await catalog.get(parseInput(IdParams, req.params).id);
+    res.json({ ...view(product), stock: (await stock.levels(product.id)).available });
   }));
   router.post('/api/admin/products', auth.requireAdmin, handle(async (req, res) => {
-    const product = await catalog.create(parseInput(NewProductBody, req.body));
-    res.status(201).location(`/api/products/${product.id}`).json(view(product));
+    const { stock: units, ...details } = parseInput(NewProductBody, req.body);
+    const product = await catalog.create(details);
+    const levels = units ? await stock.setAvailable(product.id, units) : await stock.levels(product.id);
+    res.status(201).location(`/api/products/${product.id}`).json({ ...view(product), stock: levels.available });
   }));
   router.patch('/api/admin/products/:id', auth.requireAdmin, handle(async (req, res) => {
     const { id } = parseInput(IdParams, req.params);

@@ -1,0 +1,2 @@
+export * from './shard';
+export * from './sharded-counter';

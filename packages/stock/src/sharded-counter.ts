@@ -1,0 +1,173 @@
+import { createHash, randomInt } from 'node:crypto';
+import { ConcurrencyConflictError, type StateStore } from '@flash/dapr';
+import { applyMutation, spread, type Mutation, type ShardValue } from './shard';
+
+/** The counter's shards are not in the state store (never created, or Redis lost them): rebuild from the ledger. */
+export class CounterMissingError extends Error {
+  constructor(readonly counterId: string) {
+    super(`stock counter ${counterId} is missing from the state store`);
+    this.name = 'CounterMissingError';
+  }
+}
+
+/** Units taken from one shard under one op id. */
+export interface Part {
+  shard: number;
+  opId: string;
+  units: number;
+  generation: number;
+}
+
+interface Pending {
+  mutation: Mutation;
+  resolve(result: { value: number | boolean; generation: number }): void;
+  reject(err: unknown): void;
+}
+
+const MAX_BATCH = 256;
+const MAX_ATTEMPTS = 50;
+
+/**
+ * Serialises this process's writes to one shard key and applies everything queued meanwhile in one ETag write
+ * (group commit): under contention more callers share a write instead of fighting over the ETag. Writers in other
+ * replicas still race through ETags; a lost race re-reads and re-applies the batch.
+ */
+class ShardWriter {
+  private readonly queue: Pending[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly store: StateStore<ShardValue>,
+    readonly key: string,
+  ) {}
+
+  submit(mutation: Mutation): Promise<{ value: number | boolean; generation: number }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ mutation, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          const { results, generation } = await this.write(batch.map((p) => p.mutation));
+          batch.forEach((p, i) => p.resolve({ value: results[i]!, generation }));
+        } catch (err) {
+          batch.forEach((p) => p.reject(err));
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async write(mutations: Mutation[]): Promise<{ results: (number | boolean)[]; generation: number }> {
+    for (let attempt = 1; ; attempt++) {
+      // Always read before writing: Redis accepts any ETag on a missing key, so a cached value could resurrect a
+      // shard that Redis lost with stale units.
+      const current = await this.store.get(this.key);
+      if (!current) throw new CounterMissingError(this.key);
+      const next: ShardValue = { ...current.value, ops: { ...current.value.ops } };
+      const now = Date.now();
+      const results = mutations.map((m) => applyMutation(next, m, now));
+      try {
+        await this.store.save(this.key, next, current.etag);
+        return { results, generation: next.generation };
+      } catch (err) {
+        if (!(err instanceof ConcurrencyConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
+  }
+}
+
+export interface ShardedCounterOptions {
+  shards: number;
+  /** State key prefix, e.g. `stock`: keys are `<prefix>-<counter id>-<shard>`. */
+  prefix: string;
+}
+
+/**
+ * A stock counter split over several state keys, so concurrent buyers of one product do not all fight over one
+ * ETag. Every movement carries an op id and stays visible in its shard until the ledger has settled it.
+ */
+export class ShardedCounter {
+  private readonly writers = new Map<string, ShardWriter>();
+
+  constructor(
+    private readonly store: StateStore<ShardValue>,
+    readonly options: ShardedCounterOptions,
+  ) {}
+
+  keys(counterId: string): string[] {
+    return Array.from({ length: this.options.shards }, (_, i) => `${this.options.prefix}-${counterId}-${i}`);
+  }
+
+  /** Every shard, or CounterMissingError when any is missing. */
+  async read(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[] }> {
+    const found = await this.store.getMany(this.keys(counterId));
+    const shards = [...found.values()].map((entry) => entry?.value);
+    if (shards.some((s) => s === undefined)) throw new CounterMissingError(counterId);
+    const values = shards as ShardValue[];
+    return { available: values.reduce((sum, s) => sum + s.available, 0), generation: values[0]!.generation, shards: values };
+  }
+
+  /**
+   * Takes exactly `units`, from one shard when one has enough, else from several; all or nothing.
+   * Returns the parts taken, or undefined when fewer units are available.
+   */
+  async take(counterId: string, opId: string, units: number): Promise<Part[] | undefined> {
+    const { available, shards } = await this.read(counterId);
+    if (available < units) return undefined;
+    const start = randomInt(shards.length);
+    const order = shards.map((_, i) => (start + i) % shards.length).filter((i) => shards[i]!.available > 0);
+    order.sort((a, b) => Number(shards[b]!.available >= units) - Number(shards[a]!.available >= units));
+    const parts: Part[] = [];
+    let missing = units;
+    for (const shard of order) {
+      const partId = `${opId}#${shard}`;
+      const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing });
+      const taken = value as number;
+      if (taken > 0) parts.push({ shard, opId: partId, units: taken, generation });
+      missing -= taken;
+      if (missing <= 0) return parts;
+    }
+    await this.settle(counterId, parts, true);
+    return undefined;
+  }
+
+  /** Adds units under an op id (to the shard the op id hashes to, so a retry finds its earlier entry). */
+  async give(counterId: string, opId: string, units: number): Promise<Part> {
+    const shard = shardOf(opId, this.options.shards);
+    const { generation } = await this.writer(counterId, shard).submit({ kind: 'give', opId, units });
+    return { shard, opId, units, generation };
+  }
+
+  /** Removes the parts' entries: kept (the ledger recorded them) or undone (their units go back). */
+  async settle(counterId: string, parts: Pick<Part, 'shard' | 'opId'>[], undo: boolean): Promise<void> {
+    await Promise.all(parts.map((p) => this.writer(counterId, p.shard).submit({ kind: 'settle', opId: p.opId, undo })));
+  }
+
+  /** Writes fresh shards holding `available` in all (a new counter, or a rebuild from the ledger). */
+  async reset(counterId: string, available: number, generation: number): Promise<void> {
+    const units = spread(available, this.options.shards);
+    await this.store.putMany(this.keys(counterId).map((key, i) => ({ key, value: { available: units[i]!, generation, ops: {} } })));
+  }
+
+  private writer(counterId: string, shard: number): ShardWriter {
+    const key = `${this.options.prefix}-${counterId}-${shard}`;
+    let writer = this.writers.get(key);
+    if (!writer) {
+      writer = new ShardWriter(this.store, key);
+      this.writers.set(key, writer);
+    }
+    return writer;
+  }
+}
+
+export function shardOf(opId: string, shards: number): number {
+  return createHash('sha256').update(opId).digest().readUInt32BE(0) % shards;
+}

@@ -1,0 +1,141 @@
+import { In, IsNull, LessThan, MoreThan, type DataSource, type EntityManager } from 'typeorm';
+import { isDuplicateKey } from '@flash/runtime';
+import type { Movement, NewMovement, Reservation, ReservationStatus, StockLedger } from '../domain/stock';
+import { MovementEntity, ReservationEntity } from './stock.entities';
+
+const generationOf = async (tx: EntityManager, productId: string, lock: 'FOR UPDATE' | 'LOCK IN SHARE MODE') => {
+  const rows = (await tx.query(`SELECT stock_generation AS generation FROM products WHERE id = ? ${lock}`, [productId])) as { generation: number }[];
+  return rows[0]?.generation;
+};
+
+export class MySqlStockLedger implements StockLedger {
+  constructor(private readonly db: DataSource) {}
+
+  async reservation(id: string): Promise<Reservation | undefined> {
+    return (await this.db.getRepository(ReservationEntity).findOneBy({ id })) ?? undefined;
+  }
+
+  async recordTake(movement: NewMovement, generation: number, reservation?: Omit<Reservation, 'createdAt'>) {
+    try {
+      return await this.db.transaction(async (tx) => {
+        if ((await generationOf(tx, movement.productId, 'LOCK IN SHARE MODE')) !== generation) return 'stale' as const;
+        if (reservation) await tx.getRepository(ReservationEntity).insert(reservation);
+        await tx.getRepository(MovementEntity).insert({ ...movement, appliedAt: new Date() });
+        return 'recorded' as const;
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) return 'duplicate' as const;
+      throw err;
+    }
+  }
+
+  async commit(reservationId: string): Promise<ReservationStatus | undefined> {
+    return this.db.transaction(async (tx) => {
+      const reservations = tx.getRepository(ReservationEntity);
+      const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
+      if (!found || found.status !== 'RESERVED') return found?.status;
+      await reservations.update({ id: reservationId }, { status: 'COMMITTED' });
+      await tx.getRepository(MovementEntity).insert({
+        productId: found.productId, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
+        reservationId, appliedAt: new Date(),
+      });
+      return 'COMMITTED';
+    });
+  }
+
+  async release(reservationId: string, as: 'RELEASED' | 'EXPIRED') {
+    return this.db.transaction(async (tx) => {
+      const reservations = tx.getRepository(ReservationEntity);
+      const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
+      if (!found) return undefined;
+      const opId = `l:${reservationId}`;
+      if (found.status === 'RESERVED') {
+        await reservations.update({ id: reservationId }, { status: as });
+        await tx.getRepository(MovementEntity).insert({
+          productId: found.productId, opId, kind: as === 'EXPIRED' ? 'expire' : 'release', availableDelta: found.quantity,
+          soldDelta: 0, reservationId,
+        });
+        return { status: as as ReservationStatus, opId, productId: found.productId };
+      }
+      const released = found.status === 'RELEASED' || found.status === 'EXPIRED';
+      return { status: found.status, productId: found.productId, ...(released ? { opId } : {}) };
+    });
+  }
+
+  async recordGive(movement: NewMovement): Promise<void> {
+    await this.db.getRepository(MovementEntity).insert(movement);
+  }
+
+  async applyGive(opId: string, give: (movement: Movement) => Promise<void>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const movements = tx.getRepository(MovementEntity);
+      const movement = await movements.findOne({ where: { opId }, lock: { mode: 'pessimistic_write' } });
+      if (!movement || movement.appliedAt) return;
+      await give(movement);
+      await movements.update({ id: movement.id }, { appliedAt: new Date() });
+    });
+  }
+
+  async fate(opId: string): Promise<'recorded' | 'void' | undefined> {
+    const movement = await this.db.getRepository(MovementEntity).findOneBy({ opId });
+    if (!movement) return undefined;
+    return movement.kind === 'void' ? 'void' : 'recorded';
+  }
+
+  async voidOp(productId: string, opId: string): Promise<boolean> {
+    try {
+      await this.db.getRepository(MovementEntity).insert({
+        productId, opId, kind: 'void', availableDelta: 0, soldDelta: 0, reservationId: null, appliedAt: new Date(),
+      });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  async dueReservations(now: Date, limit: number): Promise<Reservation[]> {
+    return this.db.getRepository(ReservationEntity).find({ where: { status: 'RESERVED', expiresAt: LessThan(now) }, take: limit });
+  }
+
+  async unappliedGives(createdBefore: Date, limit: number): Promise<Movement[]> {
+    return this.db.getRepository(MovementEntity).find({
+      where: { appliedAt: IsNull(), createdAt: LessThan(createdBefore), availableDelta: MoreThan(0) },
+      take: limit,
+    });
+  }
+
+  async totals(productId: string) {
+    const [row] = (await this.db.query(
+      `SELECT COALESCE(SUM(available_delta), 0) AS available, COALESCE(SUM(sold_delta), 0) AS sold,
+              (SELECT COALESCE(SUM(quantity), 0) FROM stock_reservations WHERE product_id = ? AND status = 'RESERVED') AS reserved
+         FROM stock_movements WHERE product_id = ?`,
+      [productId, productId],
+    )) as { available: string; sold: string; reserved: string }[];
+    return { available: Number(row!.available), sold: Number(row!.sold), reserved: Number(row!.reserved) };
+  }
+
+  async generation(productId: string): Promise<number | undefined> {
+    const rows = (await this.db.query('SELECT stock_generation AS generation FROM products WHERE id = ?', [productId])) as { generation: number }[];
+    return rows[0]?.generation;
+  }
+
+  async rebuild(productId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>) {
+    await this.db.transaction(async (tx) => {
+      const generation = await generationOf(tx, productId, 'FOR UPDATE');
+      if (generation === undefined) return;
+      const movements = tx.getRepository(MovementEntity);
+      const unapplied = await movements.find({ where: { productId, appliedAt: IsNull() }, select: { id: true }, lock: { mode: 'pessimistic_write' } });
+      const [row] = (await tx.query('SELECT COALESCE(SUM(available_delta), 0) AS available FROM stock_movements WHERE product_id = ?', [productId])) as { available: string }[];
+      const written = await sync({ available: Number(row!.available), generation });
+      if (written === undefined) return;
+      if (unapplied.length) await movements.update({ id: In(unapplied.map((m) => m.id)) }, { appliedAt: new Date() });
+      await tx.query('UPDATE products SET stock_generation = ? WHERE id = ?', [written, productId]);
+    });
+  }
+
+  async stockedProducts(): Promise<string[]> {
+    const rows = (await this.db.query('SELECT id FROM products')) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+}

@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '@flash/http';
+import { CounterMissingError, type Part, type ShardedCounter } from '@flash/stock';
+
+export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
+
+export interface Reservation {
+  id: string;
+  productId: string;
+  quantity: number;
+  status: ReservationStatus;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+export type MovementKind = 'set' | 'reserve' | 'commit' | 'release' | 'expire' | 'void';
+
+/** One line of the stock ledger: the counters are the sum of these. */
+export interface Movement {
+  id: number;
+  productId: string;
+  opId: string;
+  kind: MovementKind;
+  /** Change to the units free to sell. */
+  availableDelta: number;
+  /** Change to the units sold. */
+  soldDelta: number;
+  reservationId: string | null;
+  /** For movements that add units: when they reached the counter. */
+  appliedAt: Date | null;
+  createdAt: Date;
+}
+
+export type NewMovement = Pick<Movement, 'productId' | 'opId' | 'kind' | 'availableDelta' | 'soldDelta' | 'reservationId'>;
+
+export interface StockLedger {
+  reservation(id: string): Promise<Reservation | undefined>;
+  /** Records units taken (and the reservation they are for) if the counter generation is still current. */
+  recordTake(movement: NewMovement, generation: number, reservation?: Omit<Reservation, 'createdAt'>): Promise<'recorded' | 'duplicate' | 'stale'>;
+  /** RESERVED → COMMITTED with its movement; any other state is returned as it is. */
+  commit(reservationId: string): Promise<ReservationStatus | undefined>;
+  /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
+  release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; productId: string } | undefined>;
+  /** Records a movement that adds units, not yet applied to the counter. */
+  recordGive(movement: NewMovement): Promise<void>;
+  /** With the movement locked: if not applied yet, runs `give` and marks it applied. */
+  applyGive(opId: string, give: (movement: Movement) => Promise<void>): Promise<void>;
+  /** How the ledger settled an op: recorded, voided, or not at all yet. */
+  fate(opId: string): Promise<'recorded' | 'void' | undefined>;
+  /** Marks an op void unless it was recorded meanwhile; true when this call voided it. */
+  voidOp(productId: string, opId: string): Promise<boolean>;
+  dueReservations(now: Date, limit: number): Promise<Reservation[]>;
+  unappliedGives(createdBefore: Date, limit: number): Promise<Movement[]>;
+  totals(productId: string): Promise<{ available: number; sold: number; reserved: number }>;
+  generation(productId: string): Promise<number | undefined>;
+  /**
+   * Under the product's lock, with every unapplied give counted as applied: hands `sync` the units free to sell
+   * according to the ledger and the current generation; `sync` returns the new generation it wrote, if it wrote one.
+   */
+  rebuild(productId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>): Promise<void>;
+  stockedProducts(): Promise<string[]>;
+}
+
+export interface StockOptions {
+  defaultHoldSeconds: number;
+  /** After this long, a counter entry the ledger has not settled belongs to a dead request and is settled by the sweeper. */
+  orphanAfterMs: number;
+}
+
+export interface StockLevels {
+  productId: string;
+  /** Live units free to sell, from the counter. */
+  available: number;
+  reserved: number;
+  sold: number;
+}
+
+const insufficient = (productId: string, quantity: number) =>
+  new AppError(409, 'INSUFFICIENT_STOCK', 'Insufficient stock', `Fewer than ${quantity} units of ${productId} are available.`);
+const reservationConflict = (id: string) =>
+  new AppError(409, 'RESERVATION_CONFLICT', 'Reservation id reused', `Reservation ${id} exists with another product or quantity.`);
+const alreadyReleased = (id: string, status: ReservationStatus) =>
+  new AppError(409, 'RESERVATION_RELEASED', 'Reservation no longer held', `Reservation ${id} is ${status}.`);
+
+const baseOp = (partId: string) => partId.split('#')[0]!;
+
+/**
+ * Regular stock: a sharded counter in the state store for speed, a MySQL ledger for truth. Units leave the counter
+ * first (so it never goes negative) and are recorded second; an entry in the shard bridges the two until settled.
+ */
+export class StockKeeper {
+  constructor(
+    private readonly counter: ShardedCounter,
+    private readonly ledger: StockLedger,
+    private readonly options: StockOptions,
+  ) {}
+
+  /** Holds `quantity` units for a reservation; retrying with the same id never takes units twice. */
+  async reserve(productId: string, quantity: number, reservationId: string, holdSeconds?: number): Promise<Reservation> {
+    const existing = await this.ledger.reservation(reservationId);
+    if (existing) return this.sameReservation(existing, productId, quantity);
+    if ((await this.ledger.generation(productId)) === undefined) throw AppError.notFound(`Product ${productId}`);
+    const opId = `r:${reservationId}:${randomUUID().slice(0, 8)}`;
+    const parts = await this.withCounter(productId, () => this.counter.take(productId, opId, quantity));
+    if (!parts) throw insufficient(productId, quantity);
+    const expiresAt = new Date(Date.now() + (holdSeconds ?? this.options.defaultHoldSeconds) * 1000);
+    const outcome = await this.recordTake(parts, {
+      productId, opId, kind: 'reserve', availableDelta: -quantity, soldDelta: 0, reservationId,
+    }, { id: reservationId, productId, quantity, status: 'RESERVED', expiresAt });
+    if (outcome === 'duplicate') {
+      // A concurrent call with the same id won: ours is undone, theirs is the answer.
+      const winner = await this.ledger.reservation(reservationId);
+      if (winner) return this.sameReservation(winner, productId, quantity);
+      throw AppError.unavailable('The reservation could not be recorded; retry with the same id.');
+    }
+    return (await this.ledger.reservation(reservationId))!;
+  }
+
+  async commit(reservationId: string): Promise<Reservation> {
+    const status = await this.ledger.commit(reservationId);
+    if (!status) throw AppError.notFound(`Reservation ${reservationId}`);
+    if (status !== 'COMMITTED') throw alreadyReleased(reservationId, status);
+    return (await this.ledger.reservation(reservationId))!;
+  }
+
+  /** Gives a held reservation's units back, exactly once however often it is called. */
+  async release(reservationId: string, as: 'RELEASED' | 'EXPIRED' = 'RELEASED'): Promise<Reservation> {
+    const released = await this.ledger.release(reservationId, as);
+    if (!released) throw AppError.notFound(`Reservation ${reservationId}`);
+    if (released.status === 'COMMITTED') {
+      throw new AppError(409, 'RESERVATION_COMMITTED', 'Reservation already committed', `Reservation ${reservationId} is sold.`);
+    }
+    if (released.opId) await this.applyGive(released.productId, released.opId);
+    return (await this.ledger.reservation(reservationId))!;
+  }
+
+  /** Sets the units free to sell (admin). Units held by reservations are not counted and not touched. */
+  async setAvailable(productId: string, quantity: number): Promise<StockLevels> {
+    if ((await this.ledger.generation(productId)) === undefined) throw AppError.notFound(`Product ${productId}`);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { available } = await this.withCounter(productId, () => this.counter.read(productId));
+      const delta = quantity - available;
+      const opId = `s:${randomUUID()}`;
+      const movement: NewMovement = { productId, opId, kind: 'set', availableDelta: delta, soldDelta: 0, reservationId: null };
+      if (delta > 0) {
+        await this.ledger.recordGive(movement);
+        await this.applyGive(productId, opId);
+      } else if (delta < 0) {
+        const parts = await this.withCounter(productId, () => this.counter.take(productId, opId, -delta));
+        if (!parts || (await this.recordTake(parts, movement)) !== 'recorded') continue;
+      }
+      return this.levels(productId);
+    }
+    throw AppError.unavailable('Stock kept changing while it was being set; try again.');
+  }
+
+  async levels(productId: string): Promise<StockLevels> {
+    const { available } = await this.withCounter(productId, () => this.counter.read(productId));
+    const { sold, reserved } = await this.ledger.totals(productId);
+    return { productId, available, reserved, sold };
+  }
+
+  /** Writes the counter from the ledger unless it is intact: a new product's zero, or what Redis lost. */
+  async rebuildCounter(productId: string): Promise<void> {
+    await this.ledger.rebuild(productId, async ({ available, generation }) => {
+      try {
+        if ((await this.counter.read(productId)).generation === generation) return undefined;
+      } catch (err) {
+        if (!(err instanceof CounterMissingError)) throw err;
+      }
+      await this.counter.reset(productId, available, generation + 1);
+      return generation + 1;
+    });
+  }
+
+  /**
+   * The sweeper: expires reservations past their hold, finishes gives a dead request left unapplied, and settles
+   * counter entries of requests that died between the counter and the ledger.
+   */
+  async sweep(now = new Date()): Promise<{ expired: number; applied: number; settled: number }> {
+    let expired = 0;
+    for (const due of await this.ledger.dueReservations(now, 500)) {
+      const released = await this.ledger.release(due.id, 'EXPIRED');
+      if (released?.opId) await this.applyGive(released.productId, released.opId);
+      if (released?.status === 'EXPIRED') expired++;
+    }
+    const orphanedBefore = new Date(now.getTime() - this.options.orphanAfterMs);
+    const unapplied = await this.ledger.unappliedGives(orphanedBefore, 500);
+    for (const movement of unapplied) await this.applyGive(movement.productId, movement.opId);
+    let settled = 0;
+    for (const productId of await this.ledger.stockedProducts()) {
+      settled += await this.settleOrphans(productId, orphanedBefore.getTime());
+    }
+    return { expired, applied: unapplied.length, settled };
+  }
+
+  private async settleOrphans(productId: string, before: number): Promise<number> {
+    let shards;
+    try {
+      ({ shards } = await this.counter.read(productId));
+    } catch (err) {
+      if (err instanceof CounterMissingError) return 0;
+      throw err;
+    }
+    let settled = 0;
+    for (const [shard, value] of shards.entries()) {
+      for (const [partId, entry] of Object.entries(value.ops)) {
+        if (entry.at > before) continue;
+        const op = baseOp(partId);
+        let fate = await this.ledger.fate(op);
+        if (!fate && entry.units < 0) fate = (await this.ledger.voidOp(productId, op)) ? 'void' : await this.ledger.fate(op);
+        if (!fate) continue;
+        await this.counter.settle(productId, [{ shard, opId: partId }], fate === 'void');
+        settled++;
+      }
+    }
+    return settled;
+  }
+
+  private async recordTake(parts: Part[], movement: NewMovement, reservation?: Omit<Reservation, 'createdAt'>) {
+    const outcome = await this.ledger.recordTake(movement, parts[0]!.generation, reservation).catch(async (err: unknown) => {
+      await this.counter.settle(movement.productId, parts, true);
+      throw err;
+    });
+    await this.counter.settle(movement.productId, parts, outcome !== 'recorded');
+    if (outcome === 'stale') throw AppError.unavailable('Stock was being rebuilt; retry with the same id.');
+    return outcome;
+  }
+
+  private async applyGive(productId: string, opId: string): Promise<void> {
+    let part: Part | undefined;
+    await this.withCounter(productId, () =>
+      this.ledger.applyGive(opId, async (movement) => {
+        part = await this.counter.give(productId, opId, movement.availableDelta);
+      }),
+    );
+    if (part) await this.counter.settle(productId, [part], false);
+  }
+
+  /** Runs a counter operation; if Redis lost the counter, rebuilds it from the ledger and runs it again. */
+  private async withCounter<T>(productId: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!(err instanceof CounterMissingError)) throw err;
+      await this.rebuildCounter(productId);
+      return operation();
+    }
+  }
+
+  private sameReservation(existing: Reservation, productId: string, quantity: number): Reservation {
+    if (existing.productId !== productId || existing.quantity !== quantity) throw reservationConflict(existing.id);
+    return existing;
+  }
+}

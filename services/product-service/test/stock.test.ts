@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError } from '@flash/http';
+import { Dapr } from '@flash/dapr';
+import { deleteRedisKeys } from '@flash/stack';
+import { ShardedCounter, type ShardValue } from '@flash/stock';
+import { startTestStack, type TestStack } from '../../../test/support/stack';
+
+const SHARDS = 8;
+
+describe('stock: reservations through Dapr invocation, a sharded counter in Redis, a ledger in MySQL', () => {
+  let stack: TestStack;
+  let dapr: Dapr;
+  let adminToken: string;
+  let seq = 0;
+
+  const api = async (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
+    const res = await fetch(`${stack.edgeUrl}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      },
+      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  /** What another service sees when it calls product-service through its own sidecar. */
+  const invoke = async (path: string, body?: unknown) => {
+    try {
+      return { status: 200, body: await dapr.invoke<any>('product-service', path, body === undefined ? {} : { method: 'POST', body }) };
+    } catch (err) {
+      if (err instanceof AppError) return { status: err.status, body: { code: err.code, detail: err.detail } };
+      throw err;
+    }
+  };
+  const reserve = (productId: string, reservationId: string, quantity = 1, holdSeconds?: number) =>
+    invoke('internal/stock/reservations', { productId, quantity, reservationId, ...(holdSeconds ? { holdSeconds } : {}) });
+  const levels = async (productId: string) => (await invoke(`internal/stock/${productId}`)).body;
+  const ledger = async (productId: string) => {
+    const [row] = await stack.service('product-service').service.dataSource.query(
+      'SELECT SUM(available_delta) AS available, SUM(sold_delta) AS sold, COUNT(*) AS movements FROM stock_movements WHERE product_id = ?',
+      [productId],
+    );
+    return { available: Number(row.available), sold: Number(row.sold), movements: Number(row.movements) };
+  };
+  const shards = async (productId: string) => {
+    const counter = new ShardedCounter(dapr.state<ShardValue>('statestore'), { shards: SHARDS, prefix: 'stock' });
+    return (await counter.read(productId)).shards;
+  };
+
+  async function product(stock: number): Promise<string> {
+    const res = await api('/api/admin/products', { token: adminToken, body: { name: `Item ${++seq} ${stack.run.id}`, price: 1000, stock } });
+    expect(res.status).toBe(201);
+    return res.body.id;
+  }
+
+  beforeAll(async () => {
+    stack = await startTestStack(['user-service', 'product-service'], {
+      'product-service': { STOCK_SHARDS: String(SHARDS), STOCK_SWEEP_SECONDS: '0.3', STOCK_ORPHAN_AFTER_SECONDS: '1' },
+    });
+    const caller = await stack.run.start(`${stack.run.id}-caller`);
+    dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000 });
+    adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('when 500 callers reserve a product with 100 units at once, then exactly 100 succeed and stock ends at 0', async () => {
+    const productId = await product(100);
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => reserve(productId, `crowd-${i}`)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(100);
+    expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'INSUFFICIENT_STOCK')).toBe(true);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(400);
+
+    expect(await levels(productId)).toEqual({ productId, available: 0, reserved: 100, sold: 0 });
+    expect((await ledger(productId)).available).toBe(0);
+    const counter = await shards(productId);
+    expect(counter.every((s) => s.available >= 0)).toBe(true);
+    expect(counter.reduce((n, s) => n + s.available, 0)).toBe(0);
+    expect((await api(`/api/products/${productId}`)).body.stock).toBe(0);
+  });
+
+  it('when one reservation id is retried 10 times, then stock moves once and every answer is the same reservation', async () => {
+    const productId = await product(10);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => reserve(productId, 'retried', 2)));
+    for (let i = 0; i < 5; i++) answers.push(await reserve(productId, 'retried', 2));
+    expect(answers.map((a) => a.status === 200 ? 'ok' : JSON.stringify(a.body))).toEqual(Array(10).fill('ok'));
+    expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
+    expect(await levels(productId)).toMatchObject({ available: 8, reserved: 2 });
+    expect((await ledger(productId)).available).toBe(8);
+
+    const reused = await reserve(productId, 'retried', 3);
+    expect(reused.body.code).toBe('RESERVATION_CONFLICT');
+  });
+
+  it('when reservations are committed or released, repeatedly, then units are sold or returned exactly once', async () => {
+    const productId = await product(10);
+    await reserve(productId, 'sold-one', 3);
+    await reserve(productId, 'returned-one', 4);
+    for (let i = 0; i < 3; i++) {
+      expect((await invoke('internal/stock/reservations/sold-one/commit', {})).body.status).toBe('COMMITTED');
+      expect((await invoke('internal/stock/reservations/returned-one/release', {})).body.status).toBe('RELEASED');
+    }
+    await sleep(400);
+    expect(await levels(productId)).toEqual({ productId, available: 7, reserved: 0, sold: 3 });
+    expect(await ledger(productId)).toMatchObject({ available: 7, sold: 3 });
+    expect((await invoke('internal/stock/reservations/sold-one/release', {})).body.code).toBe('RESERVATION_COMMITTED');
+    expect((await invoke('internal/stock/reservations/returned-one/commit', {})).body.code).toBe('RESERVATION_RELEASED');
+    expect((await invoke('internal/stock/reservations/nobody/commit', {})).status).toBe(404);
+  });
+
+  it('when a hold expires, then its units come back exactly once and it can no longer be committed', async () => {
+    const productId = await product(5);
+    expect((await reserve(productId, 'short-hold', 2, 1)).status).toBe(200);
+    expect((await levels(productId)).available).toBe(3);
+    await sleep(2000);
+    expect(await levels(productId)).toMatchObject({ available: 5, reserved: 0 });
+    expect((await invoke('internal/stock/reservations/short-hold/release', {})).body.status).toBe('EXPIRED');
+    await sleep(700);
+    expect((await levels(productId)).available).toBe(5);
+    expect((await ledger(productId)).available).toBe(5);
+    expect((await invoke('internal/stock/reservations/short-hold/commit', {})).body.code).toBe('RESERVATION_RELEASED');
+  });
+
+  it('when Redis loses the counters, then they are rebuilt from the ledger without reopening sold units', async () => {
+    const productId = await product(50);
+    await reserve(productId, 'kept', 10);
+    await reserve(productId, 'bought', 4);
+    await invoke('internal/stock/reservations/bought/commit', {});
+    await reserve(productId, 'given-back', 3);
+    await invoke('internal/stock/reservations/given-back/release', {});
+    expect((await levels(productId)).available).toBe(36);
+
+    expect(await deleteRedisKeys(`${stack.run.id}||stock-${productId}-*`)).toBe(SHARDS);
+    expect(await levels(productId)).toEqual({ productId, available: 36, reserved: 10, sold: 4 });
+    expect((await reserve(productId, 'after-rebuild', 36)).status).toBe(200);
+    expect((await reserve(productId, 'one-too-many', 1)).body.code).toBe('INSUFFICIENT_STOCK');
+  });
+
+  it('when a request dies between taking units and recording them, then the sweeper gives the units back', async () => {
+    const productId = await product(6);
+    const counter = new ShardedCounter(dapr.state<ShardValue>('statestore'), { shards: SHARDS, prefix: 'stock' });
+    // What a process that crashed right after the counter write leaves behind: units gone, nothing in the ledger.
+    expect(await counter.take(productId, 'r:crashed:0001', 4)).toBeDefined();
+    expect((await levels(productId)).available).toBe(2);
+    await sleep(2000);
+    expect((await levels(productId)).available).toBe(6);
+    expect((await shards(productId)).every((s) => Object.keys(s.ops).length === 0)).toBe(true);
+    expect((await ledger(productId)).available).toBe(6);
+  });
+
+  it('when an admin sets the stock, then that many units are free to sell, held units aside', async () => {
+    const productId = await product(10);
+    await reserve(productId, 'held-while-set', 4);
+    const set = await api(`/api/admin/products/${productId}/stock`, { method: 'PUT', token: adminToken, body: { quantity: 20 } });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ available: 20, reserved: 4 });
+    const lower = await api(`/api/admin/products/${productId}/stock`, { method: 'PUT', token: adminToken, body: { quantity: 5 } });
+    expect(lower.body.available).toBe(5);
+    expect((await ledger(productId)).available).toBe(5);
+  });
+
+  it('when a customer sets stock or input is bad, then 403 or a 400 problem, and nothing moves', async () => {
+    const productId = await product(3);
+    const email = `c-${stack.run.id}@example.test`;
+    const signup = { name: 'C', email, password: 'Cust0mer!', phone: '010-1111-2222', address: 'Seoul' };
+    await api('/api/users', { body: signup });
+    const code = /code is (\d{6})/.exec((await stack.mail.waitForMail(email))[0]!.text)![1];
+    await api('/api/users/verification', { body: { email, code } });
+    const customer = (await api('/api/auth/login', { body: { email, password: signup.password } })).body.accessToken;
+    expect((await api(`/api/admin/products/${productId}/stock`, { method: 'PUT', token: customer, body: { quantity: 99 } })).status).toBe(403);
+
+    expect((await api(`/api/admin/products/${productId}/stock`, { method: 'PUT', token: adminToken, body: { quantity: -1 } })).status).toBe(400);
+    expect((await reserve(productId, 'zero', 0)).status).toBe(400);
+    expect((await reserve(productId, 'bad id with spaces', 1)).status).toBe(400);
+    expect((await reserve('00000000-0000-4000-8000-000000000000', 'ghost', 1)).status).toBe(404);
+    expect(await levels(productId)).toMatchObject({ available: 3, reserved: 0 });
+  });
+});
