@@ -115,11 +115,6 @@ export class MySqlStockLedger implements StockLedger {
     return { available: Number(row!.available), sold: Number(row!.sold), reserved: Number(row!.reserved) };
   }
 
-  async generation(productId: string): Promise<number | undefined> {
-    const rows = (await this.db.query('SELECT stock_generation AS generation FROM products WHERE id = ?', [productId])) as { generation: number }[];
-    return rows[0]?.generation;
-  }
-
   async rebuild(productId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>) {
     await this.db.transaction(async (tx) => {
       const generation = await generationOf(tx, productId, 'FOR UPDATE');

@@ -52,7 +52,6 @@ export interface StockLedger {
   dueReservations(now: Date, limit: number): Promise<Reservation[]>;
   unappliedGives(createdBefore: Date, limit: number): Promise<Movement[]>;
   totals(productId: string): Promise<{ available: number; sold: number; reserved: number }>;
-  generation(productId: string): Promise<number | undefined>;
   /**
    * Under the product's lock, with every unapplied give counted as applied: hands `sync` the units free to sell
    * according to the ledger and the current generation; `sync` returns the new generation it wrote, if it wrote one.
@@ -99,21 +98,23 @@ export class StockKeeper {
   async reserve(productId: string, quantity: number, reservationId: string, holdSeconds?: number): Promise<Reservation> {
     const existing = await this.ledger.reservation(reservationId);
     if (existing) return this.sameReservation(existing, productId, quantity);
-    if ((await this.ledger.generation(productId)) === undefined) throw AppError.notFound(`Product ${productId}`);
     const opId = `r:${reservationId}:${randomUUID().slice(0, 8)}`;
     const parts = await this.withCounter(productId, () => this.counter.take(productId, opId, quantity));
     if (!parts) throw insufficient(productId, quantity);
-    const expiresAt = new Date(Date.now() + (holdSeconds ?? this.options.defaultHoldSeconds) * 1000);
+    const reservation: Reservation = {
+      id: reservationId, productId, quantity, status: 'RESERVED',
+      expiresAt: new Date(Date.now() + (holdSeconds ?? this.options.defaultHoldSeconds) * 1000), createdAt: new Date(),
+    };
     const outcome = await this.recordTake(parts, {
       productId, opId, kind: 'reserve', availableDelta: -quantity, soldDelta: 0, reservationId,
-    }, { id: reservationId, productId, quantity, status: 'RESERVED', expiresAt });
+    }, reservation);
     if (outcome === 'duplicate') {
       // A concurrent call with the same id won: ours is undone, theirs is the answer.
       const winner = await this.ledger.reservation(reservationId);
       if (winner) return this.sameReservation(winner, productId, quantity);
       throw AppError.unavailable('The reservation could not be recorded; retry with the same id.');
     }
-    return (await this.ledger.reservation(reservationId))!;
+    return reservation;
   }
 
   async commit(reservationId: string): Promise<Reservation> {
@@ -136,7 +137,6 @@ export class StockKeeper {
 
   /** Sets the units free to sell (admin). Units held by reservations are not counted and not touched. */
   async setAvailable(productId: string, quantity: number): Promise<StockLevels> {
-    if ((await this.ledger.generation(productId)) === undefined) throw AppError.notFound(`Product ${productId}`);
     for (let attempt = 0; attempt < 5; attempt++) {
       const { available } = await this.withCounter(productId, () => this.counter.read(productId));
       const delta = quantity - available;
@@ -222,7 +222,12 @@ export class StockKeeper {
       await this.counter.settle(movement.productId, parts, true);
       throw err;
     });
-    await this.counter.settle(movement.productId, parts, outcome !== 'recorded');
+    if (outcome === 'recorded') {
+      // Recorded units stay taken whatever happens to this cleanup; a leftover entry is settled by the sweeper.
+      this.counter.settle(movement.productId, parts, false).catch(() => undefined);
+      return outcome;
+    }
+    await this.counter.settle(movement.productId, parts, true);
     if (outcome === 'stale') throw AppError.unavailable('Stock was being rebuilt; retry with the same id.');
     return outcome;
   }
@@ -244,7 +249,13 @@ export class StockKeeper {
     } catch (err) {
       if (!(err instanceof CounterMissingError)) throw err;
       await this.rebuildCounter(productId);
-      return operation();
+    }
+    try {
+      return await operation();
+    } catch (err) {
+      // A rebuild writes a counter for every product in the catalog: still missing means no such product.
+      if (err instanceof CounterMissingError) throw AppError.notFound(`Product ${productId}`);
+      throw err;
     }
   }
 
