@@ -79,9 +79,8 @@ export function productsRouter(catalog: Catalog, stock: StockKeeper, auth: Authe
   }));
   router.post('/api/admin/products', auth.requireAdmin, handle(async (req, res) => {
     const { stock: units, ...details } = parseInput(NewProductBody, req.body);
-    const product = await catalog.create(details);
-    const levels = units ? await stock.setAvailable(product.id, units) : await stock.levels(product.id);
-    res.status(201).location(`/api/products/${product.id}`).json({ ...view(product), stock: levels.available });
+    const product = await catalog.create(details, units);
+    res.status(201).location(`/api/products/${product.id}`).json({ ...view(product), stock: (await stock.levels(product.id)).available });
   }));
   router.patch('/api/admin/products/:id', auth.requireAdmin, handle(async (req, res) => {
     const { id } = parseInput(IdParams, req.params);

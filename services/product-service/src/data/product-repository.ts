@@ -3,6 +3,7 @@ import { isDuplicateKey } from '@flash/runtime';
 import type { ProductStore } from '../domain/catalog';
 import type { Product, ProductChanges } from '../domain/product';
 import { ProductEntity } from './product.entity';
+import { MovementEntity } from './stock.entities';
 
 export class ProductRepository implements ProductStore {
   constructor(private readonly db: DataSource) {}
@@ -11,9 +12,17 @@ export class ProductRepository implements ProductStore {
     return this.db.getRepository(ProductEntity);
   }
 
-  async insert(product: Omit<Product, 'createdAt' | 'updatedAt'>): Promise<boolean> {
+  async insert(product: Omit<Product, 'createdAt' | 'updatedAt'>, initialStock: number): Promise<boolean> {
     try {
-      await this.products.insert(product);
+      await this.db.transaction(async (tx) => {
+        await tx.getRepository(ProductEntity).insert(product);
+        if (initialStock > 0) {
+          await tx.getRepository(MovementEntity).insert({
+            productId: product.id, opId: `s:${product.id}:initial`, kind: 'set', availableDelta: initialStock, soldDelta: 0,
+            reservationId: null,
+          });
+        }
+      });
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;

@@ -129,8 +129,14 @@ export class MySqlStockLedger implements StockLedger {
     });
   }
 
-  async stockedProducts(): Promise<string[]> {
-    const rows = (await this.db.query('SELECT id FROM products')) as { id: string }[];
+  async stockedProducts(since?: Date): Promise<string[]> {
+    const rows = (since
+      ? await this.db.query(
+        `SELECT product_id AS id FROM stock_movements WHERE created_at > ?
+          UNION SELECT product_id FROM stock_reservations WHERE created_at > ?`,
+        [since, since],
+      )
+      : await this.db.query('SELECT id FROM products')) as { id: string }[];
     return rows.map((r) => r.id);
   }
 }

@@ -3,8 +3,8 @@ import { AppError } from '@flash/http';
 import type { NewProduct, Page, Product, ProductChanges } from './product';
 
 export interface ProductStore {
-  /** False when the name is taken. */
-  insert(product: Omit<Product, 'createdAt' | 'updatedAt'>): Promise<boolean>;
+  /** False when the name is taken. The initial stock is recorded in the ledger with the product, in one transaction. */
+  insert(product: Omit<Product, 'createdAt' | 'updatedAt'>, initialStock: number): Promise<boolean>;
   /** False when the new name is taken; undefined when there is no such product. */
   update(id: string, changes: ProductChanges): Promise<boolean | undefined>;
   byId(id: string): Promise<Product | undefined>;
@@ -17,9 +17,10 @@ const nameTaken = (name: string) => new AppError(409, 'PRODUCT_NAME_TAKEN', 'Pro
 export class Catalog {
   constructor(private readonly products: ProductStore) {}
 
-  async create(input: NewProduct): Promise<Product> {
+  /** The stock counter follows from the ledger the first time it is read. */
+  async create(input: NewProduct, initialStock = 0): Promise<Product> {
     const id = randomUUID();
-    if (!(await this.products.insert({ id, ...input }))) throw nameTaken(input.name);
+    if (!(await this.products.insert({ id, ...input }, initialStock))) throw nameTaken(input.name);
     return this.get(id);
   }
 

@@ -57,7 +57,8 @@ export interface StockLedger {
    * according to the ledger and the current generation; `sync` returns the new generation it wrote, if it wrote one.
    */
   rebuild(productId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>): Promise<void>;
-  stockedProducts(): Promise<string[]>;
+  /** Products with stock movements or reservations since `since` (every product when omitted). */
+  stockedProducts(since?: Date): Promise<string[]>;
 }
 
 export interface StockOptions {
@@ -88,6 +89,8 @@ const baseOp = (partId: string) => partId.split('#')[0]!;
  * first (so it never goes negative) and are recorded second; an entry in the shard bridges the two until settled.
  */
 export class StockKeeper {
+  private sweeps = 0;
+
   constructor(
     private readonly counter: ShardedCounter,
     private readonly ledger: StockLedger,
@@ -188,7 +191,10 @@ export class StockKeeper {
     const unapplied = await this.ledger.unappliedGives(orphanedBefore, 500);
     for (const movement of unapplied) await this.applyGive(movement.productId, movement.opId);
     let settled = 0;
-    for (const productId of await this.ledger.stockedProducts()) {
+    // A dead request leaves no trace in the ledger, so now and then every product is looked at, not only busy ones.
+    const everything = this.sweeps++ % 30 === 0;
+    const since = new Date(now.getTime() - 10 * this.options.orphanAfterMs);
+    for (const productId of await this.ledger.stockedProducts(everything ? undefined : since)) {
       settled += await this.settleOrphans(productId, orphanedBefore.getTime());
     }
     return { expired, applied: unapplied.length, settled };
