@@ -35,19 +35,21 @@ export function productService(config: ProductConfig): ServiceParts {
       const stock = stockKeeper(ctx);
       return [
         productsRouter(new Catalog(new ProductRepository(ctx.dataSource)), stock, auth, ctx.docs),
-        stockRouter(stock, auth, ctx.docs),
+        stockRouter(stock, auth, ctx.docs, ctx.metrics),
         docsRouter(ctx.dapr, config.OPENAPI_SOURCES, ctx.docs),
       ];
     },
-    schedules: (ctx) => [
-      {
+    schedules: (ctx) => {
+      const swept = ctx.metrics.counter('stock_sweeper_total', 'What the stock sweeper did', ['action']);
+      return [{
         name: 'stock sweep: expired reservations, unfinished movements',
         everyMs: config.STOCK_SWEEP_SECONDS * 1000,
         run: async () => {
-          const swept = await stockKeeper(ctx).sweep();
-          if (swept.expired || swept.applied || swept.settled) ctx.logger.info(swept, 'stock sweep');
+          const done = await stockKeeper(ctx).sweep();
+          for (const [action, count] of Object.entries(done)) if (count) swept.inc({ action }, count);
+          if (done.expired || done.applied || done.settled) ctx.logger.info(done, 'stock sweep');
         },
-      },
-    ],
+      }];
+    },
   };
 }

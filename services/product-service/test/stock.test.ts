@@ -83,6 +83,10 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
     expect(counter.every((s) => s.available >= 0)).toBe(true);
     expect(counter.reduce((n, s) => n + s.available, 0)).toBe(0);
     expect((await api(`/api/products/${productId}`)).body.stock).toBe(0);
+
+    const metrics = await (await fetch(`${stack.service('product-service').url}/metrics`)).text();
+    expect(metrics).toMatch(/stock_reservations_total\{outcome="reserved",service="product-service"\} 100\n/);
+    expect(metrics).toMatch(/stock_reservations_total\{outcome="INSUFFICIENT_STOCK",service="product-service"\} 400\n/);
   });
 
   it('when one reservation id is retried 10 times, then stock moves once and every answer is the same reservation', async () => {

@@ -38,7 +38,7 @@ export function userService(config: UserConfig): ServiceParts {
     },
     routes: (ctx) => {
       const { accounts, sessions, keyring, auth } = parts(ctx);
-      return [usersRouter(accounts, auth, ctx.docs), authRouter(sessions, keyring, auth, ctx.docs)];
+      return [usersRouter(accounts, auth, ctx.docs, ctx.metrics), authRouter(sessions, keyring, auth, ctx.docs, ctx.metrics)];
     },
     schedules: (ctx) => [
       {

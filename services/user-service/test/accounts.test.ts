@@ -216,6 +216,8 @@ describe('accounts: signup, verification, login, sessions', () => {
     const unknown = await api('/api/auth/login', { body: { email: newEmail(), password: 'Wr0ng$pass' } });
     expect(unknown.status).toBe(401);
     expect(unknown.body.code).toBe('INVALID_CREDENTIALS');
+    const metrics = await (await fetch(`${stack.service('user-service').url}/metrics`)).text();
+    expect(metrics).toMatch(/logins_total\{outcome="INVALID_CREDENTIALS",service="user-service"\} [1-9]/);
   });
 
   it('when an account keeps failing to log in, then it is locked with 429 and Retry-After, even for the right password', async () => {

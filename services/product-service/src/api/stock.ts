@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { bearerAuth, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, z, type OpenAPIRegistry } from '@flash/http';
+import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import type { Reservation, StockKeeper } from '../domain/stock';
 
 const quantity = z.number({ invalid_type_error: 'must be a whole number' }).int('must be a whole number');
@@ -35,7 +35,9 @@ const view = (r: Reservation) => ({
  * Stock: the admin endpoint behind the ingress, and the reservation operations other services call through Dapr
  * invocation (`/internal/...` is not routed by the ingress).
  */
-export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenAPIRegistry): Router {
+export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
+  const reservations = metrics.counter('stock_reservations_total', 'Reservation calls by outcome', ['outcome']);
+  const settled = metrics.counter('stock_settlements_total', 'Reservations committed or released', ['action']);
   const security = bearerAuth(docs);
   const internal = ['stock (Dapr invocation only)'];
   docs.registerPath({
@@ -81,13 +83,21 @@ export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenA
   }));
   router.post('/internal/stock/reservations', handle(async (req, res) => {
     const input = parseInput(ReserveBody, req.body);
-    res.status(201).json(view(await stock.reserve(input.productId, input.quantity, input.reservationId, input.holdSeconds)));
+    try {
+      res.status(201).json(view(await stock.reserve(input.productId, input.quantity, input.reservationId, input.holdSeconds)));
+      reservations.inc({ outcome: 'reserved' });
+    } catch (err) {
+      reservations.inc({ outcome: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
   }));
   router.post('/internal/stock/reservations/:id/commit', handle(async (req, res) => {
     res.json(view(await stock.commit(parseInput(ReservationParams, req.params).id)));
+    settled.inc({ action: 'commit' });
   }));
   router.post('/internal/stock/reservations/:id/release', handle(async (req, res) => {
     res.json(view(await stock.release(parseInput(ReservationParams, req.params).id)));
+    settled.inc({ action: 'release' });
   }));
   router.get('/internal/stock/:id', handle(async (req, res) => {
     const { id } = parseInput(ProductParams, req.params);

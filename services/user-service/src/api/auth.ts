@@ -1,11 +1,12 @@
 import { Router } from 'express';
 import { bearerAuth, JWKS_PATH, principalOf, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, type OpenAPIRegistry } from '@flash/http';
+import { AppError, handle, jsonContent, parseInput, problemResponse, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import type { Sessions } from '../domain/sessions';
 import type { Keyring } from '../domain/signing-keys';
 import { Jwks, LoginBody, RefreshBody, TokenPair } from './schemas';
 
-export function authRouter(sessions: Sessions, keyring: Keyring, auth: Authenticator, docs: OpenAPIRegistry): Router {
+export function authRouter(sessions: Sessions, keyring: Keyring, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
+  const logins = metrics.counter('logins_total', 'Login attempts by outcome', ['outcome']);
   const security = bearerAuth(docs);
   const tags = ['auth'];
   const tooMany = problemResponse('TOO_MANY_ATTEMPTS, with Retry-After');
@@ -44,7 +45,13 @@ export function authRouter(sessions: Sessions, keyring: Keyring, auth: Authentic
   const router = Router();
   router.post('/api/auth/login', handle(async (req, res) => {
     const { email, password } = parseInput(LoginBody, req.body);
-    res.json(await sessions.login(email, password, req.ip ?? 'unknown'));
+    try {
+      res.json(await sessions.login(email, password, req.ip ?? 'unknown'));
+      logins.inc({ outcome: 'ok' });
+    } catch (err) {
+      logins.inc({ outcome: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
   }));
   router.post('/api/auth/refresh', handle(async (req, res) => {
     res.json(await sessions.refresh(parseInput(RefreshBody, req.body).refreshToken));

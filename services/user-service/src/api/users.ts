@@ -1,10 +1,12 @@
 import { Router } from 'express';
 import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, type OpenAPIRegistry } from '@flash/http';
+import { handle, jsonContent, parseInput, problemResponse, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import type { Accounts } from '../domain/accounts';
 import { PasswordChangeBody, Profile, ProfileChangesBody, ResendBody, SignupBody, VerificationBody } from './schemas';
 
-export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenAPIRegistry): Router {
+export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
+  const signups = metrics.counter('signups_total', 'Accounts created (unverified)');
+  const verifications = metrics.counter('email_verifications_total', 'Emails verified');
   const security = bearerAuth(docs);
   const tags = ['accounts'];
   docs.registerPath({
@@ -53,11 +55,13 @@ export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenA
   const router = Router();
   router.post('/api/users', handle(async (req, res) => {
     await accounts.signup(parseInput(SignupBody, req.body));
+    signups.inc();
     res.status(202).json({ status: 'VERIFICATION_SENT' });
   }));
   router.post('/api/users/verification', handle(async (req, res) => {
     const { email, code } = parseInput(VerificationBody, req.body);
     await accounts.verifyEmail(email, code);
+    verifications.inc();
     res.json({ status: 'VERIFIED' });
   }));
   router.post('/api/users/verification/resend', handle(async (req, res) => {
