@@ -1,2 +1,5 @@
 export * from './shard';
 export * from './sharded-counter';
+export * from './keeper';
+export * from './entities';
+export * from './mysql-ledger';

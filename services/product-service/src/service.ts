@@ -1,6 +1,6 @@
 import { daprAuthenticator } from '@flash/auth';
 import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
-import { ShardedCounter, type ShardValue } from '@flash/stock';
+import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { docsRouter } from './api/docs';
 import { productsRouter } from './api/products';
 import { stockRouter } from './api/stock';
@@ -9,17 +9,15 @@ import { CreateProducts1764200000000 } from './data/migrations/1764200000000-Cre
 import { CreateStockLedger1764300000000 } from './data/migrations/1764300000000-CreateStockLedger';
 import { ProductEntity } from './data/product.entity';
 import { ProductRepository } from './data/product-repository';
-import { MovementEntity, ReservationEntity } from './data/stock.entities';
-import { MySqlStockLedger } from './data/stock-ledger';
 import { Catalog } from './domain/catalog';
-import { StockKeeper } from './domain/stock';
 
 export function productService(config: ProductConfig): ServiceParts {
   const assembled = new WeakMap<ServiceContext, StockKeeper>();
   const stockKeeper = (ctx: ServiceContext) => {
     if (!assembled.has(ctx)) {
       const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
-      assembled.set(ctx, new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource), {
+      assembled.set(ctx, new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource, 'products'), {
+        what: 'Product',
         defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
         orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
       }));

@@ -40,7 +40,7 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
   const levels = async (productId: string) => (await invoke(`internal/stock/${productId}`)).body;
   const ledger = async (productId: string) => {
     const [row] = await stack.service('product-service').service.dataSource.query(
-      'SELECT SUM(available_delta) AS available, SUM(sold_delta) AS sold, COUNT(*) AS movements FROM stock_movements WHERE product_id = ?',
+      'SELECT SUM(available_delta) AS available, SUM(sold_delta) AS sold, COUNT(*) AS movements FROM stock_movements WHERE stock_id = ?',
       [productId],
     );
     return { available: Number(row.available), sold: Number(row.sold), movements: Number(row.movements) };

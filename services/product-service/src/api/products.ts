@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { bearerAuth, type Authenticator } from '@flash/auth';
 import { handle, jsonContent, parseInput, problemResponse, z, type OpenAPIRegistry } from '@flash/http';
 import type { Catalog } from '../domain/catalog';
-import type { StockKeeper } from '../domain/stock';
+import type { StockKeeper } from '@flash/stock';
 import type { Product } from '../domain/product';
 
 const name = z.string().trim().min(1, 'is required').max(200, 'must be at most 200 characters');

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { bearerAuth, type Authenticator } from '@flash/auth';
 import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
-import type { Reservation, StockKeeper } from '../domain/stock';
+import type { Reservation, StockKeeper, StockLevels } from '@flash/stock';
 
 const quantity = z.number({ invalid_type_error: 'must be a whole number' }).int('must be a whole number');
 const reservationId = z.string().min(1).max(64).regex(/^[A-Za-z0-9:_-]+$/, 'letters, digits, :, _ and - only');
@@ -27,8 +27,10 @@ const ReservationView = z
   })
   .openapi('StockReservation');
 
+const levelsView = ({ stockId, ...levels }: StockLevels) => ({ productId: stockId, ...levels });
+
 const view = (r: Reservation) => ({
-  reservationId: r.id, productId: r.productId, quantity: r.quantity, status: r.status, expiresAt: r.expiresAt.toISOString(),
+  reservationId: r.id, productId: r.stockId, quantity: r.quantity, status: r.status, expiresAt: r.expiresAt.toISOString(),
 });
 
 /**
@@ -79,7 +81,7 @@ export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenA
   const router = Router();
   router.put('/api/admin/products/:id/stock', auth.requireAdmin, handle(async (req, res) => {
     const { id } = parseInput(ProductParams, req.params);
-    res.json(await stock.setAvailable(id, parseInput(StockBody, req.body).quantity));
+    res.json(levelsView(await stock.setAvailable(id, parseInput(StockBody, req.body).quantity)));
   }));
   router.post('/internal/stock/reservations', handle(async (req, res) => {
     const input = parseInput(ReserveBody, req.body);
@@ -101,7 +103,7 @@ export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenA
   }));
   router.get('/internal/stock/:id', handle(async (req, res) => {
     const { id } = parseInput(ProductParams, req.params);
-    res.json(await stock.levels(id));
+    res.json(levelsView(await stock.levels(id)));
   }));
   return router;
 }

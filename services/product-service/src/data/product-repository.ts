@@ -3,7 +3,7 @@ import { isDuplicateKey } from '@flash/runtime';
 import type { ProductStore } from '../domain/catalog';
 import type { Product, ProductChanges } from '../domain/product';
 import { ProductEntity } from './product.entity';
-import { MovementEntity } from './stock.entities';
+import { MovementEntity } from '@flash/stock';
 
 export class ProductRepository implements ProductStore {
   constructor(private readonly db: DataSource) {}
@@ -18,7 +18,7 @@ export class ProductRepository implements ProductStore {
         await tx.getRepository(ProductEntity).insert(product);
         if (initialStock > 0) {
           await tx.getRepository(MovementEntity).insert({
-            productId: product.id, opId: `s:${product.id}:initial`, kind: 'set', availableDelta: initialStock, soldDelta: 0,
+            stockId: product.id, opId: `s:${product.id}:initial`, kind: 'set', availableDelta: initialStock, soldDelta: 0,
             reservationId: null,
           });
         }

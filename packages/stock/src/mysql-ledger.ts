@@ -1,15 +1,22 @@
 import { In, IsNull, LessThan, MoreThan, type DataSource, type EntityManager } from 'typeorm';
 import { isDuplicateKey } from '@flash/runtime';
-import type { Movement, NewMovement, Reservation, ReservationStatus, StockLedger } from '../domain/stock';
-import { MovementEntity, ReservationEntity } from './stock.entities';
+import type { Movement, NewMovement, Reservation, ReservationStatus, StockLedger } from './keeper';
+import { MovementEntity, ReservationEntity } from './entities';
 
-const generationOf = async (tx: EntityManager, productId: string, lock: 'FOR UPDATE' | 'LOCK IN SHARE MODE') => {
-  const rows = (await tx.query(`SELECT stock_generation AS generation FROM products WHERE id = ? ${lock}`, [productId])) as { generation: number }[];
-  return rows[0]?.generation;
-};
-
+/**
+ * The ledger in the owning service's database: `stock_reservations`, `stock_movements` (see stockLedgerTables) and
+ * a `stock_generation` column on the owner's table (products, flash_sales).
+ */
 export class MySqlStockLedger implements StockLedger {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly ownerTable: string,
+  ) {}
+
+  private async generationOf(tx: EntityManager, stockId: string, lock: 'FOR UPDATE' | 'LOCK IN SHARE MODE') {
+    const rows = (await tx.query(`SELECT stock_generation AS generation FROM ${this.ownerTable} WHERE id = ? ${lock}`, [stockId])) as { generation: number }[];
+    return rows[0]?.generation;
+  }
 
   async reservation(id: string): Promise<Reservation | undefined> {
     return (await this.db.getRepository(ReservationEntity).findOneBy({ id })) ?? undefined;
@@ -18,7 +25,7 @@ export class MySqlStockLedger implements StockLedger {
   async recordTake(movement: NewMovement, generation: number, reservation?: Omit<Reservation, 'createdAt'>) {
     try {
       return await this.db.transaction(async (tx) => {
-        if ((await generationOf(tx, movement.productId, 'LOCK IN SHARE MODE')) !== generation) return 'stale' as const;
+        if ((await this.generationOf(tx, movement.stockId, 'LOCK IN SHARE MODE')) !== generation) return 'stale' as const;
         if (reservation) await tx.getRepository(ReservationEntity).insert(reservation);
         await tx.getRepository(MovementEntity).insert({ ...movement, appliedAt: new Date() });
         return 'recorded' as const;
@@ -36,7 +43,7 @@ export class MySqlStockLedger implements StockLedger {
       if (!found || found.status !== 'RESERVED') return found?.status;
       await reservations.update({ id: reservationId }, { status: 'COMMITTED' });
       await tx.getRepository(MovementEntity).insert({
-        productId: found.productId, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
+        stockId: found.stockId, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
         reservationId, appliedAt: new Date(),
       });
       return 'COMMITTED';
@@ -52,13 +59,13 @@ export class MySqlStockLedger implements StockLedger {
       if (found.status === 'RESERVED') {
         await reservations.update({ id: reservationId }, { status: as });
         await tx.getRepository(MovementEntity).insert({
-          productId: found.productId, opId, kind: as === 'EXPIRED' ? 'expire' : 'release', availableDelta: found.quantity,
+          stockId: found.stockId, opId, kind: as === 'EXPIRED' ? 'expire' : 'release', availableDelta: found.quantity,
           soldDelta: 0, reservationId,
         });
-        return { status: as as ReservationStatus, opId, productId: found.productId };
+        return { status: as as ReservationStatus, opId, stockId: found.stockId };
       }
       const released = found.status === 'RELEASED' || found.status === 'EXPIRED';
-      return { status: found.status, productId: found.productId, ...(released ? { opId } : {}) };
+      return { status: found.status, stockId: found.stockId, ...(released ? { opId } : {}) };
     });
   }
 
@@ -82,10 +89,10 @@ export class MySqlStockLedger implements StockLedger {
     return movement.kind === 'void' ? 'void' : 'recorded';
   }
 
-  async voidOp(productId: string, opId: string): Promise<boolean> {
+  async voidOp(stockId: string, opId: string): Promise<boolean> {
     try {
       await this.db.getRepository(MovementEntity).insert({
-        productId, opId, kind: 'void', availableDelta: 0, soldDelta: 0, reservationId: null, appliedAt: new Date(),
+        stockId, opId, kind: 'void', availableDelta: 0, soldDelta: 0, reservationId: null, appliedAt: new Date(),
       });
       return true;
     } catch (err) {
@@ -105,38 +112,38 @@ export class MySqlStockLedger implements StockLedger {
     });
   }
 
-  async totals(productId: string) {
+  async totals(stockId: string) {
     const [row] = (await this.db.query(
       `SELECT COALESCE(SUM(available_delta), 0) AS available, COALESCE(SUM(sold_delta), 0) AS sold,
-              (SELECT COALESCE(SUM(quantity), 0) FROM stock_reservations WHERE product_id = ? AND status = 'RESERVED') AS reserved
-         FROM stock_movements WHERE product_id = ?`,
-      [productId, productId],
+              (SELECT COALESCE(SUM(quantity), 0) FROM stock_reservations WHERE stock_id = ? AND status = 'RESERVED') AS reserved
+         FROM stock_movements WHERE stock_id = ?`,
+      [stockId, stockId],
     )) as { available: string; sold: string; reserved: string }[];
     return { available: Number(row!.available), sold: Number(row!.sold), reserved: Number(row!.reserved) };
   }
 
-  async rebuild(productId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>) {
+  async rebuild(stockId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>) {
     await this.db.transaction(async (tx) => {
-      const generation = await generationOf(tx, productId, 'FOR UPDATE');
+      const generation = await this.generationOf(tx, stockId, 'FOR UPDATE');
       if (generation === undefined) return;
       const movements = tx.getRepository(MovementEntity);
-      const unapplied = await movements.find({ where: { productId, appliedAt: IsNull() }, select: { id: true }, lock: { mode: 'pessimistic_write' } });
-      const [row] = (await tx.query('SELECT COALESCE(SUM(available_delta), 0) AS available FROM stock_movements WHERE product_id = ?', [productId])) as { available: string }[];
+      const unapplied = await movements.find({ where: { stockId, appliedAt: IsNull() }, select: { id: true }, lock: { mode: 'pessimistic_write' } });
+      const [row] = (await tx.query('SELECT COALESCE(SUM(available_delta), 0) AS available FROM stock_movements WHERE stock_id = ?', [stockId])) as { available: string }[];
       const written = await sync({ available: Number(row!.available), generation });
       if (written === undefined) return;
       if (unapplied.length) await movements.update({ id: In(unapplied.map((m) => m.id)) }, { appliedAt: new Date() });
-      await tx.query('UPDATE products SET stock_generation = ? WHERE id = ?', [written, productId]);
+      await tx.query(`UPDATE ${this.ownerTable} SET stock_generation = ? WHERE id = ?`, [written, stockId]);
     });
   }
 
-  async stockedProducts(since?: Date): Promise<string[]> {
+  async activeStocks(since?: Date): Promise<string[]> {
     const rows = (since
       ? await this.db.query(
-        `SELECT product_id AS id FROM stock_movements WHERE created_at > ?
-          UNION SELECT product_id FROM stock_reservations WHERE created_at > ?`,
+        `SELECT stock_id AS id FROM stock_movements WHERE created_at > ?
+          UNION SELECT stock_id FROM stock_reservations WHERE created_at > ?`,
         [since, since],
       )
-      : await this.db.query('SELECT id FROM products')) as { id: string }[];
+      : await this.db.query(`SELECT id FROM ${this.ownerTable}`)) as { id: string }[];
     return rows.map((r) => r.id);
   }
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '@flash/http';
-import { CounterMissingError, type Part, type ShardedCounter } from '@flash/stock';
+import { CounterMissingError, type Part, type ShardedCounter } from './sharded-counter';
 
 export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
 
 export interface Reservation {
   id: string;
-  productId: string;
+  stockId: string;
   quantity: number;
   status: ReservationStatus;
   expiresAt: Date;
@@ -18,7 +18,7 @@ export type MovementKind = 'set' | 'reserve' | 'commit' | 'release' | 'expire' |
 /** One line of the stock ledger: the counters are the sum of these. */
 export interface Movement {
   id: number;
-  productId: string;
+  stockId: string;
   opId: string;
   kind: MovementKind;
   /** Change to the units free to sell. */
@@ -31,7 +31,7 @@ export interface Movement {
   createdAt: Date;
 }
 
-export type NewMovement = Pick<Movement, 'productId' | 'opId' | 'kind' | 'availableDelta' | 'soldDelta' | 'reservationId'>;
+export type NewMovement = Pick<Movement, 'stockId' | 'opId' | 'kind' | 'availableDelta' | 'soldDelta' | 'reservationId'>;
 
 export interface StockLedger {
   reservation(id: string): Promise<Reservation | undefined>;
@@ -40,7 +40,7 @@ export interface StockLedger {
   /** RESERVED → COMMITTED with its movement; any other state is returned as it is. */
   commit(reservationId: string): Promise<ReservationStatus | undefined>;
   /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
-  release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; productId: string } | undefined>;
+  release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
   /** Records a movement that adds units, not yet applied to the counter. */
   recordGive(movement: NewMovement): Promise<void>;
   /** With the movement locked: if not applied yet, runs `give` and marks it applied. */
@@ -48,44 +48,47 @@ export interface StockLedger {
   /** How the ledger settled an op: recorded, voided, or not at all yet. */
   fate(opId: string): Promise<'recorded' | 'void' | undefined>;
   /** Marks an op void unless it was recorded meanwhile; true when this call voided it. */
-  voidOp(productId: string, opId: string): Promise<boolean>;
+  voidOp(stockId: string, opId: string): Promise<boolean>;
   dueReservations(now: Date, limit: number): Promise<Reservation[]>;
   unappliedGives(createdBefore: Date, limit: number): Promise<Movement[]>;
-  totals(productId: string): Promise<{ available: number; sold: number; reserved: number }>;
+  totals(stockId: string): Promise<{ available: number; sold: number; reserved: number }>;
   /**
-   * Under the product's lock, with every unapplied give counted as applied: hands `sync` the units free to sell
+   * Under the stock owner's row lock, with every unapplied give counted as applied: hands `sync` the units free to sell
    * according to the ledger and the current generation; `sync` returns the new generation it wrote, if it wrote one.
    */
-  rebuild(productId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>): Promise<void>;
-  /** Products with stock movements or reservations since `since` (every product when omitted). */
-  stockedProducts(since?: Date): Promise<string[]>;
+  rebuild(stockId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>): Promise<void>;
+  /** Stocks with movements or reservations since `since` (every stock when omitted). */
+  activeStocks(since?: Date): Promise<string[]>;
 }
 
 export interface StockOptions {
+  /** What a stock belongs to, in messages: "Product", "Flash sale". */
+  what: string;
   defaultHoldSeconds: number;
   /** After this long, a counter entry the ledger has not settled belongs to a dead request and is settled by the sweeper. */
   orphanAfterMs: number;
 }
 
 export interface StockLevels {
-  productId: string;
+  stockId: string;
   /** Live units free to sell, from the counter. */
   available: number;
   reserved: number;
   sold: number;
 }
 
-const insufficient = (productId: string, quantity: number) =>
-  new AppError(409, 'INSUFFICIENT_STOCK', 'Insufficient stock', `Fewer than ${quantity} units of ${productId} are available.`);
+export const INSUFFICIENT_STOCK = 'INSUFFICIENT_STOCK';
+const insufficient = (stockId: string, quantity: number) =>
+  new AppError(409, INSUFFICIENT_STOCK, 'Insufficient stock', `Fewer than ${quantity} units of ${stockId} are available.`);
 const reservationConflict = (id: string) =>
-  new AppError(409, 'RESERVATION_CONFLICT', 'Reservation id reused', `Reservation ${id} exists with another product or quantity.`);
+  new AppError(409, 'RESERVATION_CONFLICT', 'Reservation id reused', `Reservation ${id} exists for other stock or another quantity.`);
 const alreadyReleased = (id: string, status: ReservationStatus) =>
   new AppError(409, 'RESERVATION_RELEASED', 'Reservation no longer held', `Reservation ${id} is ${status}.`);
 
 const baseOp = (partId: string) => partId.split('#')[0]!;
 
 /**
- * Regular stock: a sharded counter in the state store for speed, a MySQL ledger for truth. Units leave the counter
+ * Stock (a product's, a flash sale's): a sharded counter in the state store for speed, a MySQL ledger for truth. Units leave the counter
  * first (so it never goes negative) and are recorded second; an entry in the shard bridges the two until settled.
  */
 export class StockKeeper {
@@ -98,23 +101,23 @@ export class StockKeeper {
   ) {}
 
   /** Holds `quantity` units for a reservation; retrying with the same id never takes units twice. */
-  async reserve(productId: string, quantity: number, reservationId: string, holdSeconds?: number): Promise<Reservation> {
+  async reserve(stockId: string, quantity: number, reservationId: string, holdSeconds?: number): Promise<Reservation> {
     const existing = await this.ledger.reservation(reservationId);
-    if (existing) return this.sameReservation(existing, productId, quantity);
+    if (existing) return this.sameReservation(existing, stockId, quantity);
     const opId = `r:${reservationId}:${randomUUID().slice(0, 8)}`;
-    const parts = await this.withCounter(productId, () => this.counter.take(productId, opId, quantity));
-    if (!parts) throw insufficient(productId, quantity);
+    const parts = await this.withCounter(stockId, () => this.counter.take(stockId, opId, quantity));
+    if (!parts) throw insufficient(stockId, quantity);
     const reservation: Reservation = {
-      id: reservationId, productId, quantity, status: 'RESERVED',
+      id: reservationId, stockId, quantity, status: 'RESERVED',
       expiresAt: new Date(Date.now() + (holdSeconds ?? this.options.defaultHoldSeconds) * 1000), createdAt: new Date(),
     };
     const outcome = await this.recordTake(parts, {
-      productId, opId, kind: 'reserve', availableDelta: -quantity, soldDelta: 0, reservationId,
+      stockId, opId, kind: 'reserve', availableDelta: -quantity, soldDelta: 0, reservationId,
     }, reservation);
     if (outcome === 'duplicate') {
       // A concurrent call with the same id won: ours is undone, theirs is the answer.
       const winner = await this.ledger.reservation(reservationId);
-      if (winner) return this.sameReservation(winner, productId, quantity);
+      if (winner) return this.sameReservation(winner, stockId, quantity);
       throw AppError.unavailable('The reservation could not be recorded; retry with the same id.');
     }
     return reservation;
@@ -134,44 +137,44 @@ export class StockKeeper {
     if (released.status === 'COMMITTED') {
       throw new AppError(409, 'RESERVATION_COMMITTED', 'Reservation already committed', `Reservation ${reservationId} is sold.`);
     }
-    if (released.opId) await this.applyGive(released.productId, released.opId);
+    if (released.opId) await this.applyGive(released.stockId, released.opId);
     return (await this.ledger.reservation(reservationId))!;
   }
 
   /** Sets the units free to sell (admin). Units held by reservations are not counted and not touched. */
-  async setAvailable(productId: string, quantity: number): Promise<StockLevels> {
+  async setAvailable(stockId: string, quantity: number): Promise<StockLevels> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const { available } = await this.withCounter(productId, () => this.counter.read(productId));
+      const { available } = await this.withCounter(stockId, () => this.counter.read(stockId));
       const delta = quantity - available;
       const opId = `s:${randomUUID()}`;
-      const movement: NewMovement = { productId, opId, kind: 'set', availableDelta: delta, soldDelta: 0, reservationId: null };
+      const movement: NewMovement = { stockId, opId, kind: 'set', availableDelta: delta, soldDelta: 0, reservationId: null };
       if (delta > 0) {
         await this.ledger.recordGive(movement);
-        await this.applyGive(productId, opId);
+        await this.applyGive(stockId, opId);
       } else if (delta < 0) {
-        const parts = await this.withCounter(productId, () => this.counter.take(productId, opId, -delta));
+        const parts = await this.withCounter(stockId, () => this.counter.take(stockId, opId, -delta));
         if (!parts || (await this.recordTake(parts, movement)) !== 'recorded') continue;
       }
-      return this.levels(productId);
+      return this.levels(stockId);
     }
     throw AppError.unavailable('Stock kept changing while it was being set; try again.');
   }
 
-  async levels(productId: string): Promise<StockLevels> {
-    const { available } = await this.withCounter(productId, () => this.counter.read(productId));
-    const { sold, reserved } = await this.ledger.totals(productId);
-    return { productId, available, reserved, sold };
+  async levels(stockId: string): Promise<StockLevels> {
+    const { available } = await this.withCounter(stockId, () => this.counter.read(stockId));
+    const { sold, reserved } = await this.ledger.totals(stockId);
+    return { stockId, available, reserved, sold };
   }
 
-  /** Writes the counter from the ledger unless it is intact: a new product's zero, or what Redis lost. */
-  async rebuildCounter(productId: string): Promise<void> {
-    await this.ledger.rebuild(productId, async ({ available, generation }) => {
+  /** Writes the counter from the ledger unless it is intact: a new stock's first counter, or what Redis lost. */
+  async rebuildCounter(stockId: string): Promise<void> {
+    await this.ledger.rebuild(stockId, async ({ available, generation }) => {
       try {
-        if ((await this.counter.read(productId)).generation === generation) return undefined;
+        if ((await this.counter.read(stockId)).generation === generation) return undefined;
       } catch (err) {
         if (!(err instanceof CounterMissingError)) throw err;
       }
-      await this.counter.reset(productId, available, generation + 1);
+      await this.counter.reset(stockId, available, generation + 1);
       return generation + 1;
     });
   }
@@ -184,26 +187,26 @@ export class StockKeeper {
     let expired = 0;
     for (const due of await this.ledger.dueReservations(now, 500)) {
       const released = await this.ledger.release(due.id, 'EXPIRED');
-      if (released?.opId) await this.applyGive(released.productId, released.opId);
+      if (released?.opId) await this.applyGive(released.stockId, released.opId);
       if (released?.status === 'EXPIRED') expired++;
     }
     const orphanedBefore = new Date(now.getTime() - this.options.orphanAfterMs);
     const unapplied = await this.ledger.unappliedGives(orphanedBefore, 500);
-    for (const movement of unapplied) await this.applyGive(movement.productId, movement.opId);
+    for (const movement of unapplied) await this.applyGive(movement.stockId, movement.opId);
     let settled = 0;
-    // A dead request leaves no trace in the ledger, so now and then every product is looked at, not only busy ones.
+    // A dead request leaves no trace in the ledger, so now and then every stock is looked at, not only busy ones.
     const everything = this.sweeps++ % 30 === 0;
     const since = new Date(now.getTime() - 10 * this.options.orphanAfterMs);
-    for (const productId of await this.ledger.stockedProducts(everything ? undefined : since)) {
-      settled += await this.settleOrphans(productId, orphanedBefore.getTime());
+    for (const stockId of await this.ledger.activeStocks(everything ? undefined : since)) {
+      settled += await this.settleOrphans(stockId, orphanedBefore.getTime());
     }
     return { expired, applied: unapplied.length, settled };
   }
 
-  private async settleOrphans(productId: string, before: number): Promise<number> {
+  private async settleOrphans(stockId: string, before: number): Promise<number> {
     let shards;
     try {
-      ({ shards } = await this.counter.read(productId));
+      ({ shards } = await this.counter.read(stockId));
     } catch (err) {
       if (err instanceof CounterMissingError) return 0;
       throw err;
@@ -214,9 +217,9 @@ export class StockKeeper {
         if (entry.at > before) continue;
         const op = baseOp(partId);
         let fate = await this.ledger.fate(op);
-        if (!fate && entry.units < 0) fate = (await this.ledger.voidOp(productId, op)) ? 'void' : await this.ledger.fate(op);
+        if (!fate && entry.units < 0) fate = (await this.ledger.voidOp(stockId, op)) ? 'void' : await this.ledger.fate(op);
         if (!fate) continue;
-        await this.counter.settle(productId, [{ shard, opId: partId }], fate === 'void');
+        await this.counter.settle(stockId, [{ shard, opId: partId }], fate === 'void');
         settled++;
       }
     }
@@ -225,48 +228,48 @@ export class StockKeeper {
 
   private async recordTake(parts: Part[], movement: NewMovement, reservation?: Omit<Reservation, 'createdAt'>) {
     const outcome = await this.ledger.recordTake(movement, parts[0]!.generation, reservation).catch(async (err: unknown) => {
-      await this.counter.settle(movement.productId, parts, true);
+      await this.counter.settle(movement.stockId, parts, true);
       throw err;
     });
     if (outcome === 'recorded') {
       // Recorded units stay taken whatever happens to this cleanup; a leftover entry is settled by the sweeper.
-      this.counter.settle(movement.productId, parts, false).catch(() => undefined);
+      this.counter.settle(movement.stockId, parts, false).catch(() => undefined);
       return outcome;
     }
-    await this.counter.settle(movement.productId, parts, true);
+    await this.counter.settle(movement.stockId, parts, true);
     if (outcome === 'stale') throw AppError.unavailable('Stock was being rebuilt; retry with the same id.');
     return outcome;
   }
 
-  private async applyGive(productId: string, opId: string): Promise<void> {
+  private async applyGive(stockId: string, opId: string): Promise<void> {
     let part: Part | undefined;
-    await this.withCounter(productId, () =>
+    await this.withCounter(stockId, () =>
       this.ledger.applyGive(opId, async (movement) => {
-        part = await this.counter.give(productId, opId, movement.availableDelta);
+        part = await this.counter.give(stockId, opId, movement.availableDelta);
       }),
     );
-    if (part) await this.counter.settle(productId, [part], false);
+    if (part) await this.counter.settle(stockId, [part], false);
   }
 
   /** Runs a counter operation; if Redis lost the counter, rebuilds it from the ledger and runs it again. */
-  private async withCounter<T>(productId: string, operation: () => Promise<T>): Promise<T> {
+  private async withCounter<T>(stockId: string, operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (err) {
       if (!(err instanceof CounterMissingError)) throw err;
-      await this.rebuildCounter(productId);
+      await this.rebuildCounter(stockId);
     }
     try {
       return await operation();
     } catch (err) {
-      // A rebuild writes a counter for every product in the catalog: still missing means no such product.
-      if (err instanceof CounterMissingError) throw AppError.notFound(`Product ${productId}`);
+      // A rebuild writes a counter for every stock the ledger knows: still missing means there is no such stock.
+      if (err instanceof CounterMissingError) throw AppError.notFound(`${this.options.what} ${stockId}`);
       throw err;
     }
   }
 
-  private sameReservation(existing: Reservation, productId: string, quantity: number): Reservation {
-    if (existing.productId !== productId || existing.quantity !== quantity) throw reservationConflict(existing.id);
+  private sameReservation(existing: Reservation, stockId: string, quantity: number): Reservation {
+    if (existing.stockId !== stockId || existing.quantity !== quantity) throw reservationConflict(existing.id);
     return existing;
   }
 }
