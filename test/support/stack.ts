@@ -29,8 +29,10 @@ function build(name: ServiceName, env: NodeJS.ProcessEnv): { parts: ServiceParts
       const config = productConfig(env);
       return { parts: productService(config), config };
     }
-    case 'purchase-service':
-      return { parts: purchaseService(), config: purchaseConfig(env) };
+    case 'purchase-service': {
+      const config = purchaseConfig(env);
+      return { parts: purchaseService(config), config };
+    }
     case 'order-service':
       return { parts: orderService(), config: orderConfig(env) };
   }

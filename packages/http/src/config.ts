@@ -18,6 +18,7 @@ export const baseConfigShape = {
   DB_PORT: z.coerce.number().int().min(1).max(65535).default(3306),
   DB_USER: z.string().min(1).default('root'),
   DB_PASSWORD: z.string().default(''),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 };
 

@@ -19,6 +19,7 @@ export interface RuntimeConfig {
   DB_USER: string;
   DB_PASSWORD: string;
   DB_NAME: string;
+  DB_POOL_SIZE: number;
   SHUTDOWN_GRACE_MS: number;
 }
 
@@ -103,7 +104,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     migrationsTransactionMode: 'each',
     charset: 'utf8mb4',
     timezone: 'Z',
-    poolSize: 10,
+    poolSize: config.DB_POOL_SIZE,
   });
   await dataSource.initialize();
   const dapr = new Dapr({ host: config.DAPR_HOST, httpPort: config.DAPR_HTTP_PORT, topicPrefix: config.TOPIC_PREFIX });

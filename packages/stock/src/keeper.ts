@@ -160,6 +160,11 @@ export class StockKeeper {
     throw AppError.unavailable('Stock kept changing while it was being set; try again.');
   }
 
+  /** The ledger's own view, which balances in every transaction (the counter may lag by in-flight movements). */
+  async ledgerTotals(stockId: string): Promise<{ available: number; reserved: number; sold: number }> {
+    return this.ledger.totals(stockId);
+  }
+
   async levels(stockId: string): Promise<StockLevels> {
     const { available } = await this.withCounter(stockId, () => this.counter.read(stockId));
     const { sold, reserved } = await this.ledger.totals(stockId);

@@ -1,6 +1,73 @@
-import type { ServiceParts } from '@flash/runtime';
-import { SERVICE_NAME } from './config';
+import { daprAuthenticator } from '@flash/auth';
+import { AppError } from '@flash/http';
+import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
+import { flashSalesRouter } from './api/flash-sales';
+import { holdExpiryRouter } from './api/hold-expiry';
+import { purchasesRouter } from './api/purchases';
+import { SERVICE_NAME, type PurchaseConfig } from './config';
+import { FlashSaleEntity, OutboxEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
+import { CreateFlashSales1764400000000 } from './data/migrations/1764400000000-CreateFlashSales';
+import { PurchaseRepository } from './data/purchase-repository';
+import { SaleRepository } from './data/sale-repository';
+import { FlashSales } from './domain/flash-sales';
+import type { ProductCatalog } from './domain/ports';
+import { Purchasing } from './domain/purchasing';
+import { SoldOutMemory } from './domain/sold-out';
+import { OutboxRelay } from './events/outbox-relay';
+import { SimulatedPaymentProvider } from './payments/simulated-provider';
 
-export function purchaseService(): ServiceParts {
-  return { name: SERVICE_NAME, entities: [], migrations: [], routes: () => [] };
+export function purchaseService(config: PurchaseConfig): ServiceParts {
+  const assembled = new WeakMap<ServiceContext, ReturnType<typeof assemble>>();
+  const parts = (ctx: ServiceContext) => {
+    if (!assembled.has(ctx)) assembled.set(ctx, assemble(config, ctx));
+    return assembled.get(ctx)!;
+  };
+  return {
+    name: SERVICE_NAME,
+    entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
+    migrations: [CreateFlashSales1764400000000],
+    routes: (ctx) => {
+      const { sales, purchasing } = parts(ctx);
+      const auth = daprAuthenticator(ctx.dapr, STATESTORE);
+      return [
+        flashSalesRouter(sales, auth, ctx.docs),
+        purchasesRouter(purchasing, auth, ctx.docs, ctx.metrics),
+        holdExpiryRouter(purchasing, ctx.docs, ctx.metrics),
+      ];
+    },
+    schedules: (ctx) => [
+      { name: 'outbox relay', everyMs: config.OUTBOX_RELAY_MS, run: async () => void (await parts(ctx).outbox.flush()) },
+      { name: 'stock sweep', everyMs: config.STOCK_SWEEP_SECONDS * 1000, run: async () => void (await parts(ctx).stock.sweep()) },
+    ],
+  };
+}
+
+function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceContext) {
+  const counter = new ShardedCounter(dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'flash' });
+  const stock = new StockKeeper(counter, new MySqlStockLedger(dataSource, 'flash_sales'), {
+    what: 'Flash sale',
+    defaultHoldSeconds: 300,
+    orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
+  });
+  const catalog: ProductCatalog = {
+    async product(id) {
+      try {
+        return await dapr.invoke<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`);
+      } catch (err) {
+        if (err instanceof AppError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+  };
+  const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
+  const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog);
+  const outbox = new OutboxRelay(dataSource, dapr, logger);
+  const payments = new SimulatedPaymentProvider({
+    failureRate: config.PAYMENT_FAILURE_RATE, latencyMs: config.PAYMENT_LATENCY_MS, seed: config.PAYMENT_SEED,
+  });
+  const purchasing = new Purchasing(sales, purchases, stock, payments, new SoldOutMemory(config.SOLD_OUT_RECHECK_MS), () => {
+    outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
+  });
+  return { sales, purchasing, stock, outbox };
 }

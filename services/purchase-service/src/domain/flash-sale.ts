@@ -1,0 +1,42 @@
+export type SaleStatus = 'SCHEDULED' | 'LIVE' | 'SOLD_OUT' | 'ENDED';
+
+export interface FlashSale {
+  id: string;
+  productId: string;
+  /** Snapshot of the product when the sale was made. */
+  productName: string;
+  price: number;
+  quantity: number;
+  startsAt: Date;
+  endsAt: Date;
+  perUserLimit: number;
+  holdSeconds: number;
+  createdAt: Date;
+}
+
+export type NewFlashSale = Pick<FlashSale, 'productId' | 'quantity' | 'startsAt' | 'endsAt' | 'perUserLimit' | 'holdSeconds'>;
+
+/** The sale's status at `now`, judged from its stored times: the same answer on every instance. */
+export function saleStatus(sale: Pick<FlashSale, 'startsAt' | 'endsAt'>, remaining: number, now: Date): SaleStatus {
+  if (now.getTime() < sale.startsAt.getTime()) return 'SCHEDULED';
+  if (now.getTime() >= sale.endsAt.getTime()) return 'ENDED';
+  return remaining > 0 ? 'LIVE' : 'SOLD_OUT';
+}
+
+export type PurchaseStatus = 'HELD' | 'PAID' | 'PAYMENT_FAILED' | 'ABANDONED' | 'EXPIRED';
+
+export interface Purchase {
+  id: string;
+  saleId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  status: PurchaseStatus;
+  price: number;
+  holdExpiresAt: Date;
+  orderId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Statuses that count against the buyer's per-user limit. */
+export const COUNTS_AGAINST_LIMIT: PurchaseStatus[] = ['HELD', 'PAID'];

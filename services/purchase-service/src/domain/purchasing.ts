@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '@flash/http';
+import { INSUFFICIENT_STOCK, type StockKeeper } from '@flash/stock';
+import { SaleErrors } from './errors';
+import type { FlashSales } from './flash-sales';
+import type { Purchase } from './flash-sale';
+import type { PaymentProvider } from './payments';
+import type { PurchaseStore } from './ports';
+import type { SoldOutMemory } from './sold-out';
+
+export const PURCHASE_PAID_TOPIC = 'purchase-paid';
+
+/** The stock hold outlives the purchase hold, so the purchase's own expiry always decides first. */
+const STOCK_HOLD_MARGIN_SECONDS = 60;
+
+/** A shopper's purchase: attempt (hold one unit), pay, abandon; holds that run out are expired. */
+export class Purchasing {
+  constructor(
+    private readonly sales: FlashSales,
+    private readonly purchases: PurchaseStore,
+    private readonly stock: StockKeeper,
+    private readonly payments: PaymentProvider,
+    private readonly soldOut: SoldOutMemory,
+    private readonly onPaid: () => void = () => undefined,
+  ) {}
+
+  /** Holds one unit for the buyer; the same Idempotency-Key always answers with the same purchase. */
+  async attempt(saleId: string, buyerId: string, idempotencyKey: string, now = new Date()): Promise<Purchase> {
+    const earlier = await this.purchases.byKey(buyerId, idempotencyKey);
+    if (earlier) return this.sameSale(earlier, saleId);
+    const sale = await this.sales.sale(saleId);
+    if (now.getTime() < sale.startsAt.getTime()) throw SaleErrors.notOpen(sale.startsAt);
+    if (now.getTime() >= sale.endsAt.getTime()) throw SaleErrors.ended();
+    if (this.soldOut.isSoldOut(saleId)) throw SaleErrors.soldOut();
+
+    let held: string | undefined;
+    return this.purchases.withBuyerLock(saleId, buyerId, idempotencyKey, async ({ existing, active }) => {
+      if (existing) return this.sameSale(existing, saleId);
+      if (active >= sale.perUserLimit) throw SaleErrors.limitReached(sale.perUserLimit);
+      const id = randomUUID();
+      try {
+        await this.stock.reserve(saleId, 1, id, sale.holdSeconds + STOCK_HOLD_MARGIN_SECONDS);
+        held = id;
+      } catch (err) {
+        if (err instanceof AppError && err.code === INSUFFICIENT_STOCK) {
+          this.soldOut.soldOut(saleId);
+          throw SaleErrors.soldOut();
+        }
+        throw err;
+      }
+      return {
+        id, saleId, buyerId, idempotencyKey, status: 'HELD', price: sale.price, orderId: null,
+        holdExpiresAt: new Date(now.getTime() + sale.holdSeconds * 1000), createdAt: now, updatedAt: now,
+      };
+    }).catch(async (err: unknown) => {
+      // The unit was held but the purchase not recorded: it goes back now rather than when the stock hold ends.
+      if (held) await this.stock.release(held).catch(() => undefined);
+      throw err;
+    });
+  }
+
+  /** Pays a held purchase; exactly one unit is sold, or the unit goes back. */
+  async pay(purchaseId: string, buyerId: string, now = new Date()): Promise<Purchase> {
+    await this.owned(purchaseId, buyerId);
+    const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
+      if (p.status === 'PAID') return { result: 'paid' as const };
+      if (p.status === 'EXPIRED' || (p.status === 'HELD' && p.holdExpiresAt.getTime() <= now.getTime())) {
+        return { result: 'expired' as const, ...(p.status === 'HELD' ? { to: 'EXPIRED' as const, reason: 'hold ran out' } : {}) };
+      }
+      if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
+      const charge = await this.payments.charge({ key: p.id, amount: p.price, buyerId: p.buyerId });
+      if (!charge.ok) return { result: 'failed' as const, to: 'PAYMENT_FAILED' as const, reason: charge.reason };
+      try {
+        await this.stock.commit(p.id);
+      } catch (err) {
+        // The stock hold ran out first (only if the purchase expiry fell far behind): give the money back.
+        if (!(err instanceof AppError) || err.code !== 'RESERVATION_RELEASED') throw err;
+        await this.payments.refund(p.id);
+        return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'stock hold ran out' };
+      }
+      return { result: 'paid' as const, ...this.paid(p) };
+    });
+    if (outcome === 'expired' || outcome === 'failed') await this.returnUnit(purchaseId);
+    if (outcome === 'paid') this.onPaid();
+    const purchase = (await this.purchases.byId(purchaseId))!;
+    if (outcome === 'expired') throw SaleErrors.holdExpired();
+    if (outcome === 'failed') throw SaleErrors.paymentFailed('declined');
+    return purchase;
+  }
+
+  /** The shopper walks away from a held purchase: the unit goes back. */
+  async abandon(purchaseId: string, buyerId: string): Promise<Purchase> {
+    await this.owned(purchaseId, buyerId);
+    const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
+      if (p.status === 'ABANDONED') return { result: 'done' as const };
+      if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
+      return { result: 'done' as const, to: 'ABANDONED' as const, reason: 'abandoned by the buyer' };
+    });
+    if (outcome) await this.returnUnit(purchaseId);
+    return (await this.purchases.byId(purchaseId))!;
+  }
+
+  /** Expires holds past their time; each unit goes back once, whichever instance runs this. */
+  async expireHolds(now = new Date()): Promise<number> {
+    let expired = 0;
+    for (const held of await this.purchases.heldUntil(now, 500)) {
+      const outcome = await this.purchases.withPurchaseLock(held.id, async (p) => {
+        if (p.status !== 'HELD' || p.holdExpiresAt.getTime() > now.getTime()) return { result: false };
+        return { result: true, to: 'EXPIRED' as const, reason: 'hold ran out' };
+      });
+      if (outcome) {
+        await this.returnUnit(held.id);
+        expired++;
+      }
+    }
+    return expired;
+  }
+
+  async history(buyerId: string) {
+    return this.purchases.ofBuyer(buyerId);
+  }
+
+  private paid(p: Purchase) {
+    const orderId = p.id; // one order per paid purchase: order-service creates it under this id
+    return {
+      to: 'PAID' as const,
+      reason: 'payment captured',
+      orderId,
+      event: {
+        topic: PURCHASE_PAID_TOPIC,
+        data: { purchaseId: p.id, saleId: p.saleId, buyerId: p.buyerId, quantity: 1, price: p.price, orderId, paidAt: new Date().toISOString() },
+      },
+    };
+  }
+
+  /** Gives the purchase's unit back to its sale (idempotent in the stock ledger). */
+  private async returnUnit(purchaseId: string): Promise<void> {
+    const purchase = (await this.purchases.byId(purchaseId))!;
+    try {
+      await this.stock.release(purchaseId);
+    } catch (err) {
+      // Already sold means the purchase was paid meanwhile; anything else is retried by the next expiry run.
+      if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') throw err;
+    }
+    this.soldOut.unitReturned(purchase.saleId);
+  }
+
+  private async owned(purchaseId: string, buyerId: string): Promise<Purchase> {
+    const purchase = await this.purchases.byId(purchaseId);
+    if (!purchase || purchase.buyerId !== buyerId) throw AppError.notFound(`Purchase ${purchaseId}`);
+    return purchase;
+  }
+
+  private sameSale(purchase: Purchase, saleId: string): Purchase {
+    if (purchase.saleId !== saleId) throw SaleErrors.keyReused();
+    return purchase;
+  }
+}

@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestStack, type TestStack } from '../../../test/support/stack';
+import { tokenMinter } from '../../../test/support/tokens';
+
+describe('flash sales: exactly the stock, always', () => {
+  let stack: TestStack;
+  let mint: ReturnType<typeof tokenMinter>;
+  let adminToken: string;
+  let productId: string;
+  let purchaseUrl: string;
+
+  const call = async (base: string, path: string, init: { method?: string; body?: unknown; token?: string; key?: string } = {}) => {
+    const res = await fetch(`${base}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.key ? { 'idempotency-key': init.key } : {}),
+      },
+      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const api = (path: string, init?: Parameters<typeof call>[2]) => call(stack.edgeUrl, path, init);
+  /** Straight to purchase-service, as the ingress would send a crowd. */
+  const buy = (saleId: string, token: string, key: string = randomUUID()) =>
+    call(purchaseUrl, `/api/flash-sales/${saleId}/purchases`, { method: 'POST', token, key });
+
+  async function sale(quantity: number, options: { startsInMs?: number; endsInMs?: number; perUserLimit?: number; holdSeconds?: number } = {}) {
+    const now = Date.now();
+    const res = await api('/api/admin/flash-sales', {
+      token: adminToken,
+      body: {
+        productId, quantity,
+        startsAt: new Date(now + (options.startsInMs ?? -1000)).toISOString(),
+        endsAt: new Date(now + (options.endsInMs ?? 600_000)).toISOString(),
+        ...(options.perUserLimit ? { perUserLimit: options.perUserLimit } : {}),
+        ...(options.holdSeconds ? { holdSeconds: options.holdSeconds } : {}),
+      },
+    });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; quantity: number; remaining: number; status: string };
+  }
+
+  /** The operator's check, after every concurrency test: the ledger balances, and counter and purchases agree with it. */
+  async function expectInvariant(saleId: string) {
+    let check: any;
+    for (let i = 0; i < 20; i++) {
+      check = (await api(`/api/admin/flash-sales/${saleId}/invariant`, { token: adminToken })).body;
+      expect(check.ledgerBalances).toBe(true);
+      if (check.consistent) break;
+      await sleep(100);
+    }
+    expect(check).toMatchObject({ ledgerBalances: true, consistent: true });
+    expect(check.ledger.available + check.ledger.held + check.ledger.sold).toBe(check.quantity);
+    return check;
+  }
+
+  beforeAll(async () => {
+    stack = await startTestStack(['user-service', 'product-service', 'purchase-service'], {
+      'purchase-service': { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_LATENCY_MS: '5', PAYMENT_SEED: 'test', SOLD_OUT_RECHECK_MS: '250' },
+    });
+    mint = tokenMinter(stack);
+    purchaseUrl = stack.service('purchase-service').url;
+    adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
+    productId = (await api('/api/admin/products', { token: adminToken, body: { name: `Drop ${stack.run.id}`, price: 129_000 } })).body.id;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('when 2,000 buyers try a 100-unit sale at once, then exactly 100 hold a unit and the rest are told SOLD_OUT', async () => {
+    const { id } = await sale(100);
+    const tokens = await Promise.all(Array.from({ length: 2000 }, () => mint()));
+    const results = await Promise.all(tokens.map((token) => buy(id, token)));
+    const byStatus = new Map<number, number>();
+    for (const r of results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+    expect(Object.fromEntries(byStatus)).toEqual({ 201: 100, 409: 1900 });
+    expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'SOLD_OUT')).toBe(true);
+    expect(results.filter((r) => r.status === 201).every((r) => r.body.status === 'HELD' && r.body.holdExpiresAt)).toBe(true);
+
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 0, held: 100, sold: 0 });
+    expect((await api(`/api/flash-sales/${id}`)).body).toMatchObject({ remaining: 0, status: 'SOLD_OUT' });
+  });
+
+  it('when one buyer fires 50 attempts over 3 sessions, then exactly their limit is held', async () => {
+    const { id } = await sale(100, { perUserLimit: 2 });
+    const buyer = randomUUID();
+    const sessions = await Promise.all([mint(buyer), mint(buyer), mint(buyer)]);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => buy(id, sessions[i % 3]!)));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(2);
+    expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'LIMIT_REACHED')).toBe(true);
+    expect(results.filter((r) => r.status === 409)).toHaveLength(48);
+    expect((await expectInvariant(id)).ledger).toEqual({ available: 98, held: 2, sold: 0 });
+  });
+
+  it('when the same Idempotency-Key is sent again and again, then there is one purchase and the same answer', async () => {
+    const { id } = await sale(10);
+    const token = await mint();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => buy(id, token, 'same-key')));
+    for (let i = 0; i < 5; i++) answers.push(await buy(id, token, 'same-key'));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
+    expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
+    expect((await expectInvariant(id)).ledger).toEqual({ available: 9, held: 1, sold: 0 });
+
+    const other = await sale(10);
+    expect((await buy(other.id, token, 'same-key')).body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await call(purchaseUrl, `/api/flash-sales/${id}/purchases`, { method: 'POST', token })).status).toBe(400);
+  });
+
+  it('when buyers pay, fail to pay, abandon or let holds expire, then each unit comes back once and orders equal sold', async () => {
+    const { id } = await sale(12, { holdSeconds: 2 });
+    const buyers = await Promise.all(Array.from({ length: 12 }, () => mint()));
+    const holds = await Promise.all(buyers.map((token) => buy(id, token)));
+    expect(holds.every((h) => h.status === 201)).toBe(true);
+    const purchaseOf = (i: number) => holds[i]!.body.purchaseId as string;
+
+    // 6 pay (the simulated provider declines about half), 3 abandon, 3 walk away.
+    const payments = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => api(`/api/purchases/${purchaseOf(i)}/payment`, { method: 'POST', token: buyers[i] })));
+    expect(payments.every((p) => p.status === 200 || p.status === 402)).toBe(true);
+    const paid = payments.filter((p) => p.status === 200);
+    expect(paid.every((p) => p.body.status === 'PAID' && p.body.orderId)).toBe(true);
+    expect(payments.filter((p) => p.status === 402).every((p) => p.body.code === 'PAYMENT_FAILED')).toBe(true);
+    expect((await api(`/api/purchases/${purchaseOf(0)}/payment`, { method: 'POST', token: buyers[1] })).status).toBe(404);
+    const again = await api(`/api/purchases/${paid[0]!.body.purchaseId}/payment`, { method: 'POST', token: buyers[payments.indexOf(paid[0]!)] });
+    expect(again.body).toEqual(paid[0]!.body);
+
+    for (const i of [6, 7, 8]) {
+      expect((await api(`/api/purchases/${purchaseOf(i)}`, { method: 'DELETE', token: buyers[i] })).body.status).toBe('ABANDONED');
+    }
+    expect((await api(`/api/purchases/${purchaseOf(6)}`, { method: 'DELETE', token: buyers[6] })).body.status).toBe('ABANDONED');
+
+    await sleep(3500); // the holds of 9, 10, 11 run out; the cron binding expires them
+    const late = await api(`/api/purchases/${purchaseOf(9)}/payment`, { method: 'POST', token: buyers[9] });
+    expect(late.status).toBe(410);
+    expect(late.body.code).toBe('HOLD_EXPIRED');
+
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 12 - paid.length, held: 0, sold: paid.length });
+    expect(check.purchases).toEqual({
+      held: 0, paid: paid.length, paymentFailed: 6 - paid.length, abandoned: 3, expired: 3,
+    });
+    // Exactly one PAID event per sold unit, published through Dapr pub/sub.
+    await sleep(700);
+    const events = await stack.service('purchase-service').service.dataSource.query(
+      "SELECT payload, published_at FROM outbox WHERE topic = 'purchase-paid'",
+    );
+    const forThisSale = events.filter((e: { payload: string }) => JSON.parse(e.payload).saleId === id);
+    expect(forThisSale).toHaveLength(paid.length);
+    expect(forThisSale.every((e: { published_at: Date | null }) => e.published_at !== null)).toBe(true);
+  });
+
+  it('when a sale has not opened or has ended, then attempts are refused; it opens at startsAt without a restart', async () => {
+    const upcoming = await sale(5, { startsInMs: 1500 });
+    const token = await mint();
+    const early = await buy(upcoming.id, token);
+    expect(early.status).toBe(403);
+    expect(early.body.code).toBe('SALE_NOT_OPEN');
+    expect((await api(`/api/flash-sales/${upcoming.id}`)).body.status).toBe('SCHEDULED');
+    await sleep(1600);
+    expect((await buy(upcoming.id, token)).status).toBe(201);
+    expect((await api(`/api/flash-sales/${upcoming.id}`)).body.status).toBe('LIVE');
+
+    const closing = await sale(5, { endsInMs: 800 });
+    await sleep(900);
+    const ended = await buy(closing.id, token);
+    expect(ended.status).toBe(403);
+    expect(ended.body.code).toBe('SALE_ENDED');
+    const listed = (await api('/api/flash-sales')).body.items.map((s: { id: string }) => s.id);
+    expect(listed).toContain(upcoming.id);
+    expect(listed).not.toContain(closing.id);
+  });
+
+  it('when a sold-out sale gets a unit back, then the next buyer can take it', async () => {
+    const { id } = await sale(1);
+    const [first, second] = await Promise.all([mint(), mint()]);
+    const held = await buy(id, first);
+    expect((await buy(id, second)).body.code).toBe('SOLD_OUT');
+    expect((await buy(id, second)).body.code).toBe('SOLD_OUT');
+    await api(`/api/purchases/${held.body.purchaseId}`, { method: 'DELETE', token: first });
+    expect((await buy(id, second)).status).toBe(201);
+    await expectInvariant(id);
+  });
+
+  it('when a buyer looks at their history, then they see their own purchases only', async () => {
+    const { id } = await sale(5);
+    const buyer = randomUUID();
+    const token = await mint(buyer);
+    const held = await buy(id, token);
+    const history = await api('/api/purchases', { token });
+    expect(history.body.items).toEqual([expect.objectContaining({ purchaseId: held.body.purchaseId, status: 'HELD', saleId: id })]);
+    expect((await api('/api/purchases', { token: await mint() })).body.items).toEqual([]);
+  });
+
+  it('when a customer creates a sale or input is bad, then 403 or a 400 problem naming the field', async () => {
+    const now = Date.now();
+    const body = { productId, quantity: 5, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 60_000).toISOString() };
+    expect((await api('/api/admin/flash-sales', { token: await mint(), body })).status).toBe(403);
+    const backwards = await api('/api/admin/flash-sales', { token: adminToken, body: { ...body, endsAt: new Date(now - 60_000).toISOString() } });
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.errors[0].field).toBe('endsAt');
+    const ghost = await api('/api/admin/flash-sales', { token: adminToken, body: { ...body, productId: randomUUID() } });
+    expect(ghost.body.errors).toEqual([{ field: 'productId', message: 'no such product' }]);
+    expect((await api('/api/admin/flash-sales', { token: adminToken, body: { ...body, quantity: 0 } })).status).toBe(400);
+    expect((await api(`/api/flash-sales/${randomUUID()}`)).status).toBe(404);
+  });
+});
