@@ -76,6 +76,8 @@ function startSchedules(schedules: Schedule[], logger: Logger): () => Promise<vo
   };
 }
 
+export * from './outbox';
+
 /** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
 export const isDuplicateKey = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '@flash/http';
 import { CounterMissingError, type Part, type ShardedCounter } from './sharded-counter';
 
-export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
+export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED' | 'RETURNED';
 
 export interface Reservation {
   id: string;
@@ -13,7 +13,7 @@ export interface Reservation {
   createdAt: Date;
 }
 
-export type MovementKind = 'set' | 'reserve' | 'commit' | 'release' | 'expire' | 'void';
+export type MovementKind = 'set' | 'reserve' | 'commit' | 'release' | 'expire' | 'return' | 'void';
 
 /** One line of the stock ledger: the counters are the sum of these. */
 export interface Movement {
@@ -41,6 +41,8 @@ export interface StockLedger {
   commit(reservationId: string): Promise<ReservationStatus | undefined>;
   /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
   release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
+  /** COMMITTED → RETURNED with a movement taking the units out of sold and giving them back; returns the status now. */
+  returnSold(reservationId: string): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
   /** Records a movement that adds units, not yet applied to the counter. */
   recordGive(movement: NewMovement): Promise<void>;
   /** With the movement locked: if not applied yet, runs `give` and marks it applied. */
@@ -138,6 +140,15 @@ export class StockKeeper {
       throw new AppError(409, 'RESERVATION_COMMITTED', 'Reservation already committed', `Reservation ${reservationId} is sold.`);
     }
     if (released.opId) await this.applyGive(released.stockId, released.opId);
+    return (await this.ledger.reservation(reservationId))!;
+  }
+
+  /** Sold units come back (a cancelled or returned order): exactly once however often it is called. */
+  async returnSold(reservationId: string): Promise<Reservation> {
+    const returned = await this.ledger.returnSold(reservationId);
+    if (!returned) throw AppError.notFound(`Reservation ${reservationId}`);
+    if (!returned.opId) throw new AppError(409, 'RESERVATION_NOT_SOLD', 'Reservation not sold', `Reservation ${reservationId} is ${returned.status}.`);
+    await this.applyGive(returned.stockId, returned.opId);
     return (await this.ledger.reservation(reservationId))!;
   }
 

@@ -69,6 +69,23 @@ export class MySqlStockLedger implements StockLedger {
     });
   }
 
+  async returnSold(reservationId: string) {
+    return this.db.transaction(async (tx) => {
+      const reservations = tx.getRepository(ReservationEntity);
+      const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
+      if (!found) return undefined;
+      const opId = `t:${reservationId}`;
+      if (found.status === 'COMMITTED') {
+        await reservations.update({ id: reservationId }, { status: 'RETURNED' });
+        await tx.getRepository(MovementEntity).insert({
+          stockId: found.stockId, opId, kind: 'return', availableDelta: found.quantity, soldDelta: -found.quantity, reservationId,
+        });
+        return { status: 'RETURNED' as ReservationStatus, opId, stockId: found.stockId };
+      }
+      return { status: found.status, stockId: found.stockId, ...(found.status === 'RETURNED' ? { opId } : {}) };
+    });
+  }
+
   async recordGive(movement: NewMovement): Promise<void> {
     await this.db.getRepository(MovementEntity).insert(movement);
   }

@@ -3,7 +3,15 @@ import { baseConfigShape, loadConfig, z } from '@flash/http';
 export const SERVICE_NAME = 'order-service';
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(SERVICE_NAME, { ...baseConfigShape, DB_NAME: z.string().regex(/^[a-z0-9_]+$/).default('flash_orders') }, env);
+  return loadConfig(SERVICE_NAME, {
+    ...baseConfigShape,
+    DB_NAME: z.string().regex(/^[a-z0-9_]+$/).default('flash_orders'),
+    /** The length of a "day" in the order lifecycle; shorten it to watch orders ship and arrive in a demo. */
+    ORDER_DAY_SECONDS: z.coerce.number().min(1).default(86_400),
+    /** How long regular checkout holds stock in product-service before the order commits it. */
+    CHECKOUT_HOLD_SECONDS: z.coerce.number().int().min(10).default(900),
+    OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),
+  }, env);
 }
 
-export type ServiceConfig = ReturnType<typeof readConfig>;
+export type OrderConfig = ReturnType<typeof readConfig>;

@@ -1,12 +1,12 @@
 import { daprAuthenticator } from '@flash/auth';
 import { AppError } from '@flash/http';
-import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
 import { holdExpiryRouter } from './api/hold-expiry';
 import { purchasesRouter } from './api/purchases';
 import { SERVICE_NAME, type PurchaseConfig } from './config';
-import { FlashSaleEntity, OutboxEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
+import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
 import { CreateFlashSales1764400000000 } from './data/migrations/1764400000000-CreateFlashSales';
 import { PurchaseRepository } from './data/purchase-repository';
 import { SaleRepository } from './data/sale-repository';
@@ -14,7 +14,6 @@ import { FlashSales } from './domain/flash-sales';
 import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
 import { SoldOutMemory } from './domain/sold-out';
-import { OutboxRelay } from './events/outbox-relay';
 import { SimulatedPaymentProvider } from './payments/simulated-provider';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
@@ -62,7 +61,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
   };
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog);
-  const outbox = new OutboxRelay(dataSource, dapr, logger);
+  const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = new SimulatedPaymentProvider({
     failureRate: config.PAYMENT_FAILURE_RATE, latencyMs: config.PAYMENT_LATENCY_MS, seed: config.PAYMENT_SEED,
   });

@@ -142,7 +142,7 @@ describe('flash sales: exactly the stock, always', () => {
     const check = await expectInvariant(id);
     expect(check.ledger).toEqual({ available: 12 - paid.length, held: 0, sold: paid.length });
     expect(check.purchases).toEqual({
-      held: 0, paid: paid.length, paymentFailed: 6 - paid.length, abandoned: 3, expired: 3,
+      held: 0, paid: paid.length, paymentFailed: 6 - paid.length, abandoned: 3, expired: 3, restocked: 0,
     });
     // Exactly one PAID event per sold unit, published through Dapr pub/sub.
     await sleep(700);

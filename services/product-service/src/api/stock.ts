@@ -23,7 +23,7 @@ const StockLevelsView = z.object({ productId: z.string(), available: z.number(),
 const ReservationView = z
   .object({
     reservationId: z.string(), productId: z.string(), quantity: z.number(),
-    status: z.enum(['RESERVED', 'COMMITTED', 'RELEASED', 'EXPIRED']), expiresAt: z.string(),
+    status: z.enum(['RESERVED', 'COMMITTED', 'RELEASED', 'EXPIRED', 'RETURNED']), expiresAt: z.string(),
   })
   .openapi('StockReservation');
 
@@ -62,13 +62,15 @@ export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenA
       409: problemResponse('INSUFFICIENT_STOCK or RESERVATION_CONFLICT'),
     },
   });
-  for (const [action, summary] of [['commit', 'Sell the held units'], ['release', 'Give the held units back']] as const) {
+  for (const [action, summary] of [
+    ['commit', 'Sell the held units'], ['release', 'Give the held units back'], ['restock', 'Take sold units back into stock'],
+  ] as const) {
     docs.registerPath({
       method: 'post', path: `/internal/stock/reservations/{id}/${action}`, tags: internal, summary: `${summary} (idempotent)`,
       request: { params: ReservationParams },
       responses: {
         200: { description: 'The reservation now', ...jsonContent(ReservationView) },
-        404: problemResponse('NOT_FOUND'), 409: problemResponse('RESERVATION_RELEASED or RESERVATION_COMMITTED'),
+        404: problemResponse('NOT_FOUND'), 409: problemResponse('RESERVATION_RELEASED, RESERVATION_COMMITTED or RESERVATION_NOT_SOLD'),
       },
     });
   }
@@ -100,6 +102,10 @@ export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenA
   router.post('/internal/stock/reservations/:id/release', handle(async (req, res) => {
     res.json(view(await stock.release(parseInput(ReservationParams, req.params).id)));
     settled.inc({ action: 'release' });
+  }));
+  router.post('/internal/stock/reservations/:id/restock', handle(async (req, res) => {
+    res.json(view(await stock.returnSold(parseInput(ReservationParams, req.params).id)));
+    settled.inc({ action: 'restock' });
   }));
   router.get('/internal/stock/:id', handle(async (req, res) => {
     const { id } = parseInput(ProductParams, req.params);

@@ -14,7 +14,7 @@ const IdempotencyHeaders = z.object({
 const HeldSchema = z.object({ purchaseId: z.string(), saleId: z.string(), status: z.literal('HELD'), holdExpiresAt: z.string(), price: z.number() }).openapi('Hold');
 const PurchaseSchema = z
   .object({
-    purchaseId: z.string(), saleId: z.string(), status: z.enum(['HELD', 'PAID', 'PAYMENT_FAILED', 'ABANDONED', 'EXPIRED']),
+    purchaseId: z.string(), saleId: z.string(), status: z.enum(['HELD', 'PAID', 'PAYMENT_FAILED', 'ABANDONED', 'EXPIRED', 'RESTOCKED']),
     price: z.number(), holdExpiresAt: z.string(), orderId: z.string().nullable(),
   })
   .openapi('Purchase');
@@ -68,6 +68,13 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
     responses: { 200: { description: 'Newest first', ...jsonContent(z.object({ items: z.array(PurchaseSchema.extend({ productId: z.string(), productName: z.string(), createdAt: z.string() })) })) } },
   });
 
+  docs.registerPath({
+    method: 'post', path: '/internal/purchases/{id}/restock', tags: ['purchases (Dapr invocation only)'],
+    summary: "A paid unit goes back to its sale (the order was cancelled or returned); idempotent",
+    request: { params: PurchaseParams },
+    responses: { 200: { description: 'RESTOCKED', ...jsonContent(PurchaseSchema) }, 404: problemResponse('NOT_FOUND'), 409: problemResponse('PURCHASE_NOT_PAID') },
+  });
+
   const counted = async <T>(counter: typeof attempts, work: () => Promise<T>, ok: string): Promise<T> => {
     try {
       const result = await work();
@@ -92,6 +99,9 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
   }));
   router.delete('/api/purchases/:id', auth.requireUser, handle(async (req, res) => {
     res.json(view(await purchasing.abandon(parseInput(PurchaseParams, req.params).id, principalOf(res).userId)));
+  }));
+  router.post('/internal/purchases/:id/restock', handle(async (req, res) => {
+    res.json(view(await purchasing.restock(parseInput(PurchaseParams, req.params).id)));
   }));
   router.get('/api/purchases', auth.requireUser, handle(async (_req, res) => {
     const items = await purchasing.history(principalOf(res).userId);

@@ -28,7 +28,7 @@ export const PurchaseEntity = new EntitySchema<Purchase>({
     saleId: { name: 'sale_id', type: 'char', length: 36 },
     buyerId: { name: 'buyer_id', type: 'char', length: 36 },
     idempotencyKey: { name: 'idempotency_key', type: 'varchar', length: 100 },
-    status: { type: 'enum', enum: ['HELD', 'PAID', 'PAYMENT_FAILED', 'ABANDONED', 'EXPIRED'] },
+    status: { type: 'enum', enum: ['HELD', 'PAID', 'PAYMENT_FAILED', 'ABANDONED', 'EXPIRED', 'RESTOCKED'] },
     price: { type: 'bigint', transformer: bigintAsNumber },
     holdExpiresAt: { name: 'hold_expires_at', type: 'datetime', precision: 3 },
     orderId: { name: 'order_id', type: 'char', length: 36, nullable: true },
@@ -56,25 +56,5 @@ export const PurchaseTransitionEntity = new EntitySchema<PurchaseTransition>({
     toStatus: { name: 'to_status', type: 'varchar', length: 20 },
     reason: { type: 'varchar', length: 100 },
     at: { type: 'datetime', precision: 3 },
-  },
-});
-
-export interface OutboxRow {
-  id: number;
-  topic: string;
-  payload: string;
-  createdAt: Date;
-  publishedAt: Date | null;
-}
-
-export const OutboxEntity = new EntitySchema<OutboxRow>({
-  name: 'Outbox',
-  tableName: 'outbox',
-  columns: {
-    id: { type: 'bigint', primary: true, generated: 'increment', transformer: bigintAsNumber },
-    topic: { type: 'varchar', length: 100 },
-    payload: { type: 'text' },
-    createdAt: { name: 'created_at', type: 'datetime', precision: 3, createDate: true },
-    publishedAt: { name: 'published_at', type: 'datetime', precision: 3, nullable: true },
   },
 });

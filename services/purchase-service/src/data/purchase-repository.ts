@@ -2,7 +2,8 @@ import { Mutex, Semaphore } from 'async-mutex';
 import { In, LessThanOrEqual, type DataSource } from 'typeorm';
 import { COUNTS_AGAINST_LIMIT, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
 import type { OutboxEvent, PurchaseStore } from '../domain/ports';
-import { FlashSaleEntity, OutboxEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
+import { addToOutbox } from '@flash/runtime';
+import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
 
 export class PurchaseRepository implements PurchaseStore {
   /**
@@ -80,7 +81,7 @@ export class PurchaseRepository implements PurchaseStore {
         const at = new Date();
         await purchases.update({ id }, { status: to, updatedAt: at, ...(orderId ? { orderId } : {}) });
         await tx.getRepository(PurchaseTransitionEntity).insert({ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at });
-        if (event) await tx.getRepository(OutboxEntity).insert({ topic: event.topic, payload: JSON.stringify(event.data) });
+        if (event) await addToOutbox(tx, event.topic, event.data);
       }
       return result;
     }));
@@ -104,7 +105,7 @@ export class PurchaseRepository implements PurchaseStore {
       status: PurchaseStatus;
       n: string;
     }[];
-    const counts: Record<PurchaseStatus, number> = { HELD: 0, PAID: 0, PAYMENT_FAILED: 0, ABANDONED: 0, EXPIRED: 0 };
+    const counts: Record<PurchaseStatus, number> = { HELD: 0, PAID: 0, PAYMENT_FAILED: 0, ABANDONED: 0, EXPIRED: 0, RESTOCKED: 0 };
     for (const row of rows) counts[row.status] = Number(row.n);
     return counts;
   }

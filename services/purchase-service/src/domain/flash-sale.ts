@@ -23,7 +23,8 @@ export function saleStatus(sale: Pick<FlashSale, 'startsAt' | 'endsAt'>, remaini
   return remaining > 0 ? 'LIVE' : 'SOLD_OUT';
 }
 
-export type PurchaseStatus = 'HELD' | 'PAID' | 'PAYMENT_FAILED' | 'ABANDONED' | 'EXPIRED';
+/** RESTOCKED: paid, then the order was cancelled or returned and the unit went back to the sale. */
+export type PurchaseStatus = 'HELD' | 'PAID' | 'PAYMENT_FAILED' | 'ABANDONED' | 'EXPIRED' | 'RESTOCKED';
 
 export interface Purchase {
   id: string;

@@ -15,7 +15,7 @@ export interface SaleInvariant {
   quantity: number;
   ledger: { available: number; held: number; sold: number };
   counter: { available: number };
-  purchases: { held: number; paid: number; paymentFailed: number; abandoned: number; expired: number };
+  purchases: { held: number; paid: number; paymentFailed: number; abandoned: number; expired: number; restocked: number };
   /** quantity = available + held + sold in the ledger. */
   ledgerBalances: boolean;
   /** The live counter and the purchases agree with the ledger (true whenever no purchase is mid-flight). */
@@ -76,6 +76,7 @@ export class FlashSales {
       counter: { available: levels.available },
       purchases: {
         held: counts.HELD, paid: counts.PAID, paymentFailed: counts.PAYMENT_FAILED, abandoned: counts.ABANDONED, expired: counts.EXPIRED,
+        restocked: counts.RESTOCKED,
       },
       ledgerBalances: ledger.available + ledger.held + ledger.sold === sale.quantity,
       consistent: levels.available === ledger.available && counts.HELD === ledger.held && counts.PAID === ledger.sold,

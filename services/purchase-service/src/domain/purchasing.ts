@@ -78,7 +78,7 @@ export class Purchasing {
         await this.payments.refund(p.id);
         return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'stock hold ran out' };
       }
-      return { result: 'paid' as const, ...this.paid(p) };
+      return { result: 'paid' as const, ...this.paid(p, (await this.sales.sale(p.saleId)).productId) };
     });
     if (outcome === 'expired' || outcome === 'failed') await this.returnUnit(purchaseId);
     if (outcome === 'paid') this.onPaid();
@@ -116,11 +116,25 @@ export class Purchasing {
     return expired;
   }
 
+  /** A paid unit comes back to its sale (its order was cancelled or returned): exactly once. */
+  async restock(purchaseId: string): Promise<Purchase> {
+    const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
+      if (p.status === 'RESTOCKED') return { result: 'done' as const };
+      if (p.status !== 'PAID') throw SaleErrors.notPaid(p.status);
+      return { result: 'done' as const, to: 'RESTOCKED' as const, reason: 'order cancelled or returned' };
+    });
+    if (!outcome) throw AppError.notFound(`Purchase ${purchaseId}`);
+    await this.stock.returnSold(purchaseId);
+    const purchase = (await this.purchases.byId(purchaseId))!;
+    this.soldOut.unitReturned(purchase.saleId);
+    return purchase;
+  }
+
   async history(buyerId: string) {
     return this.purchases.ofBuyer(buyerId);
   }
 
-  private paid(p: Purchase) {
+  private paid(p: Purchase, productId: string) {
     const orderId = p.id; // one order per paid purchase: order-service creates it under this id
     return {
       to: 'PAID' as const,
@@ -128,7 +142,10 @@ export class Purchasing {
       orderId,
       event: {
         topic: PURCHASE_PAID_TOPIC,
-        data: { purchaseId: p.id, saleId: p.saleId, buyerId: p.buyerId, quantity: 1, price: p.price, orderId, paidAt: new Date().toISOString() },
+        data: {
+          purchaseId: p.id, saleId: p.saleId, productId, buyerId: p.buyerId, quantity: 1, price: p.price, orderId,
+          paidAt: new Date().toISOString(),
+        },
       },
     };
   }

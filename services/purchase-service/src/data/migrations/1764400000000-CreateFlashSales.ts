@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { OUTBOX_TABLE } from '@flash/runtime';
 import { stockLedgerTables } from '@flash/stock';
 
 const TABLE = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
@@ -26,7 +27,7 @@ export class CreateFlashSales1764400000000 implements MigrationInterface {
       sale_id CHAR(36) NOT NULL,
       buyer_id CHAR(36) NOT NULL,
       idempotency_key VARCHAR(100) NOT NULL,
-      status ENUM('HELD','PAID','PAYMENT_FAILED','ABANDONED','EXPIRED') NOT NULL,
+      status ENUM('HELD','PAID','PAYMENT_FAILED','ABANDONED','EXPIRED','RESTOCKED') NOT NULL,
       price BIGINT NOT NULL,
       hold_expires_at DATETIME(3) NOT NULL,
       order_id CHAR(36) NULL,
@@ -53,14 +54,7 @@ export class CreateFlashSales1764400000000 implements MigrationInterface {
       buyer_id CHAR(36) NOT NULL,
       PRIMARY KEY (sale_id, buyer_id)
     ) ${TABLE}`);
-    await db.query(`CREATE TABLE outbox (
-      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      topic VARCHAR(100) NOT NULL,
-      payload TEXT NOT NULL,
-      created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-      published_at DATETIME(3) NULL,
-      KEY outbox_pending (published_at, id)
-    ) ${TABLE}`);
+    await db.query(OUTBOX_TABLE);
   }
 
   async down(db: QueryRunner): Promise<void> {
