@@ -15,11 +15,12 @@ import { readConfig as purchaseConfig } from '../../services/purchase-service/sr
 import { purchaseService } from '../../services/purchase-service/src/service';
 import { readConfig as orderConfig } from '../../services/order-service/src/config';
 import { orderService } from '../../services/order-service/src/service';
+import type { Clock } from '../../services/order-service/src/domain/clock';
 
 export const SERVICES = ['user-service', 'product-service', 'purchase-service', 'order-service'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-function build(name: ServiceName, env: NodeJS.ProcessEnv): { parts: ServiceParts; config: RuntimeConfig } {
+function build(name: ServiceName, env: NodeJS.ProcessEnv, options: StackOptions): { parts: ServiceParts; config: RuntimeConfig } {
   switch (name) {
     case 'user-service': {
       const config = userConfig(env);
@@ -33,9 +34,16 @@ function build(name: ServiceName, env: NodeJS.ProcessEnv): { parts: ServiceParts
       const config = purchaseConfig(env);
       return { parts: purchaseService(config), config };
     }
-    case 'order-service':
-      return { parts: orderService(), config: orderConfig(env) };
+    case 'order-service': {
+      const config = orderConfig(env);
+      return { parts: orderService(config, options.orderClock), config };
+    }
   }
+}
+
+export interface StackOptions {
+  /** The clock order-service runs on (tests move it by days). */
+  orderClock?: Clock;
 }
 
 export interface StartedService {
@@ -63,6 +71,7 @@ export interface TestStack {
 export async function startTestStack(
   names: readonly ServiceName[],
   env: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
+  options: StackOptions = {},
 ): Promise<TestStack> {
   const run = new SidecarRun();
   const mysql = mysqlServerFromEnv();
@@ -112,7 +121,7 @@ export async function startTestStack(
         SMTP_PORT: String(mail.smtpPort),
         ...env[name],
       };
-      const { parts, config } = build(name, serviceEnv);
+      const { parts, config } = build(name, serviceEnv, options);
       const service = await createService(parts, config);
       const running = await listen(service.built, 0, [service.close]);
       const sidecar = await run.start(name, running.port, ports);

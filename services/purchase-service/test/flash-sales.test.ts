@@ -59,7 +59,7 @@ describe('flash sales: exactly the stock, always', () => {
   }
 
   beforeAll(async () => {
-    stack = await startTestStack(['user-service', 'product-service', 'purchase-service'], {
+    stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {
       'purchase-service': { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_LATENCY_MS: '5', PAYMENT_SEED: 'test', SOLD_OUT_RECHECK_MS: '250' },
     });
     mint = tokenMinter(stack);
@@ -152,6 +152,11 @@ describe('flash sales: exactly the stock, always', () => {
     const forThisSale = events.filter((e: { payload: string }) => JSON.parse(e.payload).saleId === id);
     expect(forThisSale).toHaveLength(paid.length);
     expect(forThisSale.every((e: { published_at: Date | null }) => e.published_at !== null)).toBe(true);
+    // …and order-service made exactly one order of each.
+    const orderDb = stack.service('order-service').service.dataSource;
+    const orders = await orderDb.query('SELECT order_id FROM order_items WHERE sale_id = ?', [id]);
+    expect(orders).toHaveLength(paid.length);
+    expect(new Set(orders.map((o: { order_id: string }) => o.order_id))).toEqual(new Set(paid.map((p) => p.body.orderId)));
   });
 
   it('when a sale has not opened or has ended, then attempts are refused; it opens at startsAt without a restart', async () => {

@@ -38,7 +38,15 @@ export function userService(config: UserConfig): ServiceParts {
     },
     routes: (ctx) => {
       const { accounts, sessions, keyring, auth } = parts(ctx);
-      return [usersRouter(accounts, auth, ctx.docs, ctx.metrics), authRouter(sessions, keyring, auth, ctx.docs, ctx.metrics)];
+      const shoppingOf = async (authorization: string) => {
+        const headers = { authorization };
+        const [orders, wishlist] = await Promise.all([
+          ctx.dapr.invoke<{ items: unknown[] }>('order-service', 'api/orders', { headers }),
+          ctx.dapr.invoke<{ items: unknown[] }>('order-service', 'api/wishlist', { headers }),
+        ]);
+        return { orders: orders.items, wishlist: wishlist.items };
+      };
+      return [usersRouter(accounts, auth, ctx.docs, ctx.metrics, shoppingOf), authRouter(sessions, keyring, auth, ctx.docs, ctx.metrics)];
     },
     schedules: (ctx) => [
       {

@@ -96,7 +96,7 @@ export class Orders {
       }
       return { to: 'CANCELLED', at: now };
     });
-    await this.restockPending();
+    await this.restock((await this.orders.byId(orderId))!.items);
     return this.get(userId, orderId);
   }
 
@@ -141,8 +141,12 @@ export class Orders {
   }
 
   private async restockPending(): Promise<number> {
+    return this.restock(await this.orders.unrestocked(200));
+  }
+
+  private async restock(items: OrderItem[]): Promise<number> {
     let restocked = 0;
-    for (const item of await this.orders.unrestocked(200)) {
+    for (const item of items.filter((i) => !i.restockedAt)) {
       if (item.purchaseId) await this.stock.restockFlash(item.purchaseId);
       else if (item.reservationId) await this.stock.restockProduct(item.reservationId);
       await this.orders.markRestocked(item.id, this.clock.now());

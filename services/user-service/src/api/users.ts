@@ -1,10 +1,13 @@
 import { Router } from 'express';
 import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import type { Accounts } from '../domain/accounts';
 import { PasswordChangeBody, Profile, ProfileChangesBody, ResendBody, SignupBody, VerificationBody } from './schemas';
 
-export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
+/** The caller's orders and wishlist, from order-service (asked with the caller's own token). */
+export type ShoppingOf = (authorization: string) => Promise<{ orders: unknown[]; wishlist: unknown[] }>;
+
+export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics, shoppingOf: ShoppingOf): Router {
   const signups = metrics.counter('signups_total', 'Accounts created (unverified)');
   const verifications = metrics.counter('email_verifications_total', 'Emails verified');
   const security = bearerAuth(docs);
@@ -52,6 +55,17 @@ export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenA
     },
   });
 
+  docs.registerPath({
+    method: 'get', path: '/api/users/me/page', tags, security, summary: 'My page: my profile, my orders and my wishlist',
+    responses: {
+      200: {
+        description: 'Profile (decrypted for me), orders newest first, wishlist',
+        ...jsonContent(z.object({ profile: Profile, orders: z.array(z.object({}).passthrough()), wishlist: z.array(z.object({}).passthrough()) })),
+      },
+      401: problemResponse('not logged in'),
+    },
+  });
+
   const router = Router();
   router.post('/api/users', handle(async (req, res) => {
     await accounts.signup(parseInput(SignupBody, req.body));
@@ -70,6 +84,10 @@ export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenA
   }));
   router.get('/api/users/me', auth.requireUser, handle(async (_req, res) => {
     res.json(await accounts.profile(principalOf(res).userId));
+  }));
+  router.get('/api/users/me/page', auth.requireUser, handle(async (req, res) => {
+    const [profile, shopping] = await Promise.all([accounts.profile(principalOf(res).userId), shoppingOf(req.headers.authorization!)]);
+    res.json({ profile, ...shopping });
   }));
   router.patch('/api/users/me', auth.requireUser, handle(async (req, res) => {
     res.json(await accounts.updateProfile(principalOf(res).userId, parseInput(ProfileChangesBody, req.body)));

@@ -1,0 +1,33 @@
+import type { Dapr } from '@flash/dapr';
+import { AppError } from '@flash/http';
+import type { StockGateway } from '../domain/ports';
+
+/** product-service and purchase-service, through this service's sidecar. */
+export function daprStockGateway(dapr: Dapr): StockGateway {
+  const post = (app: string, path: string, body: unknown = {}) => dapr.invoke(app, path, { method: 'POST', body });
+  return {
+    async product(id) {
+      try {
+        return await dapr.invoke<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`);
+      } catch (err) {
+        if (err instanceof AppError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+    async reserve(productId, quantity, reservationId, holdSeconds) {
+      await post('product-service', 'internal/stock/reservations', { productId, quantity, reservationId, holdSeconds });
+    },
+    async commit(reservationId) {
+      await post('product-service', `internal/stock/reservations/${reservationId}/commit`);
+    },
+    async release(reservationId) {
+      await post('product-service', `internal/stock/reservations/${reservationId}/release`);
+    },
+    async restockProduct(reservationId) {
+      await post('product-service', `internal/stock/reservations/${reservationId}/restock`);
+    },
+    async restockFlash(purchaseId) {
+      await post('purchase-service', `internal/purchases/${purchaseId}/restock`);
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { In, IsNull, Not, type DataSource } from 'typeorm';
+import { addToOutbox, isDuplicateKey } from '@flash/runtime';
+import { RESTOCKING, type Order, type OrderItem, type OrderStatus } from '../domain/order';
+import type { OrderDetails, OrderStore } from '../domain/ports';
+import { OrderEntity, OrderItemEntity, OrderTransitionEntity } from './entities';
+
+export const ORDER_STATUS_TOPIC = 'order-status-changed';
+
+export class OrderRepository implements OrderStore {
+  constructor(private readonly db: DataSource) {}
+
+  async insert(order: Order, items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[]): Promise<boolean> {
+    try {
+      await this.db.transaction(async (tx) => {
+        await tx.getRepository(OrderEntity).insert(order);
+        await tx.getRepository(OrderItemEntity).insert(items.map((item) => ({ ...item, orderId: order.id, restockedAt: null })));
+        await tx.getRepository(OrderTransitionEntity).insert({ orderId: order.id, fromStatus: null, toStatus: order.status, at: order.placedAt });
+        await addToOutbox(tx, ORDER_STATUS_TOPIC, {
+          orderId: order.id, userId: order.userId, from: null, to: order.status, at: order.placedAt.toISOString(),
+        });
+      });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  async byId(id: string): Promise<OrderDetails | undefined> {
+    const order = await this.db.getRepository(OrderEntity).findOneBy({ id });
+    return order ? this.details([order]).then((d) => d[0]) : undefined;
+  }
+
+  async ofUser(userId: string): Promise<OrderDetails[]> {
+    return this.details(await this.db.getRepository(OrderEntity).find({ where: { userId }, order: { placedAt: 'DESC' }, take: 100 }));
+  }
+
+  async transition(id: string, decide: (order: Order) => { to: OrderStatus; at: Date } | undefined) {
+    return this.db.transaction(async (tx) => {
+      const orders = tx.getRepository(OrderEntity);
+      const order = await orders.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!order) return undefined;
+      const made = decide(order);
+      if (!made) return undefined;
+      await orders.update({ id }, {
+        status: made.to,
+        ...(made.to === 'DELIVERED' ? { deliveredAt: made.at } : {}),
+        ...(made.to === 'RETURN_REQUESTED' ? { returnRequestedAt: made.at } : {}),
+      });
+      await tx.getRepository(OrderTransitionEntity).insert({ orderId: id, fromStatus: order.status, toStatus: made.to, at: made.at });
+      await addToOutbox(tx, ORDER_STATUS_TOPIC, { orderId: id, userId: order.userId, from: order.status, to: made.to, at: made.at.toISOString() });
+      return made;
+    });
+  }
+
+  async movable(limit: number): Promise<Order[]> {
+    return this.db.getRepository(OrderEntity).find({ where: { status: In(['PLACED', 'SHIPPING', 'RETURN_REQUESTED']) }, take: limit });
+  }
+
+  async uncommitted(limit: number): Promise<OrderDetails[]> {
+    return this.details(await this.db.getRepository(OrderEntity).find({
+      where: { source: 'REGULAR', stockCommittedAt: IsNull(), status: Not('CANCELLED') }, take: limit,
+    }));
+  }
+
+  async markStockCommitted(id: string, at: Date): Promise<void> {
+    await this.db.getRepository(OrderEntity).update({ id, stockCommittedAt: IsNull() }, { stockCommittedAt: at });
+  }
+
+  async unrestocked(limit: number): Promise<OrderItem[]> {
+    const rows = (await this.db.query(
+      `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id
+        WHERE i.restocked_at IS NULL AND o.status IN (?) LIMIT ?`,
+      [RESTOCKING, limit],
+    )) as { id: string }[];
+    if (rows.length === 0) return [];
+    return this.db.getRepository(OrderItemEntity).findBy({ id: In(rows.map((r) => Number(r.id))) });
+  }
+
+  async markRestocked(itemId: number, at: Date): Promise<void> {
+    await this.db.getRepository(OrderItemEntity).update({ id: itemId, restockedAt: IsNull() }, { restockedAt: at });
+  }
+
+  private async details(orders: Order[]): Promise<OrderDetails[]> {
+    if (orders.length === 0) return [];
+    const ids = orders.map((o) => o.id);
+    const items = await this.db.getRepository(OrderItemEntity).find({ where: { orderId: In(ids) }, order: { id: 'ASC' } });
+    const transitions = await this.db.getRepository(OrderTransitionEntity).find({ where: { orderId: In(ids) }, order: { id: 'ASC' } });
+    return orders.map((order) => ({
+      order,
+      items: items.filter((i) => i.orderId === order.id),
+      transitions: transitions.filter((t) => t.orderId === order.id),
+    }));
+  }
+}

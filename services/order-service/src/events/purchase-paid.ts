@@ -1,0 +1,15 @@
+import type { Subscription } from '@flash/dapr';
+import type { Orders, PaidPurchase } from '../domain/orders';
+
+export const PURCHASE_PAID_TOPIC = 'purchase-paid';
+
+/** Paid flash purchases become orders; a redelivered event finds its order already there and changes nothing. */
+export function purchasePaidSubscription(orders: Orders): Subscription {
+  return {
+    topic: PURCHASE_PAID_TOPIC,
+    deadLetterTopic: `${PURCHASE_PAID_TOPIC}-dead`,
+    handle: async (event) => {
+      await orders.placeFlashOrder(event.data as PaidPurchase);
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Dapr } from '@flash/dapr';
+import { ManualClock } from '../src/domain/clock';
+import { startTestStack, type TestStack } from '../../../test/support/stack';
+import { tokenMinter } from '../../../test/support/tokens';
+
+const DAY = 24 * 3600 * 1000;
+
+describe('orders: lifecycle, cancel and return with restock, wishlist, my page', () => {
+  const clock = new ManualClock();
+  let stack: TestStack;
+  let mint: ReturnType<typeof tokenMinter>;
+  let adminToken: string;
+  let shopper: { token: string; email: string };
+  let stranger: string;
+  let orderUrl: string;
+  let publisher: Dapr;
+
+  const call = async (base: string, path: string, init: { method?: string; body?: unknown; token?: string; key?: string } = {}) => {
+    const res = await fetch(`${base}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.key ? { 'idempotency-key': init.key } : {}),
+      },
+      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const api = (path: string, init?: Parameters<typeof call>[2]) => call(stack.edgeUrl, path, init);
+  const post = (path: string, token: string, body: unknown = undefined) => api(path, { method: 'POST', token, ...(body ? { body } : {}) });
+  /** One scheduler run, as the cron binding makes it. */
+  const schedulerRun = () => call(orderUrl, '/order-lifecycle', { method: 'POST' });
+
+  async function product(stock: number) {
+    const res = await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: 10_000, stock } });
+    return res.body.id as string;
+  }
+  const stockOf = async (productId: string) => (await api(`/api/products/${productId}`)).body.stock as number;
+
+  async function waitFor<T>(what: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await what();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error('timed out');
+      await sleep(100);
+    }
+  }
+
+  beforeAll(async () => {
+    stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {}, { orderClock: clock });
+    mint = tokenMinter(stack);
+    orderUrl = stack.service('order-service').url;
+    adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
+    const email = `me-${stack.run.id}@example.test`;
+    await api('/api/users', { body: { name: 'Park Jiwoo', email, password: 'Sh0pper!pass', phone: '010-3333-4444', address: 'Busan' } });
+    const code = /code is (\d{6})/.exec((await stack.mail.waitForMail(email))[0]!.text)![1];
+    await api('/api/users/verification', { body: { email, code } });
+    shopper = { email, token: (await api('/api/auth/login', { body: { email, password: 'Sh0pper!pass' } })).body.accessToken };
+    stranger = await mint();
+    const caller = await stack.run.start(`${stack.run.id}-publisher`);
+    publisher = new Dapr({ httpPort: caller.ports.http, topicPrefix: stack.run.id });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('when a flash purchase is paid, then the order ships, arrives, can be returned, and its unit goes back to the sale', async () => {
+    const productId = await product(0);
+    const now = Date.now();
+    const sale = (await api('/api/admin/flash-sales', {
+      token: adminToken,
+      body: { productId, quantity: 2, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
+    })).body;
+    const held = await call(stack.service('purchase-service').url, `/api/flash-sales/${sale.id}/purchases`, { method: 'POST', token: shopper.token, key: 'story' });
+    const paid = await post(`/api/purchases/${held.body.purchaseId}/payment`, shopper.token);
+    expect(paid.status).toBe(200);
+    const orderId = paid.body.orderId as string;
+
+    const placed = await waitFor(async () => {
+      const res = await api(`/api/orders/${orderId}`, { token: shopper.token });
+      return res.status === 200 ? res.body : undefined;
+    });
+    expect(placed).toMatchObject({ status: 'PLACED', source: 'FLASH', items: [{ productId, quantity: 1, saleId: sale.id }] });
+
+    clock.advance(DAY);
+    await schedulerRun();
+    expect((await api(`/api/orders/${orderId}`, { token: shopper.token })).body.status).toBe('SHIPPING');
+    expect((await post(`/api/orders/${orderId}/cancel`, shopper.token)).status).toBe(409);
+
+    clock.advance(DAY);
+    await schedulerRun();
+    const delivered = (await api(`/api/orders/${orderId}`, { token: shopper.token })).body;
+    expect(delivered.status).toBe('DELIVERED');
+    expect(delivered.transitions.map((t: { to: string }) => t.to)).toEqual(['PLACED', 'SHIPPING', 'DELIVERED']);
+
+    clock.advance(DAY / 2);
+    expect((await post(`/api/orders/${orderId}/return`, shopper.token)).body.status).toBe('RETURN_REQUESTED');
+    clock.advance(DAY);
+    await schedulerRun();
+    expect((await api(`/api/orders/${orderId}`, { token: shopper.token })).body.status).toBe('RETURNED');
+
+    const invariant = (await api(`/api/admin/flash-sales/${sale.id}/invariant`, { token: adminToken })).body;
+    expect(invariant).toMatchObject({ ledger: { available: 2, held: 0, sold: 0 }, ledgerBalances: true, consistent: true });
+    expect(invariant.purchases).toMatchObject({ paid: 0, restocked: 1 });
+  });
+
+  it('when a regular order is cancelled before shipping, then exactly its quantity goes back; after shipping, 409', async () => {
+    const productId = await product(10);
+    const order = await post('/api/orders', shopper.token, { items: [{ productId, quantity: 3 }] });
+    expect(order.status).toBe(201);
+    expect(await stockOf(productId)).toBe(7);
+    const cancelled = await post(`/api/orders/${order.body.id}/cancel`, shopper.token);
+    expect(cancelled.body.status).toBe('CANCELLED');
+    expect(await stockOf(productId)).toBe(10);
+    expect((await post(`/api/orders/${order.body.id}/cancel`, shopper.token)).body.status).toBe('CANCELLED');
+    expect(await stockOf(productId)).toBe(10);
+
+    const shipped = await post('/api/orders', shopper.token, { items: [{ productId, quantity: 2 }] });
+    clock.advance(DAY);
+    await schedulerRun();
+    const late = await post(`/api/orders/${shipped.body.id}/cancel`, shopper.token);
+    expect(late.status).toBe(409);
+    expect(late.body.code).toBe('ORDER_NOT_CANCELLABLE');
+    expect(await stockOf(productId)).toBe(8);
+  });
+
+  it('when a return is asked more than a day after delivery, then 409', async () => {
+    const productId = await product(5);
+    const order = await post('/api/orders', shopper.token, { items: [{ productId, quantity: 1 }] });
+    clock.advance(2 * DAY);
+    await schedulerRun();
+    expect((await api(`/api/orders/${order.body.id}`, { token: shopper.token })).body.status).toBe('DELIVERED');
+    clock.advance(DAY + 60_000);
+    const late = await post(`/api/orders/${order.body.id}/return`, shopper.token);
+    expect(late.status).toBe(409);
+    expect(late.body.code).toBe('RETURN_NOT_ALLOWED');
+  });
+
+  it('when a checkout is short on one item, then 409 INSUFFICIENT_STOCK, no order, and nothing stays reserved', async () => {
+    const plenty = await product(10);
+    const scarce = await product(1);
+    const before = (await api('/api/orders', { token: shopper.token })).body.items.length;
+    const res = await post('/api/orders', shopper.token, { items: [{ productId: plenty, quantity: 4 }, { productId: scarce, quantity: 2 }] });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('INSUFFICIENT_STOCK');
+    expect((await api('/api/orders', { token: shopper.token })).body.items).toHaveLength(before);
+    expect(await stockOf(plenty)).toBe(10);
+    expect(await stockOf(scarce)).toBe(1);
+  });
+
+  it('when the same PAID event is delivered twice, then there is one order', async () => {
+    const productId = await product(0);
+    const event = {
+      orderId: randomUUID(), purchaseId: randomUUID(), saleId: randomUUID(), productId, buyerId: randomUUID(), quantity: 1, price: 5000,
+      paidAt: new Date().toISOString(),
+    };
+    await publisher.publish('pubsub', 'purchase-paid', event);
+    await publisher.publish('pubsub', 'purchase-paid', event);
+    const db = stack.service('order-service').service.dataSource;
+    await waitFor(async () => ((await db.query('SELECT id FROM orders WHERE id = ?', [event.orderId])).length ? true : undefined));
+    await sleep(1000);
+    expect(await db.query('SELECT id FROM orders WHERE id = ?', [event.orderId])).toHaveLength(1);
+    expect(await db.query('SELECT id FROM order_items WHERE order_id = ?', [event.orderId])).toHaveLength(1);
+  });
+
+  it('when two scheduler runs happen at once, then each order moves once', async () => {
+    const productId = await product(20);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await post('/api/orders', shopper.token, { items: [{ productId, quantity: 1 }] })).body.id);
+    clock.advance(DAY);
+    await Promise.all([schedulerRun(), schedulerRun(), schedulerRun()]);
+    for (const id of ids) {
+      const transitions = (await api(`/api/orders/${id}`, { token: shopper.token })).body.transitions.map((t: { to: string }) => t.to);
+      expect(transitions).toEqual(['PLACED', 'SHIPPING']);
+    }
+  });
+
+  it('when someone else asks for my order or wishlist item, then 404', async () => {
+    const productId = await product(5);
+    const order = await post('/api/orders', shopper.token, { items: [{ productId, quantity: 1 }] });
+    const item = await post('/api/wishlist', shopper.token, { productId, quantity: 1 });
+    expect((await api(`/api/orders/${order.body.id}`, { token: stranger })).status).toBe(404);
+    expect((await post(`/api/orders/${order.body.id}/cancel`, stranger)).status).toBe(404);
+    expect((await post(`/api/orders/${order.body.id}/return`, stranger)).status).toBe(404);
+    expect((await api(`/api/wishlist/${item.body.itemId}`, { method: 'PATCH', token: stranger, body: { quantity: 9 } })).status).toBe(404);
+    expect((await api(`/api/wishlist/${item.body.itemId}`, { method: 'DELETE', token: stranger })).status).toBe(404);
+    expect((await post(`/api/wishlist/${item.body.itemId}/order`, stranger)).status).toBe(404);
+    expect((await api('/api/orders', { token: stranger })).body.items).toEqual([]);
+    expect((await api(`/api/orders/${order.body.id}`, { token: shopper.token })).body.status).toBe('PLACED');
+  });
+
+  it('when a shopper keeps a wishlist and orders from it, then the order is placed and the item leaves the list', async () => {
+    const productId = await product(5);
+    expect((await post('/api/wishlist', shopper.token, { productId: randomUUID(), quantity: 1 })).status).toBe(400);
+    expect((await post('/api/wishlist', shopper.token, { productId, quantity: 0 })).status).toBe(400);
+    const added = await post('/api/wishlist', shopper.token, { productId, quantity: 1 });
+    expect(added.status).toBe(201);
+    expect((await post('/api/wishlist', shopper.token, { productId, quantity: 1 })).body.quantity).toBe(2);
+    const changed = await api(`/api/wishlist/${added.body.itemId}`, { method: 'PATCH', token: shopper.token, body: { quantity: 3 } });
+    expect(changed.body.quantity).toBe(3);
+
+    const ordered = await post(`/api/wishlist/${added.body.itemId}/order`, shopper.token);
+    expect(ordered.status).toBe(201);
+    expect(ordered.body.items).toEqual([expect.objectContaining({ productId, quantity: 3 })]);
+    expect(await stockOf(productId)).toBe(2);
+    expect((await api('/api/wishlist', { token: shopper.token })).body.items.map((i: { productId: string }) => i.productId)).not.toContain(productId);
+
+    const other = await post('/api/wishlist', shopper.token, { productId, quantity: 1 });
+    expect((await api(`/api/wishlist/${other.body.itemId}`, { method: 'DELETE', token: shopper.token })).status).toBe(204);
+  });
+
+  it('when a shopper opens my page, then their profile, orders and wishlist come together', async () => {
+    const productId = await product(5);
+    await post('/api/wishlist', shopper.token, { productId, quantity: 2 });
+    const page = await api('/api/users/me/page', { token: shopper.token });
+    expect(page.status).toBe(200);
+    expect(page.body.profile).toMatchObject({ email: shopper.email, name: 'Park Jiwoo' });
+    expect(page.body.orders.length).toBeGreaterThan(0);
+    expect(page.body.wishlist).toEqual(expect.arrayContaining([expect.objectContaining({ productId, quantity: 2 })]));
+  });
+});
