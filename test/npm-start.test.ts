@@ -1,66 +1,35 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deleteRedisKeys, dropDatabase, freePort, mysqlServerFromEnv, repoRoot, testRunId, waitUntil } from '@flash/stack';
-
-const SERVICES = ['user', 'product', 'purchase', 'order'];
-
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
+import {
+  deleteRedisKeys, dropDatabase, mysqlServerFromEnv, portOpen, privateStackEnv, startLocalStack, STACK_SERVICES, testRunId, waitUntil,
+} from '@flash/stack';
 
 /** `npm start` as a developer types it, on ports, databases and keys of this test's own. */
 describe('npm start', () => {
   const id = testRunId();
   const runDir = mkdtempSync(path.join(tmpdir(), `flash-start-${id}-`));
-  let base: number;
   let env: NodeJS.ProcessEnv;
   let edgePort: number;
+  let base: number;
 
   beforeAll(async () => {
-    // A free block of ports below the ephemeral range: apps at base+1.., sidecars at base+501.. (scripts/start.ts).
-    const blockPorts = (b: number) => [1, 2, 3, 4].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
-    do {
-      base = 20_000 + Math.floor(Math.random() * 12) * 1000;
-    } while ((await Promise.all(blockPorts(base).map(portOpen))).some(Boolean));
-    edgePort = await freePort();
-    env = {
-      ...process.env,
-      STACK_RUN_DIR: runDir,
-      STACK_PORT_BASE: String(base),
-      EDGE_PORT: String(edgePort),
-      MAIL_WEB_PORT: String(await freePort()),
-      MAIL_SMTP_PORT: String(await freePort()),
-      STATE_KEY_PREFIX: id,
-      ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_DB_NAME`, `${id}_${s}`])),
-    };
+    const stackEnv = await privateStackEnv(id, runDir);
+    edgePort = Number(stackEnv.EDGE_PORT);
+    base = Number(stackEnv.STACK_PORT_BASE);
+    env = { ...process.env, ...stackEnv };
   });
 
   afterAll(async () => {
-    for (const s of SERVICES) await dropDatabase(mysqlServerFromEnv(), `${id}_${s}`);
+    for (const s of STACK_SERVICES) await dropDatabase(mysqlServerFromEnv(), `${id}_${s}`);
     await deleteRedisKeys(`${id}*`);
     rmSync(runDir, { recursive: true, force: true });
   });
 
   function start(): { npm: ChildProcess; output: () => string; ready: Promise<number> } {
-    const npm = spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const ready = new Promise<number>((resolve, reject) => {
-      const onData = (data: Buffer) => {
-        output += data.toString();
-        const match = /\[start\] ready in ([\d.]+)s/.exec(output);
-        if (match) resolve(Number(match[1]));
-      };
-      npm.stdout!.on('data', onData);
-      npm.stderr!.on('data', onData);
-      npm.on('exit', (code) => reject(new Error(`npm start exited (${code}) before ready:\n${output}`)));
-    });
-    return { npm, output: () => output, ready };
+    const { child, output, ready } = startLocalStack('npm', ['start'], env);
+    return { npm: child, output, ready };
   }
 
   /** Processes of this stack still alive: its sidecars and mail catcher carry its ports in their arguments. */

@@ -4,3 +4,4 @@ export * from './sidecar';
 export * from './database';
 export * from './testing';
 export * from './mail';
+export * from './local-stack';

@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { freePort } from './processes';
+import { repoRoot } from './paths';
+
+export const STACK_SERVICES = ['user', 'product', 'purchase', 'order'] as const;
+
+export const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+/**
+ * The environment for a whole `npm start` stack of its own: a free block of ports below the ephemeral range (apps
+ * at base+1.., sidecars at base+501.., see scripts/start.ts), and databases, state keys and topics named after `id`.
+ */
+export async function privateStackEnv(id: string, runDir: string): Promise<NodeJS.ProcessEnv & { EDGE_PORT: string }> {
+  const blockPorts = (b: number) => [1, 2, 3, 4].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
+  let base: number;
+  do {
+    base = 20_000 + Math.floor(Math.random() * 12) * 1000;
+  } while ((await Promise.all(blockPorts(base).map(portOpen))).some(Boolean));
+  return {
+    STACK_RUN_DIR: runDir,
+    STACK_PORT_BASE: String(base),
+    EDGE_PORT: String(await freePort()),
+    MAIL_WEB_PORT: String(await freePort()),
+    MAIL_SMTP_PORT: String(await freePort()),
+    STATE_KEY_PREFIX: id,
+    TOPIC_PREFIX: id,
+    ...Object.fromEntries(STACK_SERVICES.map((s) => [`${s.toUpperCase()}_DB_NAME`, `${id}_${s}`])),
+  };
+}
+
+/** Runs `command args` (npm start, or the orchestrator itself) and resolves when it prints its ready line. */
+export function startLocalStack(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; output: () => string; ready: Promise<number> } {
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const ready = new Promise<number>((resolve, reject) => {
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      const match = /\[start\] ready in ([\d.]+)s/.exec(output);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`the stack exited (${code}) before it was ready:\n${output}`)));
+  });
+  return { child, output: () => output, ready };
+}
