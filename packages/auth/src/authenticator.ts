@@ -23,6 +23,7 @@ const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
 const MAX_CACHED_SESSIONS = 50_000;
+const BATCH_WINDOW_MS = 2;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
 export class Authenticator {
@@ -31,6 +32,7 @@ export class Authenticator {
   private readonly cacheMs: number;
   private readonly checked = new Map<string, { revoked: boolean; at: number }>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
+  private batch: { sessionId: string; resolve(revoked: boolean): void; reject(err: unknown): void }[] = [];
 
   constructor(options: AuthenticatorOptions) {
     this.keys = options.keys;
@@ -86,19 +88,34 @@ export class Authenticator {
     if (cached && (cached.revoked || Date.now() - cached.at < this.cacheMs)) return cached.revoked;
     let lookup = this.inFlight.get(sessionId);
     if (!lookup) {
-      lookup = this.revocations.get(revokedSessionKey(sessionId)).then(
-        (entry) => {
-          if (this.checked.size >= MAX_CACHED_SESSIONS) this.checked.clear();
-          this.checked.set(sessionId, { revoked: entry !== undefined, at: Date.now() });
-          return entry !== undefined;
-        },
-        () => {
-          throw AppError.unavailable('Sessions cannot be checked right now; try again shortly.');
-        },
-      ).finally(() => this.inFlight.delete(sessionId));
+      lookup = this.lookUp(sessionId).finally(() => this.inFlight.delete(sessionId));
       this.inFlight.set(sessionId, lookup);
     }
     return lookup;
+  }
+
+  /** Sessions asked about within a couple of milliseconds share one bulk read of the state store. */
+  private lookUp(sessionId: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ sessionId, resolve, reject });
+      if (this.batch.length === 1) setTimeout(() => void this.flush(), BATCH_WINDOW_MS);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch.splice(0);
+    try {
+      const found = await this.revocations.getMany(batch.map((b) => revokedSessionKey(b.sessionId)));
+      if (this.checked.size >= MAX_CACHED_SESSIONS) this.checked.clear();
+      for (const { sessionId, resolve } of batch) {
+        const revoked = found.get(revokedSessionKey(sessionId)) !== undefined;
+        this.checked.set(sessionId, { revoked, at: Date.now() });
+        resolve(revoked);
+      }
+    } catch {
+      const unavailable = AppError.unavailable('Sessions cannot be checked right now; try again shortly.');
+      for (const { reject } of batch) reject(unavailable);
+    }
   }
 }
 

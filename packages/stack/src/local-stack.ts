@@ -16,7 +16,9 @@ export const portOpen = (port: number) =>
  * The environment for a whole `npm start` stack of its own: a free block of ports below the ephemeral range (apps
  * at base+1.., sidecars at base+501.., see scripts/start.ts), and databases, state keys and topics named after `id`.
  */
-export async function privateStackEnv(id: string, runDir: string): Promise<NodeJS.ProcessEnv & { EDGE_PORT: string }> {
+type StackVariable = 'STACK_RUN_DIR' | 'STACK_PORT_BASE' | 'EDGE_PORT' | 'MAIL_WEB_PORT' | 'MAIL_SMTP_PORT' | 'STATE_KEY_PREFIX' | 'TOPIC_PREFIX';
+
+export async function privateStackEnv(id: string, runDir: string): Promise<NodeJS.ProcessEnv & Record<StackVariable, string>> {
   const blockPorts = (b: number) => [1, 2, 3, 4].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
   let base: number;
   do {

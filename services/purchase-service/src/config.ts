@@ -6,7 +6,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig(SERVICE_NAME, {
     ...baseConfigShape,
     DB_NAME: z.string().regex(/^[a-z0-9_]+$/).default('flash_purchases'),
-    DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(30),
+    DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(60),
     /** State keys one sale's units are split over. */
     STOCK_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
     STOCK_SWEEP_SECONDS: z.coerce.number().min(0.1).default(2),

@@ -31,6 +31,7 @@ export class PurchaseRepository implements PurchaseStore {
     buyerId: string,
     idempotencyKey: string,
     decide: (state: { existing?: Purchase; active: number }) => Promise<Purchase>,
+    onTurn: () => void = () => undefined,
   ): Promise<Purchase> {
     const key = `${saleId}:${buyerId}`;
     let queue = this.buyerQueues.get(key);
@@ -39,7 +40,12 @@ export class PurchaseRepository implements PurchaseStore {
       this.buyerQueues.set(key, queue);
     }
     try {
-      return await queue.runExclusive(() => this.lockingTransactions.runExclusive(() => this.lockBuyer(saleId, buyerId, idempotencyKey, decide)));
+      return await queue.runExclusive(() =>
+        this.lockingTransactions.runExclusive(() => {
+          onTurn();
+          return this.lockBuyer(saleId, buyerId, idempotencyKey, decide);
+        }),
+      );
     } finally {
       if (!queue.isLocked()) this.buyerQueues.delete(key);
     }

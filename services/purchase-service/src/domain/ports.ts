@@ -20,6 +20,8 @@ export interface PurchaseStore {
     buyerId: string,
     idempotencyKey: string,
     decide: (state: { existing?: Purchase; active: number }) => Promise<Purchase>,
+    /** Runs when the attempt's turn comes, before any locking: throwing here costs no database work. */
+    onTurn?: () => void,
   ): Promise<Purchase>;
   /** Under a lock on the purchase: `change` sees it and may return a transition to record (with an event). */
   withPurchaseLock<T>(

@@ -52,9 +52,15 @@ export class Purchasing {
         id, saleId, buyerId, idempotencyKey, status: 'HELD', price: sale.price, orderId: null,
         holdExpiresAt: new Date(now.getTime() + sale.holdSeconds * 1000), createdAt: now, updatedAt: now,
       };
+    }, () => {
+      // The crowd queued behind the first SOLD_OUT learns it when its turn comes, without database or counter work.
+      if (this.soldOut.isSoldOut(saleId)) throw SaleErrors.soldOut();
     }).catch(async (err: unknown) => {
       // The unit was held but the purchase not recorded: it goes back now rather than when the stock hold ends.
       if (held) await this.stock.release(held).catch(() => undefined);
+      // A retry of an attempt that did hold a unit keeps its answer, even if the sale sold out meanwhile.
+      const earlier = err instanceof AppError && err.code === 'SOLD_OUT' ? await this.purchases.byKey(buyerId, idempotencyKey) : undefined;
+      if (earlier) return this.sameSale(earlier, saleId);
       throw err;
     });
   }
