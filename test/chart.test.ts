@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Ajv from 'ajv';
+import { parseAllDocuments, parse } from 'yaml';
+import * as apps from 'kubernetes-models/apps/v1';
+import * as autoscaling from 'kubernetes-models/autoscaling/v2';
+import * as core from 'kubernetes-models/v1';
+import * as networking from 'kubernetes-models/networking.k8s.io/v1';
+import * as policy from 'kubernetes-models/policy/v1';
+import { routes } from '@flash/edge';
+import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
+
+const run = promisify(execFile);
+const chart = path.join(repoRoot, 'charts/flash-sale');
+const helm = (...args: string[]) => run(path.join(toolsBin(), 'helm'), args, { cwd: repoRoot });
+const CLUSTER = ['--kube-version', '1.30.0', '--api-versions', 'dapr.io/v1alpha1'];
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
+
+async function render(...extra: string[]): Promise<Manifest[]> {
+  const { stdout } = await helm('template', 'flash-sale', chart, ...CLUSTER, ...extra);
+  return parseAllDocuments(stdout).map((d) => d.toJSON() as Manifest).filter(Boolean);
+}
+
+/** Kubernetes objects by apiVersion/kind, validated by the kubernetes-models classes. */
+const kubernetes: Record<string, new (data: never) => { validate(): void }> = {
+  'apps/v1/Deployment': apps.Deployment,
+  'v1/Service': core.Service,
+  'v1/ConfigMap': core.ConfigMap,
+  'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget,
+  'autoscaling/v2/HorizontalPodAutoscaler': autoscaling.HorizontalPodAutoscaler,
+  'networking.k8s.io/v1/Ingress': networking.Ingress,
+};
+
+/** Dapr objects, validated against the openAPIV3Schema of Dapr 1.18's CRDs (test/schemas/dapr). */
+function daprValidators(): Record<string, (doc: unknown) => string[]> {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const validators: Record<string, (doc: unknown) => string[]> = {};
+  for (const file of readdirSync(path.join(repoRoot, 'test/schemas/dapr'))) {
+    const crd = parse(readFileSync(path.join(repoRoot, 'test/schemas/dapr', file), 'utf8'));
+    for (const version of crd.spec.versions) {
+      const validate = ajv.compile(version.schema.openAPIV3Schema);
+      validators[`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`] = (doc) =>
+        validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+    }
+  }
+  return validators;
+}
+
+function validateAll(manifests: Manifest[]): string[] {
+  const dapr = daprValidators();
+  const problems: string[] = [];
+  for (const m of manifests) {
+    const key = `${m.apiVersion}/${m.kind}`;
+    if (kubernetes[key]) {
+      try {
+        new kubernetes[key](m as never).validate();
+      } catch (err) {
+        problems.push(`${key} ${m.metadata.name}: ${(err as Error).message}`);
+      }
+    } else if (dapr[key]) {
+      problems.push(...dapr[key](m).map((p) => `${key} ${m.metadata.name}: ${p}`));
+    } else {
+      problems.push(`${key} ${m.metadata.name}: no schema to validate it against`);
+    }
+  }
+  return problems;
+}
+
+describe('the Helm chart, skaffold and the Dapr resources, validated without a cluster', () => {
+  it('when linted strictly, with default and production-like values, then there is no error', async () => {
+    for (const values of [[], ['-f', path.join(chart, 'ci/production-values.yaml')]]) {
+      const { stdout } = await helm('lint', '--strict', chart, '--kube-version', '1.30.0', '--set', 'dapr.requireCrds=false', ...values);
+      expect(stdout).toContain('0 chart(s) failed');
+    }
+  });
+
+  it('when rendered with default and production-like values, then every object passes its schema', async () => {
+    const defaults = await render();
+    const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
+    const kinds = (ms: Manifest[]) => [...new Set(ms.map((m) => m.kind))].sort();
+    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'PodDisruptionBudget', 'Resiliency', 'Service']);
+    expect(kinds(production)).toContain('HorizontalPodAutoscaler');
+    expect(validateAll(defaults)).toEqual([]);
+    expect(validateAll(production)).toEqual([]);
+  });
+
+  it('when a Deployment is rendered, then it carries the sidecar annotations, probes, limits and a locked-down security context, and refers to Secrets', async () => {
+    const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
+    const deployment = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'user-service') as any;
+    expect(deployment.spec.template.metadata.annotations).toMatchObject({
+      'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale',
+      'dapr.io/metrics-port': '9090', 'dapr.io/api-token-secret': 'dapr-api-token',
+      'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
+    });
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container.resources.limits).toBeDefined();
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    expect(container.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').valueFrom.secretKeyRef.name).toBe('flash-sale-mysql');
+    expect(production.some((m) => m.kind === 'Secret')).toBe(false);
+  });
+
+  it('when the Dapr CRDs are missing, then rendering fails and says to install Dapr first', async () => {
+    const failure = await helm('template', 'flash-sale', chart, '--kube-version', '1.30.0').then(() => '', (err: { stderr: string }) => err.stderr);
+    expect(failure).toContain('The Dapr CRDs (dapr.io/v1alpha1) are not installed');
+  });
+
+  it('when the Ingress is rendered, then its routes are exactly the local edge’s', async () => {
+    const ingress = (await render()).find((m) => m.kind === 'Ingress') as any;
+    const paths = ingress.spec.rules[0].http.paths.map((p: any) => ({ prefix: p.path, service: p.backend.service.name }));
+    expect(paths).toEqual(routes.map((r) => ({ prefix: r.prefix, service: r.service })));
+  });
+
+  it('when a real daprd loads the rendered Dapr resources, then every component and the resiliency policy load', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'flash-chart-dapr-'));
+    const id = testRunId();
+    try {
+      const dapr = (await render()).filter((m) => m.apiVersion.startsWith('dapr.io/') && m.kind !== 'Configuration');
+      for (const m of dapr) writeFileSync(path.join(dir, `${m.kind}-${m.metadata.name}.yaml`), JSON.stringify(m));
+      const sidecar = await startSidecar({
+        appId: 'order-service', runDir: dir, resourcesDir: dir, ports: await freeSidecarPorts(), redisHost: redisUrl(),
+        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id,
+      });
+      try {
+        const metadata = (await (await fetch(`http://127.0.0.1:${sidecar.ports.http}/v1.0/metadata`)).json()) as { components: { name: string }[] };
+        expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'pubsub', 'statestore']);
+        const metrics = await sidecar.metrics();
+        expect(metrics).toMatch(/dapr_resiliency_loaded\{[^}]*name="flash-sale-resiliency"[^}]*\} 1/);
+        expect(sidecar.output()).not.toMatch(/"level":"(error|fatal)"/);
+      } finally {
+        await sidecar.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when skaffold.yaml is checked against skaffold’s schema, then it is valid', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(readFileSync(path.join(repoRoot, 'test/schemas/skaffold/v4beta14.json'), 'utf8')));
+    const config = parse(readFileSync(path.join(repoRoot, 'skaffold.yaml'), 'utf8'));
+    const valid = validate(config);
+    expect({ valid, errors: valid ? [] : validate.errors!.slice(0, 5) }).toEqual({ valid: true, errors: [] });
+    expect(config.build.artifacts.map((a: { image: string }) => a.image)).toEqual(
+      ['user', 'product', 'purchase', 'order'].map((s) => `flash-sale-${s}-service`),
+    );
+  });
+});
