@@ -139,6 +139,7 @@ async function main(): Promise<void> {
     PAYMENT_FAILURE_RATE: env.PAYMENT_FAILURE_RATE ?? '0.2',
     PAYMENT_LATENCY_MS: env.PAYMENT_LATENCY_MS ?? '20',
     LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    SEED_DEMO_DATA: 'false',
   };
   const base = `http://127.0.0.1:${stackEnv.EDGE_PORT}`;
   const portBase = Number(stackEnv.STACK_PORT_BASE);

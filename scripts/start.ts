@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     const server = createEdge(targets).listen(edgePort, '0.0.0.0', () => resolve(server)).on('error', reject);
   });
 
+  if (env.SEED_DEMO_DATA !== 'false') log(`demo data: ${await seedDemoData(`http://127.0.0.1:${edgePort}`)}`);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   log(`ready in ${seconds}s`);
   log(`  API (edge)      http://localhost:${edgePort}/api/...`);
@@ -146,6 +147,30 @@ async function main(): Promise<void> {
   }
   log(`  logs            ${path.relative(process.cwd(), logDir)}/`);
   log('Ctrl-C stops everything.');
+}
+
+/** A fresh shop gets a few products and a live flash sale, made through the API as the demo admin. */
+async function seedDemoData(api: string): Promise<string> {
+  const call = async (path: string, body?: unknown, token?: string) => {
+    const res = await fetch(`${api}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`demo data: ${path} answered ${res.status}: ${await res.text()}`);
+    return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  if ((await call('/api/products?size=1')).total > 0) return 'kept what is there';
+  const admin = { email: env.ADMIN_EMAIL ?? 'admin@flash-sale.local', password: env.ADMIN_PASSWORD ?? 'Admin123!' };
+  const { accessToken } = await call('/api/auth/login', admin);
+  const runner = await call('/api/admin/products', { name: 'Aurora runner (limited)', description: 'The drop everyone waits for', price: 189_000, stock: 50 }, accessToken);
+  await call('/api/admin/products', { name: 'Comet cap', description: 'Everyday cap', price: 35_000, stock: 200 }, accessToken);
+  await call('/api/admin/products', { name: 'Nebula hoodie', description: 'Heavyweight hoodie', price: 89_000, stock: 100 }, accessToken);
+  const now = Date.now();
+  await call('/api/admin/flash-sales', {
+    productId: runner.id, quantity: 20, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 24 * 3_600_000).toISOString(),
+  }, accessToken);
+  return '3 products and a flash sale of 20 Aurora runners, live for 24 h';
 }
 
 let stopping = false;

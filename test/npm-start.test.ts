@@ -43,6 +43,11 @@ describe('npm start', () => {
     const res = await fetch(`http://127.0.0.1:${edgePort}/api/docs/openapi.json`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { 'x-sources': string[] })['x-sources']).toHaveLength(4);
+    // The demo shop is seeded once: products and a live flash sale.
+    const products = (await (await fetch(`http://127.0.0.1:${edgePort}/api/products`)).json()) as { total: number };
+    expect(products.total).toBe(3);
+    const sales = (await (await fetch(`http://127.0.0.1:${edgePort}/api/flash-sales`)).json()) as { items: { status: string; remaining: number }[] };
+    expect(sales.items).toEqual([expect.objectContaining({ status: 'LIVE', remaining: 20 })]);
   }
 
   it('when started, then every service is ready behind the edge; on SIGTERM nothing is left running', async () => {
