@@ -77,9 +77,20 @@ function startSchedules(schedules: Schedule[], logger: Logger): () => Promise<vo
 }
 
 export * from './outbox';
+export * from './schema';
 
-/** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
-export const isDuplicateKey = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
+/**
+ * The service's use cases, built once per context and shared by its routes, subscriptions and schedules.
+ * `build` runs on first use.
+ */
+export function oncePerContext<T>(build: (ctx: ServiceContext) => T): (ctx: ServiceContext) => T {
+  const built = new WeakMap<ServiceContext, T>();
+  return (ctx) => {
+    if (!built.has(ctx)) built.set(ctx, build(ctx));
+    return built.get(ctx)!;
+  };
+}
+
 
 export const PUBSUB = 'pubsub';
 export const STATESTORE = 'statestore';

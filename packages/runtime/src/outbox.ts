@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { EntitySchema, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import type { Dapr } from '@flash/dapr';
+import { bigintAsNumber, TABLE_OPTIONS } from './schema';
 
 export interface OutboxRow {
   id: number;
@@ -14,7 +15,7 @@ export const OutboxEntity = new EntitySchema<OutboxRow>({
   name: 'Outbox',
   tableName: 'outbox',
   columns: {
-    id: { type: 'bigint', primary: true, generated: 'increment', transformer: { from: Number, to: (v: unknown) => v } },
+    id: { type: 'bigint', primary: true, generated: 'increment', transformer: bigintAsNumber },
     topic: { type: 'varchar', length: 100 },
     payload: { type: 'text' },
     createdAt: { name: 'created_at', type: 'datetime', precision: 3, createDate: true },
@@ -30,7 +31,7 @@ export const OUTBOX_TABLE = `CREATE TABLE outbox (
   created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   published_at DATETIME(3) NULL,
   KEY outbox_pending (published_at, id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
+) ${TABLE_OPTIONS}`;
 
 /** Writes an event in the same transaction as the change it announces. */
 export async function addToOutbox(tx: EntityManager, topic: string, data: Record<string, unknown>): Promise<void> {

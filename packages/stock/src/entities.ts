@@ -1,7 +1,6 @@
 import { EntitySchema } from 'typeorm';
+import { bigintAsNumber, TABLE_OPTIONS } from '@flash/runtime';
 import type { Movement, Reservation } from './keeper';
-
-const bigintAsNumber = { from: Number, to: (v: unknown) => v };
 
 export const ReservationEntity = new EntitySchema<Reservation>({
   name: 'StockReservation',
@@ -34,7 +33,6 @@ export const MovementEntity = new EntitySchema<Movement>({
 
 /** The ledger's tables, for the owning service's migration; `ownerTable` gets the counter generation column. */
 export function stockLedgerTables(ownerTable: string): string[] {
-  const collation = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
   return [
     // Bumped by every rebuild of the counter from the ledger; a take from an older counter is not recorded.
     `ALTER TABLE ${ownerTable} ADD COLUMN stock_generation INT NOT NULL DEFAULT 1`,
@@ -48,7 +46,7 @@ export function stockLedgerTables(ownerTable: string): string[] {
       KEY stock_reservations_due (status, expires_at),
       KEY stock_reservations_stock (stock_id, status),
       CONSTRAINT stock_reservations_owner FOREIGN KEY (stock_id) REFERENCES ${ownerTable} (id)
-    ) ${collation}`,
+    ) ${TABLE_OPTIONS}`,
     `CREATE TABLE stock_movements (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       stock_id CHAR(36) NOT NULL,
@@ -63,6 +61,6 @@ export function stockLedgerTables(ownerTable: string): string[] {
       KEY stock_movements_stock (stock_id, created_at),
       KEY stock_movements_unapplied (applied_at, created_at),
       CONSTRAINT stock_movements_owner FOREIGN KEY (stock_id) REFERENCES ${ownerTable} (id)
-    ) ${collation}`,
+    ) ${TABLE_OPTIONS}`,
   ];
 }

@@ -1,5 +1,5 @@
 import { daprAuthenticator } from '@flash/auth';
-import { OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { lifecycleRouter } from './api/lifecycle';
 import { ordersRouter } from './api/orders';
 import { wishlistRouter } from './api/wishlist';
@@ -15,11 +15,7 @@ import { purchasePaidSubscription } from './events/purchase-paid';
 import { daprStockGateway } from './clients/stock-gateway';
 
 export function orderService(config: OrderConfig, clock: Clock = systemClock): ServiceParts {
-  const assembled = new WeakMap<ServiceContext, ReturnType<typeof assemble>>();
-  const parts = (ctx: ServiceContext) => {
-    if (!assembled.has(ctx)) assembled.set(ctx, assemble(config, clock, ctx));
-    return assembled.get(ctx)!;
-  };
+  const parts = oncePerContext((ctx) => assemble(config, clock, ctx));
   return {
     name: SERVICE_NAME,
     entities: [OrderEntity, OrderItemEntity, OrderTransitionEntity, WishlistItemEntity, OutboxEntity],

@@ -1,5 +1,5 @@
 import { daprAuthenticator } from '@flash/auth';
-import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { docsRouter } from './api/docs';
 import { productsRouter } from './api/products';
@@ -12,18 +12,14 @@ import { ProductRepository } from './data/product-repository';
 import { Catalog } from './domain/catalog';
 
 export function productService(config: ProductConfig): ServiceParts {
-  const assembled = new WeakMap<ServiceContext, StockKeeper>();
-  const stockKeeper = (ctx: ServiceContext) => {
-    if (!assembled.has(ctx)) {
-      const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
-      assembled.set(ctx, new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource, 'products'), {
-        what: 'Product',
-        defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
-        orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
-      }));
-    }
-    return assembled.get(ctx)!;
-  };
+  const stockKeeper = oncePerContext((ctx) => {
+    const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
+    return new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource, 'products'), {
+      what: 'Product',
+      defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
+      orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
+    });
+  });
   return {
     name: SERVICE_NAME,
     entities: [ProductEntity, ReservationEntity, MovementEntity],

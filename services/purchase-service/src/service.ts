@@ -1,6 +1,6 @@
 import { daprAuthenticator } from '@flash/auth';
 import { AppError } from '@flash/http';
-import { OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
 import { holdExpiryRouter } from './api/hold-expiry';
@@ -17,11 +17,7 @@ import { SoldOutMemory } from './domain/sold-out';
 import { SimulatedPaymentProvider } from './payments/simulated-provider';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
-  const assembled = new WeakMap<ServiceContext, ReturnType<typeof assemble>>();
-  const parts = (ctx: ServiceContext) => {
-    if (!assembled.has(ctx)) assembled.set(ctx, assemble(config, ctx));
-    return assembled.get(ctx)!;
-  };
+  const parts = oncePerContext((ctx) => assemble(config, ctx));
   return {
     name: SERVICE_NAME,
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { daprAuthenticator, type SessionRevocation } from '@flash/auth';
-import { STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { oncePerContext, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
 import { authRouter } from './api/auth';
 import { usersRouter } from './api/users';
@@ -22,11 +22,7 @@ import { smtpMailer } from './mail/smtp-mailer';
 
 export function userService(config: UserConfig): ServiceParts {
   const vault = personalDataVault(config);
-  const assembled = new WeakMap<ServiceContext, ReturnType<typeof assemble>>();
-  const parts = (ctx: ServiceContext) => {
-    if (!assembled.has(ctx)) assembled.set(ctx, assemble(config, vault, ctx));
-    return assembled.get(ctx)!;
-  };
+  const parts = oncePerContext((ctx) => assemble(config, vault, ctx));
   return {
     name: SERVICE_NAME,
     entities: [UserEntity, SessionEntity, RefreshTokenEntity, VerificationCodeEntity, SigningKeyEntity],

@@ -1,7 +1,6 @@
 import { EntitySchema } from 'typeorm';
+import { bigintAsNumber } from '@flash/runtime';
 import type { Order, OrderItem, OrderTransition, WishlistItem } from '../domain/order';
-
-const bigintAsNumber = { from: Number, to: (v: unknown) => v };
 
 export const OrderEntity = new EntitySchema<Order>({
   name: 'Order',

@@ -1,4 +1,5 @@
 import { EntitySchema } from 'typeorm';
+import { bigintAsNumber } from '@flash/runtime';
 import type { Product } from '../domain/product';
 
 export const ProductEntity = new EntitySchema<Product>({
@@ -8,7 +9,7 @@ export const ProductEntity = new EntitySchema<Product>({
     id: { type: 'char', length: 36, primary: true },
     name: { type: 'varchar', length: 200, unique: true },
     description: { type: 'text' },
-    price: { type: 'bigint', transformer: { from: Number, to: (v: unknown) => v } },
+    price: { type: 'bigint', transformer: bigintAsNumber },
     createdAt: { name: 'created_at', type: 'datetime', precision: 3, createDate: true },
     updatedAt: { name: 'updated_at', type: 'datetime', precision: 3, updateDate: true },
   },

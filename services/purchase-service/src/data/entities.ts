@@ -1,7 +1,6 @@
 import { EntitySchema } from 'typeorm';
+import { bigintAsNumber } from '@flash/runtime';
 import type { FlashSale, Purchase } from '../domain/flash-sale';
-
-const bigintAsNumber = { from: Number, to: (v: unknown) => v };
 
 export const FlashSaleEntity = new EntitySchema<FlashSale>({
   name: 'FlashSale',

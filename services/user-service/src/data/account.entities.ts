@@ -1,4 +1,5 @@
 import { EntitySchema } from 'typeorm';
+import { bigintAsNumber } from '@flash/runtime';
 import type { RefreshToken, Session, SigningKey, VerificationCode } from '../domain/user';
 
 export const SessionEntity = new EntitySchema<Session>({
@@ -28,7 +29,7 @@ export const VerificationCodeEntity = new EntitySchema<VerificationCode>({
   name: 'VerificationCode',
   tableName: 'verification_codes',
   columns: {
-    id: { type: 'bigint', primary: true, generated: 'increment', transformer: { from: Number, to: (v: unknown) => v } },
+    id: { type: 'bigint', primary: true, generated: 'increment', transformer: bigintAsNumber },
     userId: { name: 'user_id', type: 'char', length: 36 },
     codeDigest: { name: 'code_digest', type: 'char', length: 64 },
     expiresAt: { name: 'expires_at', type: 'datetime', precision: 3 },

@@ -1,7 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { OUTBOX_TABLE } from '@flash/runtime';
-
-const TABLE = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
+import { OUTBOX_TABLE, TABLE_OPTIONS } from '@flash/runtime';
 
 export class CreateOrders1764500000000 implements MigrationInterface {
   name = 'CreateOrders1764500000000';
@@ -19,7 +17,7 @@ export class CreateOrders1764500000000 implements MigrationInterface {
       stock_committed_at DATETIME(3) NULL,
       KEY orders_user (user_id, placed_at),
       KEY orders_status (status)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     await db.query(`CREATE TABLE order_items (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       order_id CHAR(36) NOT NULL,
@@ -32,7 +30,7 @@ export class CreateOrders1764500000000 implements MigrationInterface {
       restocked_at DATETIME(3) NULL,
       KEY order_items_order (order_id),
       CONSTRAINT order_items_order FOREIGN KEY (order_id) REFERENCES orders (id)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     await db.query(`CREATE TABLE order_transitions (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       order_id CHAR(36) NOT NULL,
@@ -40,7 +38,7 @@ export class CreateOrders1764500000000 implements MigrationInterface {
       to_status VARCHAR(20) NOT NULL,
       at DATETIME(3) NOT NULL,
       KEY order_transitions_order (order_id, id)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     await db.query(`CREATE TABLE wishlist_items (
       id CHAR(36) NOT NULL PRIMARY KEY,
       user_id CHAR(36) NOT NULL,
@@ -49,7 +47,7 @@ export class CreateOrders1764500000000 implements MigrationInterface {
       quantity INT NOT NULL,
       added_at DATETIME(3) NOT NULL,
       UNIQUE KEY wishlist_user_product (user_id, product_id)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     await db.query(OUTBOX_TABLE);
   }
 

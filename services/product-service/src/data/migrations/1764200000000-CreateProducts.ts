@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { TABLE_OPTIONS } from '@flash/runtime';
 
 export class CreateProducts1764200000000 implements MigrationInterface {
   name = 'CreateProducts1764200000000';
@@ -14,7 +15,7 @@ export class CreateProducts1764200000000 implements MigrationInterface {
       updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
       UNIQUE KEY products_name (name),
       KEY products_created (created_at, id)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`);
+    ) ${TABLE_OPTIONS}`);
   }
 
   async down(db: QueryRunner): Promise<void> {

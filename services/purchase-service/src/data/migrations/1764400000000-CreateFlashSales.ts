@@ -1,8 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { OUTBOX_TABLE } from '@flash/runtime';
+import { OUTBOX_TABLE, TABLE_OPTIONS } from '@flash/runtime';
 import { stockLedgerTables } from '@flash/stock';
-
-const TABLE = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
 
 export class CreateFlashSales1764400000000 implements MigrationInterface {
   name = 'CreateFlashSales1764400000000';
@@ -20,7 +18,7 @@ export class CreateFlashSales1764400000000 implements MigrationInterface {
       hold_seconds INT NOT NULL,
       created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
       KEY flash_sales_ends (ends_at, starts_at)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     for (const statement of stockLedgerTables('flash_sales')) await db.query(statement);
     await db.query(`CREATE TABLE purchases (
       id CHAR(36) NOT NULL PRIMARY KEY,
@@ -38,7 +36,7 @@ export class CreateFlashSales1764400000000 implements MigrationInterface {
       KEY purchases_due (status, hold_expires_at),
       KEY purchases_history (buyer_id, created_at),
       CONSTRAINT purchases_sale FOREIGN KEY (sale_id) REFERENCES flash_sales (id)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     await db.query(`CREATE TABLE purchase_transitions (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       purchase_id CHAR(36) NOT NULL,
@@ -47,13 +45,13 @@ export class CreateFlashSales1764400000000 implements MigrationInterface {
       reason VARCHAR(100) NOT NULL,
       at DATETIME(3) NOT NULL,
       KEY purchase_transitions_purchase (purchase_id, id)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     // One row per (sale, buyer): locking it serialises one buyer's attempts, across sessions and instances.
     await db.query(`CREATE TABLE sale_buyers (
       sale_id CHAR(36) NOT NULL,
       buyer_id CHAR(36) NOT NULL,
       PRIMARY KEY (sale_id, buyer_id)
-    ) ${TABLE}`);
+    ) ${TABLE_OPTIONS}`);
     await db.query(OUTBOX_TABLE);
   }
 

@@ -4,6 +4,7 @@ export class CreateSessionsAndCodes1764100000000 implements MigrationInterface {
   name = 'CreateSessionsAndCodes1764100000000';
 
   async up(db: QueryRunner): Promise<void> {
+    // Same table options as users (no explicit collation): foreign keys need matching collations.
     await db.query(`CREATE TABLE verification_codes (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       user_id CHAR(36) NOT NULL,

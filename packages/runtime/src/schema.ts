@@ -1,0 +1,8 @@
+/** Table options of every table our migrations create (the databases are made utf8mb4_unicode_ci too). */
+export const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
+
+/** TypeORM column transformer: mysql2 reads BIGINT as a string; our amounts and ids fit a number. */
+export const bigintAsNumber = { from: Number, to: (v: unknown) => v };
+
+/** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
+export const isDuplicateKey = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
