@@ -71,6 +71,16 @@ export class Dapr {
     throw new SidecarError(`invoke ${appId}/${path}`, res.status, text);
   }
 
+  /** Reads a resource of another service through Dapr; its 404 means there is none (undefined). */
+  async find<T>(appId: string, path: string, options: InvokeOptions = {}): Promise<T | undefined> {
+    try {
+      return await this.invoke<T>(appId, path, options);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** The sidecar URL that invokes `path` on `appId`, for clients that fetch by URL themselves (e.g. a JWKS cache). */
   invokeUrl(appId: string, path: string): string {
     return `${this.base}${invokePath(appId, path)}`;

@@ -1,5 +1,4 @@
 import { daprAuthenticator } from '@flash/auth';
-import { AppError } from '@flash/http';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
@@ -46,14 +45,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
     orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
   });
   const catalog: ProductCatalog = {
-    async product(id) {
-      try {
-        return await dapr.invoke<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`);
-      } catch (err) {
-        if (err instanceof AppError && err.status === 404) return undefined;
-        throw err;
-      }
-    },
+    product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
   };
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog);

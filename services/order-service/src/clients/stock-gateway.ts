@@ -1,19 +1,11 @@
 import type { Dapr } from '@flash/dapr';
-import { AppError } from '@flash/http';
 import type { StockGateway } from '../domain/ports';
 
 /** product-service and purchase-service, through this service's sidecar. */
 export function daprStockGateway(dapr: Dapr): StockGateway {
   const post = (app: string, path: string, body: unknown = {}) => dapr.invoke(app, path, { method: 'POST', body });
   return {
-    async product(id) {
-      try {
-        return await dapr.invoke<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`);
-      } catch (err) {
-        if (err instanceof AppError && err.status === 404) return undefined;
-        throw err;
-      }
-    },
+    product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
     async reserve(productId, quantity, reservationId, holdSeconds) {
       await post('product-service', 'internal/stock/reservations', { productId, quantity, reservationId, holdSeconds });
     },
