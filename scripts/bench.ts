@@ -11,7 +11,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import {
-  deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, startLocalStack, STACK_SERVICES, toolsBin,
+  apiJson, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, toolsBin,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../services/user-service/src/config';
 import { SigningKeyEntity } from '../services/user-service/src/data/account.entities';
@@ -84,16 +84,6 @@ async function metric(url: string, name: string): Promise<Record<string, number>
 const diff = (after: Record<string, number>, before: Record<string, number>) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
 
-async function json(url: string, init: RequestInit = {}, token?: string): Promise<any> {
-  const res = await fetch(url, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
-  });
-  const body = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url} → ${res.status}: ${body}`);
-  return body ? JSON.parse(body) : undefined;
-}
-
 /** The limit of the machine: one Lua decrement per reservation, straight on Redis, same crowd. */
 async function luaBaseline(id: string, buyers: number, units: number) {
   const [host, port] = redisUrl().split(':');
@@ -157,10 +147,10 @@ async function main(): Promise<void> {
   let exitCode = 0;
   try {
     await stack.ready;
-    const admin = await json(`${base}/api/auth/login`, { method: 'POST', body: JSON.stringify({ email: 'admin@flash-sale.local', password: 'Admin123!' }) });
-    const product = await json(`${base}/api/admin/products`, {
-      method: 'POST', body: JSON.stringify({ name: `Bench sneaker ${id}`, price: 129_000, stock: scenario === 'mixed' ? 1_000_000 : 0 }),
-    }, admin.accessToken);
+    const admin = await apiJson(base, '/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } });
+    const product = await apiJson(base, '/api/admin/products', {
+      body: { name: `Bench sneaker ${id}`, price: 129_000, stock: scenario === 'mixed' ? 1_000_000 : 0 }, token: admin.accessToken,
+    });
     const vars: Record<string, string> = {
       BASE: base, SUMMARY: path.join(runDir, 'k6-summary.json'),
       ...(env.BENCH_DURATION ? { DURATION: env.BENCH_DURATION } : {}),
@@ -181,13 +171,13 @@ async function main(): Promise<void> {
       await db.destroy();
       writeFileSync(path.join(runDir, 'tokens.json'), JSON.stringify(tokens));
       const opensAt = Date.now() + 8000 + BUYERS * 2;
-      const sale = await json(`${base}/api/admin/flash-sales`, {
-        method: 'POST',
-        body: JSON.stringify({
+      const sale = await apiJson(base, '/api/admin/flash-sales', {
+        body: {
           productId: product.id, quantity: UNITS, startsAt: new Date(opensAt).toISOString(),
           endsAt: new Date(opensAt + 3_600_000).toISOString(), holdSeconds: 300,
-        }),
-      }, admin.accessToken);
+        },
+        token: admin.accessToken,
+      });
       saleId = sale.id as string;
       Object.assign(vars, { TOKENS: path.join(runDir, 'tokens.json'), SALE: saleId, OPENS_AT: String(opensAt) });
       log(`sale of ${UNITS} units opens in ${Math.round((opensAt - Date.now()) / 1000)} s for ${BUYERS} buyers`);
@@ -195,17 +185,9 @@ async function main(): Promise<void> {
       const accounts = [];
       for (let i = 0; i < 5; i++) {
         const email = `bench-${i}-${id}@example.test`;
-        await json(`${base}/api/users`, {
-          method: 'POST', body: JSON.stringify({ name: `Bench ${i}`, email, password: 'Bench!pass1', phone: '010-1234-5678', address: 'Seoul' }),
-        });
-        let code: string | undefined;
-        for (let tries = 0; !code && tries < 50; tries++) {
-          const mails = (await json(`http://127.0.0.1:${stackEnv.MAIL_WEB_PORT}/email`)) as { to: { address: string }[]; text: string }[];
-          code = /code is (\d{6})/.exec(mails.find((m) => m.to.some((t) => t.address === email))?.text ?? '')?.[1];
-          if (!code) await new Promise((r) => setTimeout(r, 100));
-        }
-        await json(`${base}/api/users/verification`, { method: 'POST', body: JSON.stringify({ email, code }) });
-        accounts.push(await json(`${base}/api/auth/login`, { method: 'POST', body: JSON.stringify({ email, password: 'Bench!pass1' }) }));
+        accounts.push(await signUpShopper(base, `http://127.0.0.1:${stackEnv.MAIL_WEB_PORT}`, {
+          name: `Bench ${i}`, email, password: 'Bench!pass1', phone: '010-1234-5678', address: 'Seoul',
+        }));
       }
       writeFileSync(path.join(runDir, 'accounts.json'), JSON.stringify(accounts));
       Object.assign(vars, { ACCOUNTS: path.join(runDir, 'accounts.json'), PRODUCT: product.id });
@@ -250,7 +232,7 @@ async function main(): Promise<void> {
       let orders = 0;
       const orderDb = await new DataSource({ type: 'mysql', ...dbSettings(), database: `${id}_order` }).initialize();
       for (let i = 0; i < 100; i++) {
-        invariant = await json(`${base}/api/admin/flash-sales/${saleId}/invariant`, {}, admin.accessToken);
+        invariant = await apiJson(base, `/api/admin/flash-sales/${saleId}/invariant`, { token: admin.accessToken });
         orders = Number((await orderDb.query('SELECT COUNT(*) AS n FROM order_items WHERE sale_id = ?', [saleId]))[0].n);
         if (invariant.consistent && orders === invariant.ledger.sold) break;
         await new Promise((r) => setTimeout(r, 200));
@@ -285,7 +267,7 @@ async function main(): Promise<void> {
         ...(scenario === 'mixed' ? { checkout: trend('checkout') } : {}),
       });
       if (scenario === 'mixed') {
-        const levels = await json(`http://127.0.0.1:${portBase + 2}/internal/stock/${product.id}`);
+        const levels = await apiJson(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`);
         summary.invariant = { ...levels, quantity: 1_000_000, balances: levels.available + levels.reserved + levels.sold === 1_000_000 };
         if (!(summary.invariant as { balances: boolean }).balances) exitCode = 1;
       }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, waitUntil,
+  apiJson, createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -151,15 +151,7 @@ async function main(): Promise<void> {
 
 /** A fresh shop gets a few products and a live flash sale, made through the API as the demo admin. */
 async function seedDemoData(api: string): Promise<string> {
-  const call = async (path: string, body?: unknown, token?: string) => {
-    const res = await fetch(`${api}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`demo data: ${path} answered ${res.status}: ${await res.text()}`);
-    return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  };
+  const call = (path: string, body?: unknown, token?: string) => apiJson(api, path, { body, token });
   if ((await call('/api/products?size=1')).total > 0) return 'kept what is there';
   const admin = { email: env.ADMIN_EMAIL ?? 'admin@flash-sale.local', password: env.ADMIN_PASSWORD ?? 'Admin123!' };
   const { accessToken } = await call('/api/auth/login', admin);

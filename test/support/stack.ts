@@ -4,8 +4,8 @@ import { createEdge } from '@flash/edge';
 import { listen, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
-  createDatabase, dropDatabase, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, startMailCatcher,
-  type MailCatcher, type Sidecar,
+  createDatabase, dropDatabase, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
+  type MailCatcher, type NewShopper, type Sidecar,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
 import { userService } from '../../services/user-service/src/service';
@@ -61,6 +61,8 @@ export interface TestStack {
   service(name: ServiceName): StartedService;
   mail: MailCatcher;
   edgeUrl: string;
+  /** Signs a shopper up through the edge, verified with the emailed code, and logs them in. */
+  signUp(shopper: NewShopper): Promise<{ accessToken: string; refreshToken: string }>;
   stop(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function startTestStack(
     services,
     mail,
     edgeUrl: '',
+    signUp: (shopper) => signUpShopper(stack.edgeUrl, `http://127.0.0.1:${mail.webPort}`, shopper),
     service(name) {
       const started = services[name];
       if (!started) throw new Error(`${name} is not part of this test stack`);

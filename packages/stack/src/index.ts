@@ -5,3 +5,4 @@ export * from './database';
 export * from './testing';
 export * from './mail';
 export * from './local-stack';
+export * from './api-client';

@@ -21,6 +21,15 @@ export interface MailCatcher {
   stop(): Promise<void>;
 }
 
+/** The messages a MailDev at `webBase` (e.g. http://127.0.0.1:1080) caught for one recipient, oldest first. */
+export async function caughtMail(webBase: string, address: string): Promise<CaughtMail[]> {
+  const all = (await (await fetch(`${webBase}/email`)).json()) as CaughtMail[];
+  return all.filter((m) => m.to.some((t) => t.address.toLowerCase() === address.toLowerCase()));
+}
+
+/** The code of a verification email (see user-service's Accounts.sendCode). */
+export const verificationCodeIn = (text: string): string | undefined => /code is (\d{6})/.exec(text)?.[1];
+
 /** Starts MailDev (SMTP in, web UI and JSON API out) and waits until it answers. */
 export async function startMailCatcher(options: { smtpPort?: number; webPort?: number; logFile?: string } = {}): Promise<MailCatcher> {
   const smtpPort = options.smtpPort ?? (await freePort());
@@ -38,10 +47,7 @@ export async function startMailCatcher(options: { smtpPort?: number; webPort?: n
       throw new Error(`maildev exited (${code}) during start-up:\n${process.output()}`);
     }),
   ]);
-  const mailTo = async (address: string) => {
-    const all = (await (await fetch(api)).json()) as CaughtMail[];
-    return all.filter((m) => m.to.some((t) => t.address.toLowerCase() === address.toLowerCase()));
-  };
+  const mailTo = (address: string) => caughtMail(`http://127.0.0.1:${webPort}`, address);
   return {
     process,
     smtpPort,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dapr } from '@flash/dapr';
+import { apiCall, type ApiRequest } from '@flash/stack';
 import { ManualClock } from '../src/domain/clock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
@@ -17,23 +18,10 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
   let orderUrl: string;
   let publisher: Dapr;
 
-  const call = async (base: string, path: string, init: { method?: string; body?: unknown; token?: string; key?: string } = {}) => {
-    const res = await fetch(`${base}${path}`, {
-      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers: {
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-        ...(init.key ? { 'idempotency-key': init.key } : {}),
-      },
-      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
-  const api = (path: string, init?: Parameters<typeof call>[2]) => call(stack.edgeUrl, path, init);
+  const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   const post = (path: string, token: string, body: unknown = undefined) => api(path, { method: 'POST', token, ...(body ? { body } : {}) });
   /** One scheduler run, as the cron binding makes it. */
-  const schedulerRun = () => call(orderUrl, '/order-lifecycle', { method: 'POST' });
+  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST' });
 
   async function product(stock: number) {
     const res = await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: 10_000, stock } });
@@ -57,10 +45,8 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     orderUrl = stack.service('order-service').url;
     adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
     const email = `me-${stack.run.id}@example.test`;
-    await api('/api/users', { body: { name: 'Park Jiwoo', email, password: 'Sh0pper!pass', phone: '010-3333-4444', address: 'Busan' } });
-    const code = /code is (\d{6})/.exec((await stack.mail.waitForMail(email))[0]!.text)![1];
-    await api('/api/users/verification', { body: { email, code } });
-    shopper = { email, token: (await api('/api/auth/login', { body: { email, password: 'Sh0pper!pass' } })).body.accessToken };
+    const { accessToken } = await stack.signUp({ name: 'Park Jiwoo', email, password: 'Sh0pper!pass', phone: '010-3333-4444', address: 'Busan' });
+    shopper = { email, token: accessToken };
     stranger = await mint();
     const caller = await stack.run.start(`${stack.run.id}-publisher`);
     publisher = new Dapr({ httpPort: caller.ports.http, topicPrefix: stack.run.id });
@@ -77,7 +63,9 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
       token: adminToken,
       body: { productId, quantity: 2, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
     })).body;
-    const held = await call(stack.service('purchase-service').url, `/api/flash-sales/${sale.id}/purchases`, { method: 'POST', token: shopper.token, key: 'story' });
+    const held = await apiCall(stack.service('purchase-service').url, `/api/flash-sales/${sale.id}/purchases`, {
+      method: 'POST', token: shopper.token, headers: { 'idempotency-key': 'story' },
+    });
     const paid = await post(`/api/purchases/${held.body.purchaseId}/payment`, shopper.token);
     expect(paid.status).toBe(200);
     const orderId = paid.body.orderId as string;

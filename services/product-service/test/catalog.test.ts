@@ -1,3 +1,4 @@
+import { apiCall, type ApiRequest } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 
 describe('catalog: products managed by admins, browsed by everyone', () => {
@@ -5,28 +6,13 @@ describe('catalog: products managed by admins, browsed by everyone', () => {
   let adminToken: string;
   let customerToken: string;
 
-  const api = async (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
-    const res = await fetch(`${stack.edgeUrl}${path}`, {
-      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers: {
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      },
-      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-  };
+  const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
 
   beforeAll(async () => {
     stack = await startTestStack(['user-service', 'product-service']);
     adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
     const email = `buyer-${stack.run.id}@example.test`;
-    const body = { name: 'Buyer', email, password: 'Buy3r$pass', phone: '010-2222-3333', address: 'Seoul' };
-    await api('/api/users', { body });
-    const code = /code is (\d{6})/.exec((await stack.mail.waitForMail(email))[0]!.text)![1];
-    await api('/api/users/verification', { body: { email, code } });
-    customerToken = (await api('/api/auth/login', { body: { email, password: body.password } })).body.accessToken;
+    customerToken = (await stack.signUp({ name: 'Buyer', email, password: 'Buy3r$pass', phone: '010-2222-3333', address: 'Seoul' })).accessToken;
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@flash/http';
 import { Dapr } from '@flash/dapr';
-import { deleteRedisKeys } from '@flash/stack';
+import { apiCall, deleteRedisKeys, type ApiRequest } from '@flash/stack';
 import { ShardedCounter, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 
@@ -13,18 +13,7 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
   let adminToken: string;
   let seq = 0;
 
-  const api = async (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
-    const res = await fetch(`${stack.edgeUrl}${path}`, {
-      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers: {
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      },
-      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
 
   /** What another service sees when it calls product-service through its own sidecar. */
   const invoke = async (path: string, body?: unknown) => {
@@ -172,11 +161,7 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
   it('when a customer sets stock or input is bad, then 403 or a 400 problem, and nothing moves', async () => {
     const productId = await product(3);
     const email = `c-${stack.run.id}@example.test`;
-    const signup = { name: 'C', email, password: 'Cust0mer!', phone: '010-1111-2222', address: 'Seoul' };
-    await api('/api/users', { body: signup });
-    const code = /code is (\d{6})/.exec((await stack.mail.waitForMail(email))[0]!.text)![1];
-    await api('/api/users/verification', { body: { email, code } });
-    const customer = (await api('/api/auth/login', { body: { email, password: signup.password } })).body.accessToken;
+    const customer = (await stack.signUp({ name: 'C', email, password: 'Cust0mer!', phone: '010-1111-2222', address: 'Seoul' })).accessToken;
     expect((await api(`/api/admin/products/${productId}/stock`, { method: 'PUT', token: customer, body: { quantity: 99 } })).status).toBe(403);
 
     expect((await api(`/api/admin/products/${productId}/stock`, { method: 'PUT', token: adminToken, body: { quantity: -1 } })).status).toBe(400);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { apiCall, type ApiRequest } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
 
@@ -10,23 +11,10 @@ describe('flash sales: exactly the stock, always', () => {
   let productId: string;
   let purchaseUrl: string;
 
-  const call = async (base: string, path: string, init: { method?: string; body?: unknown; token?: string; key?: string } = {}) => {
-    const res = await fetch(`${base}${path}`, {
-      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers: {
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-        ...(init.key ? { 'idempotency-key': init.key } : {}),
-      },
-      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
-  const api = (path: string, init?: Parameters<typeof call>[2]) => call(stack.edgeUrl, path, init);
+  const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   /** Straight to purchase-service, as the ingress would send a crowd. */
   const buy = (saleId: string, token: string, key: string = randomUUID()) =>
-    call(purchaseUrl, `/api/flash-sales/${saleId}/purchases`, { method: 'POST', token, key });
+    apiCall(purchaseUrl, `/api/flash-sales/${saleId}/purchases`, { method: 'POST', token, headers: { 'idempotency-key': key } });
 
   async function sale(quantity: number, options: { startsInMs?: number; endsInMs?: number; perUserLimit?: number; holdSeconds?: number } = {}) {
     const now = Date.now();
@@ -109,7 +97,7 @@ describe('flash sales: exactly the stock, always', () => {
 
     const other = await sale(10);
     expect((await buy(other.id, token, 'same-key')).body.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    expect((await call(purchaseUrl, `/api/flash-sales/${id}/purchases`, { method: 'POST', token })).status).toBe(400);
+    expect((await apiCall(purchaseUrl, `/api/flash-sales/${id}/purchases`, { method: 'POST', token })).status).toBe(400);
   });
 
   it('when buyers pay, fail to pay, abandon or let holds expire, then each unit comes back once and orders equal sold', async () => {

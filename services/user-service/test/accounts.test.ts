@@ -1,6 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deleteRedisKeys } from '@flash/stack';
+import { apiCall, deleteRedisKeys, verificationCodeIn, type ApiAnswer, type ApiRequest } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { readConfig } from '../src/config';
 import { personalDataVault, signingKeyring } from '../src/service';
@@ -16,7 +16,7 @@ interface Problem {
 
 describe('accounts: signup, verification, login, sessions', () => {
   let stack: TestStack;
-  let api: (path: string, init?: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> }) => Promise<{ status: number; headers: Headers; body: any }>;
+  let api: (path: string, init?: ApiRequest) => Promise<ApiAnswer>;
   let seq = 0;
   // Each test logs in from its own client address, so the per-client login limit only meets the test about it.
   let client = '';
@@ -38,27 +38,14 @@ describe('accounts: signup, verification, login, sessions', () => {
       LOGIN_ATTEMPTS_PER_CLIENT: '25',
     };
     stack = await startTestStack(['user-service', 'product-service'], { 'user-service': userEnv });
-    api = async (path, init = {}) => {
-      const res = await fetch(`${stack.edgeUrl}${path}`, {
-        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-        headers: {
-          'x-forwarded-for': client,
-          ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-          ...init.headers,
-        },
-        body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-      });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-    };
+    api = (path, init = {}) => apiCall(stack.edgeUrl, path, { ...init, headers: { 'x-forwarded-for': client, ...init.headers } });
   });
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  const codeFrom = (text: string) => /code is (\d{6})/.exec(text)?.[1] ?? '';
+  const codeFrom = (text: string) => verificationCodeIn(text) ?? '';
 
   /** Signs up, reads the emailed code, verifies, logs in. */
   async function verifiedShopper(email = newEmail(), password = 'Sup3r$ecret') {
