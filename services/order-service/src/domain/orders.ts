@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PurchasePaid } from '@flash/events';
 import { AppError } from '@flash/http';
 import type { Clock } from './clock';
 import { dueTransition, mayReturn, type Order, type OrderItem } from './order';
@@ -7,18 +8,6 @@ import type { OrderDetails, OrderStore, StockGateway } from './ports';
 export interface CheckoutLine {
   productId: string;
   quantity: number;
-}
-
-/** A paid flash purchase, as purchase-service announces it. */
-export interface PaidPurchase {
-  orderId: string;
-  purchaseId: string;
-  saleId: string;
-  productId: string;
-  buyerId: string;
-  quantity: number;
-  price: number;
-  paidAt: string;
 }
 
 export interface OrdersOptions {
@@ -65,7 +54,7 @@ export class Orders {
   }
 
   /** From a `purchase-paid` event: one order per paid purchase, however often the event comes. */
-  async placeFlashOrder(paid: PaidPurchase): Promise<boolean> {
+  async placeFlashOrder(paid: PurchasePaid): Promise<boolean> {
     const order: Order = {
       id: paid.orderId, userId: paid.buyerId, source: 'FLASH', status: 'PLACED', placedAt: this.clock.now(), deliveredAt: null,
       returnRequestedAt: null, stockCommittedAt: null, total: paid.price * paid.quantity,

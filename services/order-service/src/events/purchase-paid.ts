@@ -1,7 +1,6 @@
 import type { Subscription } from '@flash/dapr';
-import type { Orders, PaidPurchase } from '../domain/orders';
-
-export const PURCHASE_PAID_TOPIC = 'purchase-paid';
+import { PURCHASE_PAID_TOPIC, type PurchasePaid } from '@flash/events';
+import type { Orders } from '../domain/orders';
 
 /** Paid flash purchases become orders; a redelivered event finds its order already there and changes nothing. */
 export function purchasePaidSubscription(orders: Orders): Subscription {
@@ -9,7 +8,7 @@ export function purchasePaidSubscription(orders: Orders): Subscription {
     topic: PURCHASE_PAID_TOPIC,
     deadLetterTopic: `${PURCHASE_PAID_TOPIC}-dead`,
     handle: async (event) => {
-      await orders.placeFlashOrder(event.data as PaidPurchase);
+      await orders.placeFlashOrder(event.data as PurchasePaid);
     },
   };
 }

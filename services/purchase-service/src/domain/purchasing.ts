@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PURCHASE_PAID_TOPIC, type PurchasePaid } from '@flash/events';
 import { AppError } from '@flash/http';
 import { INSUFFICIENT_STOCK, type StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
@@ -7,8 +8,6 @@ import type { Purchase } from './flash-sale';
 import type { PaymentProvider } from './payments';
 import type { PurchaseStore } from './ports';
 import type { SoldOutMemory } from './sold-out';
-
-export const PURCHASE_PAID_TOPIC = 'purchase-paid';
 
 /** The stock hold outlives the purchase hold, so the purchase's own expiry always decides first. */
 const STOCK_HOLD_MARGIN_SECONDS = 60;
@@ -151,7 +150,7 @@ export class Purchasing {
         data: {
           purchaseId: p.id, saleId: p.saleId, productId, buyerId: p.buyerId, quantity: 1, price: p.price, orderId,
           paidAt: new Date().toISOString(),
-        },
+        } satisfies PurchasePaid,
       },
     };
   }
