@@ -12,4 +12,24 @@ export interface PurchasePaid {
   quantity: number;
   price: number;
   paidAt: string;
+  /** The provider's reference of the charge (its idempotency key is the purchase id). */
+  paymentReference: string;
+}
+
+/**
+ * → order-service: give back the money of a charge, exactly once (refund key), retried until the provider confirms.
+ * order-service requests refunds of cancelled and returned orders; purchase-service voids a flash charge whose answer
+ * never came.
+ */
+export const REFUND_REQUESTED_TOPIC = 'refund-requested';
+
+export interface RefundRequested {
+  /** The charge's idempotency key (the order id, or the purchase id of a flash purchase). */
+  paymentId: string;
+  /** The refund's idempotency key at the provider. */
+  refundKey: string;
+  userId: string;
+  saleId: string | null;
+  amount: number;
+  reason: string;
 }

@@ -1,11 +1,13 @@
 import { Router } from 'express';
 import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
 import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { PaymentToken } from '@flash/payments';
 import type { Purchase } from '../domain/flash-sale';
 import type { Purchasing } from '../domain/purchasing';
 
 const SaleParams = z.object({ id: z.string().uuid('must be a flash sale id') });
 const PurchaseParams = z.object({ id: z.string().uuid('must be a purchase id') });
+const PaymentBody = z.object({ paymentToken: PaymentToken.optional() }).strict().openapi('Payment');
 const IdempotencyHeaders = z.object({
   'idempotency-key': z.string({ required_error: 'the Idempotency-Key header is required' }).min(1).max(100)
     .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only'),
@@ -45,13 +47,15 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
   });
   docs.registerPath({
     method: 'post', path: '/api/purchases/{id}/payment', tags, security, summary: 'Pay a held purchase',
-    request: { params: PurchaseParams },
+    request: { params: PurchaseParams, body: { ...jsonContent(PaymentBody), required: false } },
     responses: {
       200: { description: 'PAID, with the id of the order it becomes', ...jsonContent(PurchaseSchema) },
+      400: problemResponse('VALIDATION_FAILED'),
       402: problemResponse('PAYMENT_FAILED: the unit went back'),
       404: problemResponse('NOT_FOUND (or not yours)'),
       409: problemResponse('PURCHASE_NOT_HELD'),
       410: problemResponse('HOLD_EXPIRED: the unit went back'),
+      504: problemResponse('PAYMENT_TIMEOUT: the unit went back; a charge that landed is refunded'),
     },
   });
   docs.registerPath({
@@ -95,7 +99,8 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
   }));
   router.post('/api/purchases/:id/payment', auth.requireUser, handle(async (req, res) => {
     const { id } = parseInput(PurchaseParams, req.params);
-    res.json(view(await counted(payments, () => purchasing.pay(id, principalOf(res).userId), 'PAID')));
+    const { paymentToken } = parseInput(PaymentBody, req.body ?? {});
+    res.json(view(await counted(payments, () => purchasing.pay(id, principalOf(res).userId, paymentToken), 'PAID')));
   }));
   router.delete('/api/purchases/:id', auth.requireUser, handle(async (req, res) => {
     res.json(view(await purchasing.abandon(parseInput(PurchaseParams, req.params).id, principalOf(res).userId)));
