@@ -31,5 +31,7 @@ export interface RefundRequested {
   userId: string;
   saleId: string | null;
   amount: number;
+  /** What the requester knows of the charge: PAID, or TIMED_OUT (it may or may not have landed). */
+  charge: 'PAID' | 'TIMED_OUT';
   reason: string;
 }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
 import { handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { PaymentToken } from '@flash/payments';
 import type { Orders } from '../domain/orders';
 import type { OrderDetails } from '../domain/ports';
 
@@ -11,10 +12,21 @@ const CheckoutBody = z
       quantity: z.number().int('must be a whole number').min(1, 'must be at least 1').max(100),
     }).strict()).min(1, 'needs at least one item').max(20)
       .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, 'each product once'),
+    paymentToken: PaymentToken.optional(),
   })
   .strict()
   .openapi('Checkout');
 const OrderParams = z.object({ id: z.string().uuid('must be an order id') });
+const CheckoutHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(100).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only').optional()
+    .describe('A retry with the same key gets the same outcome: never a second charge or order'),
+});
+
+const PaymentSchema = z.object({ status: z.enum(['PENDING', 'PAID', 'DECLINED', 'TIMED_OUT']), amount: z.number(), reference: z.string().nullable() });
+const RefundSchema = z.object({
+  status: z.enum(['PENDING', 'REFUNDED']), amount: z.number(), reference: z.string().nullable(),
+  requestedAt: z.string(), at: z.string().nullable().describe('when the provider confirmed the refund'),
+});
 
 export const OrderSchema = z
   .object({
@@ -23,14 +35,21 @@ export const OrderSchema = z
     total: z.number(), placedAt: z.string(), deliveredAt: z.string().nullable(),
     items: z.array(z.object({ productId: z.string(), quantity: z.number(), price: z.number(), saleId: z.string().nullable() })),
     transitions: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string() })),
+    payment: PaymentSchema.nullable(),
+    refund: RefundSchema.nullable(),
   })
   .openapi('Order');
 
-export const orderView = ({ order, items, transitions }: OrderDetails) => ({
+export const orderView = ({ order, items, transitions, payment }: OrderDetails) => ({
   id: order.id, source: order.source, status: order.status, total: order.total, placedAt: order.placedAt.toISOString(),
   deliveredAt: order.deliveredAt?.toISOString() ?? null,
   items: items.map((i) => ({ productId: i.productId, quantity: i.quantity, price: i.price, saleId: i.saleId })),
   transitions: transitions.map((t) => ({ from: t.fromStatus, to: t.toStatus, at: t.at.toISOString() })),
+  payment: payment ? { status: payment.status, amount: payment.amount, reference: payment.reference } : null,
+  refund: payment?.refundStatus ? {
+    status: payment.refundStatus, amount: payment.refundAmount ?? 0, reference: payment.refundReference,
+    requestedAt: payment.refundRequestedAt!.toISOString(), at: payment.refundedAt?.toISOString() ?? null,
+  } : null,
 });
 
 export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
@@ -39,13 +58,17 @@ export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIR
   const tags = ['orders'];
   const mine = { 401: problemResponse('not logged in'), 404: problemResponse('NOT_FOUND (or not yours)') };
   docs.registerPath({
-    method: 'post', path: '/api/orders', tags, security, summary: 'Regular checkout: stock is reserved, then committed with the order',
-    request: { body: jsonContent(CheckoutBody) },
+    method: 'post', path: '/api/orders', tags, security,
+    summary: 'Regular checkout: stock is reserved, the total charged, and the stock committed with the order once paid',
+    request: { body: jsonContent(CheckoutBody), headers: CheckoutHeaders },
     responses: {
-      201: { description: 'Placed', ...jsonContent(OrderSchema) },
+      201: { description: 'Placed and paid (a retry with the same Idempotency-Key gets the same order)', ...jsonContent(OrderSchema) },
       400: problemResponse('VALIDATION_FAILED'),
       401: problemResponse('not logged in'),
-      409: problemResponse('INSUFFICIENT_STOCK: nothing was created, nothing stays reserved'),
+      402: problemResponse('PAYMENT_FAILED: no order, the stock went back'),
+      409: problemResponse('INSUFFICIENT_STOCK: nothing was created, nothing stays reserved; CHECKOUT_IN_PROGRESS for a key still being charged'),
+      422: problemResponse('IDEMPOTENCY_KEY_REUSED with another basket'),
+      504: problemResponse('PAYMENT_TIMEOUT: no order, the stock went back, a charge that landed is refunded'),
     },
   });
   docs.registerPath({
@@ -57,20 +80,21 @@ export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIR
     request: { params: OrderParams }, responses: { 200: { description: 'The order', ...jsonContent(OrderSchema) }, ...mine },
   });
   docs.registerPath({
-    method: 'post', path: '/api/orders/{id}/cancel', tags, security, summary: 'Cancel before shipping; the quantity goes back to stock',
+    method: 'post', path: '/api/orders/{id}/cancel', tags, security, summary: 'Cancel before shipping; the quantity goes back to stock and the payment is refunded (refund PENDING until the provider confirms)',
     request: { params: OrderParams },
     responses: { 200: { description: 'Cancelled', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('ORDER_NOT_CANCELLABLE') },
   });
   docs.registerPath({
-    method: 'post', path: '/api/orders/{id}/return', tags, security, summary: 'Ask for a return within a day of delivery; completes a day later',
+    method: 'post', path: '/api/orders/{id}/return', tags, security, summary: 'Ask for a return within a day of delivery; completes a day later, when the quantity goes back and the payment is refunded',
     request: { params: OrderParams },
     responses: { 200: { description: 'Return requested', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('RETURN_NOT_ALLOWED') },
   });
 
   const router = Router();
   router.post('/api/orders', auth.requireUser, handle(async (req, res) => {
-    const { items } = parseInput(CheckoutBody, req.body);
-    const order = await orders.checkout(principalOf(res).userId, items);
+    const { items, paymentToken } = parseInput(CheckoutBody, req.body);
+    const idempotencyKey = parseInput(CheckoutHeaders, req.headers)['idempotency-key'];
+    const order = await orders.checkout(principalOf(res).userId, items, { idempotencyKey, paymentToken });
     placed.inc({ source: 'REGULAR' });
     res.status(201).location(`/api/orders/${order.order.id}`).json(orderView(order));
   }));

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
 import { handle, jsonContent, parseInput, problemResponse, z, type OpenAPIRegistry } from '@flash/http';
+import { PaymentToken } from '@flash/payments';
 import type { WishlistItem } from '../domain/order';
 import type { Wishlist } from '../domain/wishlist';
 import { OrderSchema, orderView } from './orders';
@@ -9,6 +10,7 @@ const quantity = z.number().int('must be a whole number').min(1, 'must be at lea
 const AddBody = z.object({ productId: z.string().uuid('must be a product id'), quantity: quantity.default(1) }).strict().openapi('WishlistAdd');
 const QuantityBody = z.object({ quantity }).strict().openapi('WishlistQuantity');
 const ItemParams = z.object({ itemId: z.string().uuid('must be a wishlist item id') });
+const OrderBody = z.object({ paymentToken: PaymentToken.optional() }).strict().openapi('WishlistOrder');
 export const WishlistItemSchema = z
   .object({ itemId: z.string(), productId: z.string(), productName: z.string(), quantity: z.number(), addedAt: z.string() })
   .openapi('WishlistItem');
@@ -40,9 +42,12 @@ export function wishlistRouter(wishlist: Wishlist, auth: Authenticator, docs: Op
     responses: { 204: { description: 'Removed' }, ...mine },
   });
   docs.registerPath({
-    method: 'post', path: '/api/wishlist/{itemId}/order', tags, security, summary: 'Order the item (regular checkout) and remove it',
-    request: { params: ItemParams },
-    responses: { 201: { description: 'Placed', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('INSUFFICIENT_STOCK: the item stays') },
+    method: 'post', path: '/api/wishlist/{itemId}/order', tags, security, summary: 'Order the item (regular checkout, paid) and remove it',
+    request: { params: ItemParams, body: { ...jsonContent(OrderBody), required: false } },
+    responses: {
+      201: { description: 'Placed', ...jsonContent(OrderSchema) }, ...mine, 402: problemResponse('PAYMENT_FAILED: the item stays'),
+      409: problemResponse('INSUFFICIENT_STOCK: the item stays'), 504: problemResponse('PAYMENT_TIMEOUT: the item stays'),
+    },
   });
 
   const router = Router();
@@ -62,7 +67,8 @@ export function wishlistRouter(wishlist: Wishlist, auth: Authenticator, docs: Op
     res.status(204).end();
   }));
   router.post('/api/wishlist/:itemId/order', auth.requireUser, handle(async (req, res) => {
-    const order = await wishlist.order(principalOf(res).userId, parseInput(ItemParams, req.params).itemId);
+    const { paymentToken } = parseInput(OrderBody, req.body ?? {});
+    const order = await wishlist.order(principalOf(res).userId, parseInput(ItemParams, req.params).itemId, paymentToken);
     res.status(201).location(`/api/orders/${order.order.id}`).json(orderView(order));
   }));
   return router;

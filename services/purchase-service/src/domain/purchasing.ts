@@ -188,6 +188,9 @@ export class Purchasing {
 function refundOf(p: Purchase, why: 'void' | 'expired', reason: string) {
   return {
     topic: REFUND_REQUESTED_TOPIC,
-    data: { paymentId: p.id, refundKey: `${why}-${p.id}`, userId: p.buyerId, saleId: p.saleId, amount: p.price, reason } satisfies RefundRequested,
+    data: {
+      paymentId: p.id, refundKey: `${why}-${p.id}`, userId: p.buyerId, saleId: p.saleId, amount: p.price,
+      charge: why === 'void' ? 'TIMED_OUT' : 'PAID', reason,
+    } satisfies RefundRequested,
   };
 }
