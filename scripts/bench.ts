@@ -273,6 +273,10 @@ async function main(): Promise<void> {
       }
       if ((summary.serverErrors as number) > 0) exitCode = 1;
     }
+    // Money: charged − refunded = value of the orders that still stand, for the shop and for the sale.
+    summary.money = await moneyInvariant(base, admin.accessToken);
+    if (saleId) summary.saleMoney = await moneyInvariant(base, admin.accessToken, `?saleId=${saleId}`);
+    if (!(summary.money as Money).consistent || (saleId && !(summary.saleMoney as Money).consistent)) exitCode = 1;
 
     print(summary);
     const dir = env.BENCH_RESULTS_DIR ?? path.join(repoRoot, 'results');
@@ -284,6 +288,25 @@ async function main(): Promise<void> {
     await stopStack();
   }
   process.exit(exitCode);
+}
+
+interface Money {
+  charged: number;
+  refunded: number;
+  standing: number;
+  refundsPending: { count: number };
+  consistent: boolean;
+}
+
+/** order-service's money invariant, once pending refunds are paid out (they settle in the background). */
+async function moneyInvariant(base: string, token: string, query = ''): Promise<Money> {
+  let check: Money | undefined;
+  for (let i = 0; i < 150; i++) {
+    check = (await apiJson(base, `/api/admin/payments/invariant${query}`, { token })) as Money;
+    if (check.consistent) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return check!;
 }
 
 function dbSettings() {
@@ -313,6 +336,11 @@ function print(summary: Record<string, any>): void {
     if (summary.checkout) line('checkout', summary.checkout);
     if (summary.invariant) out.push(`  stock: ${JSON.stringify(summary.invariant)}`);
   }
+  const money = (label: string, m: Money | undefined) =>
+    m && out.push(`  money (${label}): charged ${m.charged} − refunded ${m.refunded} = ${m.charged - m.refunded}; standing orders ${m.standing}; `
+      + `refunds pending ${m.refundsPending.count} → ${m.consistent ? 'OK' : 'BROKEN'}`);
+  money('shop', summary.money);
+  money('sale', summary.saleMoney);
   out.push(`  5xx answers ${summary.serverErrors}`);
   out.push('  process                     cpu s   % of a core   peak MiB');
   for (const p of summary.processes as ProcessUsage[]) {

@@ -34,6 +34,17 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     return (await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: PRICE, stock } })).body.id as string;
   }
 
+  /** A flash sale of `quantity` units, live for an hour, of a product of its own. */
+  async function flashSale(quantity: number) {
+    const now = Date.now();
+    const res = await api('/api/admin/flash-sales', {
+      token: adminToken,
+      body: { productId: await product(0), quantity, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
+    });
+    expect(res.status).toBe(201);
+    return res.body as { id: string };
+  }
+
   async function shopper() {
     const userId = randomUUID();
     return { userId, token: await mint(userId) };
@@ -154,12 +165,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
 
   it('when a paid flash order is cancelled, then its unit goes back to the sale and its price is refunded once', async () => {
     const { userId, token } = await shopper();
-    const productId = await product(0);
-    const now = Date.now();
-    const sale = (await api('/api/admin/flash-sales', {
-      token: adminToken,
-      body: { productId, quantity: 3, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
-    })).body;
+    const sale = await flashSale(3);
     const held = await post(`/api/flash-sales/${sale.id}/purchases`, token, undefined, { 'idempotency-key': randomUUID() });
     expect(held.status).toBe(201);
     const paid = await post(`/api/purchases/${held.body.purchaseId}/payment`, token, { paymentToken: TEST_TOKENS.approve });
@@ -180,12 +186,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
 
   it('when a flash payment times out, then 504, the unit goes back, and the charge that landed is refunded once', async () => {
     const { token } = await shopper();
-    const productId = await product(0);
-    const now = Date.now();
-    const sale = (await api('/api/admin/flash-sales', {
-      token: adminToken,
-      body: { productId, quantity: 1, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
-    })).body;
+    const sale = await flashSale(1);
     const held = await post(`/api/flash-sales/${sale.id}/purchases`, token, undefined, { 'idempotency-key': randomUUID() });
     const paying = await post(`/api/purchases/${held.body.purchaseId}/payment`, token, { paymentToken: TEST_TOKENS.timeout });
     expect(paying.status).toBe(504);
@@ -284,11 +285,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     const productId = await product(5);
     const order = (await checkout(owner.token, productId, 1, TEST_TOKENS.approve)).body;
     expect((await post(`/api/orders/${order.id}/cancel`, stranger.token)).status).toBe(404);
-    const now = Date.now();
-    const sale = (await api('/api/admin/flash-sales', {
-      token: adminToken,
-      body: { productId: await product(0), quantity: 1, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
-    })).body;
+    const sale = await flashSale(1);
     const held = await post(`/api/flash-sales/${sale.id}/purchases`, owner.token, undefined, { 'idempotency-key': randomUUID() });
     expect((await post(`/api/purchases/${held.body.purchaseId}/payment`, stranger.token, { paymentToken: TEST_TOKENS.approve })).status).toBe(404);
     expect((await post(`/api/purchases/${held.body.purchaseId}/payment`, owner.token, { paymentToken: 'not a token' })).status).toBe(400);

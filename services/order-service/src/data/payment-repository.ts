@@ -5,15 +5,17 @@ import { GONE, type MoneyScope, type Payment, type RefundRequest } from '../doma
 import type { PaymentStore } from '../domain/ports';
 import { PaymentEntity } from './entities';
 
+/** The fields of a refund asked for at `at` and not paid out yet: the whole amount, first attempt due at once. */
+const pendingRefund = (amount: number, refund: RefundRequest, at: Date) => ({
+  refundKey: refund.key, refundStatus: 'PENDING' as const, refundReason: refund.reason, refundAmount: amount, refundRequestedAt: at, refundNextAttemptAt: at,
+});
+
 /** Records the refund of a paid (or timed-out) charge and announces it, in the caller's transaction; once per charge. */
 export async function requestRefundIn(tx: EntityManager, paymentId: string, refund: RefundRequest, at: Date): Promise<boolean> {
   const payments = tx.getRepository(PaymentEntity);
   const payment = await payments.findOne({ where: { id: paymentId }, lock: { mode: 'pessimistic_write' } });
   if (!payment || payment.refundStatus !== null || (payment.status !== 'PAID' && payment.status !== 'TIMED_OUT')) return false;
-  await payments.update({ id: paymentId }, {
-    refundKey: refund.key, refundStatus: 'PENDING', refundReason: refund.reason, refundAmount: payment.amount,
-    refundRequestedAt: at, refundNextAttemptAt: at,
-  });
+  await payments.update({ id: paymentId }, pendingRefund(payment.amount, refund, at));
   await addToOutbox(tx, REFUND_REQUESTED_TOPIC, {
     paymentId, refundKey: refund.key, userId: payment.userId, saleId: payment.saleId, amount: payment.amount,
     charge: payment.status, reason: refund.reason,
@@ -70,10 +72,7 @@ export class PaymentRepository implements PaymentStore {
           const known = await payments.findOne({ where: { id: request.paymentId }, lock: { mode: 'pessimistic_write' } });
           if (known) {
             if (known.refundStatus === null && (known.status === 'PAID' || known.status === 'TIMED_OUT')) {
-              await payments.update({ id: known.id }, {
-                refundKey: refund.key, refundStatus: 'PENDING', refundReason: refund.reason, refundAmount: known.amount,
-                refundRequestedAt: at, refundNextAttemptAt: at,
-              });
+              await payments.update({ id: known.id }, pendingRefund(known.amount, refund, at));
             }
             return;
           }
@@ -81,8 +80,7 @@ export class PaymentRepository implements PaymentStore {
           await payments.insert({
             id: request.paymentId, userId: request.userId, saleId: request.saleId, orderId: null, source: request.saleId ? 'FLASH' : 'REGULAR',
             idempotencyKey: null, requestHash: null, amount: request.amount, status: request.charge, reference: null, failure: request.reason,
-            createdAt: at, refundKey: refund.key, refundStatus: 'PENDING', refundReason: refund.reason, refundAmount: request.amount,
-            refundReference: null, refundRequestedAt: at, refundedAt: null, refundAttempts: 0, refundNextAttemptAt: at, refundError: null,
+            createdAt: at, refundReference: null, refundedAt: null, refundAttempts: 0, refundError: null, ...pendingRefund(request.amount, refund, at),
           });
         });
       } catch (err) {
