@@ -50,10 +50,11 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
   };
 }
 
-function assemble(config: OrderConfig, clock: Clock, { dataSource, dapr, logger }: ServiceContext) {
+function assemble(config: OrderConfig, clock: Clock, { dataSource, dapr, logger, metrics }: ServiceContext) {
   const stock = daprStockGateway(dapr);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = new PaymentRepository(dataSource);
+  const refundAttempts = metrics.counter('refund_attempts_total', 'Refund attempts at the payment provider by outcome (REFUNDED, FAILED)', ['outcome']);
   const provider = paymentsFrom(config, dapr, STATESTORE);
   const announce = () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
@@ -64,7 +65,11 @@ function assemble(config: OrderConfig, clock: Clock, { dataSource, dapr, logger 
   }, announce);
   return {
     orders,
-    refunds: new Refunds(payments, provider, clock, { retryBaseMs: config.REFUND_RETRY_BASE_MS, retryMaxMs: config.REFUND_RETRY_MAX_MS }),
+    refunds: new Refunds(payments, provider, clock, {
+      retryBaseMs: config.REFUND_RETRY_BASE_MS,
+      retryMaxMs: config.REFUND_RETRY_MAX_MS,
+      onAttempt: (outcome) => refundAttempts.inc({ outcome }),
+    }),
     wishlist: new Wishlist(new WishlistRepository(dataSource), stock, orders, clock),
     outbox,
   };

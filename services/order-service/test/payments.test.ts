@@ -76,7 +76,8 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     const payments = { PAYMENT_LATENCY_MS: '5', PAYMENT_TIMEOUT_MS: '1500', PAYMENT_SEED: 'payments-test' };
     stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {
       'purchase-service': payments,
-      'order-service': { ...payments, REFUND_RETRY_BASE_MS: '200', REFUND_RETRY_MAX_MS: '1000' },
+      // Half the refund attempts of charges made without a test token fail.
+      'order-service': { ...payments, PAYMENT_REFUND_FAILURE_RATE: '0.5', REFUND_RETRY_BASE_MS: '200', REFUND_RETRY_MAX_MS: '1000' },
     }, { orderClock: clock });
     mint = tokenMinter(stack);
     orderUrl = stack.service('order-service').url;
@@ -234,6 +235,39 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     // Two failures, then one refund whose answer was lost; the next attempt found it under its key.
     const entry = await book(order.id);
     expect(entry).toMatchObject({ refundAttempts: 3, refund: { key: `cancel-${order.id}`, amount: PRICE, reference: done.refund.reference } });
+    await expectMoneyBalanced(`?userId=${userId}`);
+  });
+
+  it('when the provider fails half of all refund attempts, then every cancelled order is still refunded exactly once', async () => {
+    const { userId, token } = await shopper();
+    const productId = await product(20);
+    const orders: Json[] = [];
+    for (let i = 0; i < 8; i++) orders.push((await checkout(token, productId, 1)).body);
+    const cancels = await Promise.all(orders.map((o) => post(`/api/orders/${o.id}/cancel`, token)));
+    expect(cancels.map((c) => c.status)).toEqual(orders.map(() => 200));
+    for (const order of orders) {
+      const done = await refunded(token, order.id);
+      expect((await book(order.id))?.refund).toEqual({ key: `cancel-${order.id}`, amount: PRICE, reference: done.refund.reference });
+    }
+    expect(await stockOf(productId)).toBe(20);
+    const money = await expectMoneyBalanced(`?userId=${userId}`);
+    expect(money).toMatchObject({ charged: 8 * PRICE, refunded: 8 * PRICE, standing: 0 });
+  });
+
+  it('when order-service stops after the provider refunded but before it recorded the refund, then on restart it is recorded once', async () => {
+    const { userId, token } = await shopper();
+    const productId = await product(5);
+    const order = (await checkout(token, productId, 1, TEST_TOKENS.refundFlaky)).body;
+    expect((await post(`/api/orders/${order.id}/cancel`, token)).status).toBe(200);
+    // The third attempt refunds, and its answer never comes: stop the service while it waits for it.
+    await waitUntil('the refund at the provider', async () => Boolean((await book(order.id))?.refund), 20_000, 50);
+    expect((await orderOf(token, order.id)).refund).toMatchObject({ status: 'PENDING', reference: null });
+    const restart = await stack.halt('order-service');
+    expect((await fetch(`${orderUrl}/healthz`).catch(() => undefined))?.ok).not.toBe(true);
+
+    await restart();
+    const done = await refunded(token, order.id);
+    expect((await book(order.id))).toMatchObject({ refundAttempts: 3, refund: { amount: PRICE, reference: done.refund.reference } });
     await expectMoneyBalanced(`?userId=${userId}`);
   });
 

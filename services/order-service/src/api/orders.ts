@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
 import type { Orders } from '../domain/orders';
 import type { OrderDetails } from '../domain/ports';
@@ -54,6 +54,7 @@ export const orderView = ({ order, items, transitions, payment }: OrderDetails) 
 
 export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
   const placed = metrics.counter('orders_placed_total', 'Orders placed by source', ['source']);
+  const charged = metrics.counter('payments_total', 'Checkout payments by outcome (PAID, PAYMENT_FAILED, PAYMENT_TIMEOUT, …)', ['outcome']);
   const security = bearerAuth(docs);
   const tags = ['orders'];
   const mine = { 401: problemResponse('not logged in'), 404: problemResponse('NOT_FOUND (or not yours)') };
@@ -94,7 +95,11 @@ export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIR
   router.post('/api/orders', auth.requireUser, handle(async (req, res) => {
     const { items, paymentToken } = parseInput(CheckoutBody, req.body);
     const idempotencyKey = parseInput(CheckoutHeaders, req.headers)['idempotency-key'];
-    const order = await orders.checkout(principalOf(res).userId, items, { idempotencyKey, paymentToken });
+    const order = await orders.checkout(principalOf(res).userId, items, { idempotencyKey, paymentToken }).catch((err: unknown) => {
+      if (err instanceof AppError && err.code.startsWith('PAYMENT_')) charged.inc({ outcome: err.code });
+      throw err;
+    });
+    charged.inc({ outcome: 'PAID' });
     placed.inc({ source: 'REGULAR' });
     res.status(201).location(`/api/orders/${order.order.id}`).json(orderView(order));
   }));

@@ -8,6 +8,8 @@ export interface RefundsOptions {
   /** Backoff between attempts of a refund the provider failed or did not answer: base, doubling, at most max. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Told the outcome of every attempt (metrics). */
+  onAttempt?: (outcome: 'REFUNDED' | 'FAILED') => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export class Refunds {
     const payment = await this.payments.byId(paymentId);
     if (!payment || payment.refundStatus !== 'PENDING') return payment?.refundStatus === 'REFUNDED';
     const outcome = await this.provider.refund({ key: payment.refundKey!, chargeKey: payment.id });
+    this.options.onAttempt?.(outcome.status);
     const now = this.clock.now();
     if (outcome.status === 'REFUNDED') {
       await this.payments.refunded(payment.id, outcome, now);
