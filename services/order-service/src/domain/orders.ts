@@ -69,7 +69,12 @@ export class Orders {
     const orderId = randomUUID();
     const total = priced.reduce((sum, line) => sum + line.price * line.quantity, 0);
     const payment = this.pendingPayment(orderId, userId, total, pay.idempotencyKey ?? null, requestHash);
-    if (!(await this.payments.begin(payment))) return this.replay((await this.payments.byCheckoutKey(userId, pay.idempotencyKey!))!, requestHash);
+    if (!(await this.payments.begin(payment))) {
+      // The key was claimed meanwhile: its outcome, or (if that attempt just gave it back) ask again shortly.
+      const earlier = await this.payments.byCheckoutKey(userId, pay.idempotencyKey!);
+      if (!earlier) throw CheckoutErrors.inProgress();
+      return this.replay(earlier, requestHash);
+    }
 
     const items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[] = [];
     const releaseAll = () => Promise.all(items.map((item) => this.stock.release(item.reservationId!).catch(() => undefined)));
