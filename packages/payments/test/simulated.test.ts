@@ -32,7 +32,7 @@ describe('the simulated payment provider behind the adapter, its book in a real 
     expect(await payments.charge({ key: 'c3', amount: 1, customerId: 'u1', token: TEST_TOKENS.decline })).toMatchObject({ status: 'DECLINED' });
     const started = Date.now();
     expect(await payments.charge({ key: 'c4', amount: 700, customerId: 'u1', token: TEST_TOKENS.timeout })).toMatchObject({ status: 'TIMED_OUT' });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     // The charge landed: asking again with the key gets its answer now.
     expect(await payments.charge({ key: 'c4', amount: 700, customerId: 'u1', token: TEST_TOKENS.timeout })).toMatchObject({ status: 'APPROVED' });
     expect([...(await payments.statements(['c2', 'c3', 'c4'])).values()].map((s) => s.charged)).toEqual([1, 0, 700]);
