@@ -44,14 +44,9 @@ export class SimulatedPaymentProvider implements PaymentProvider {
 
   async charge(request: ChargeRequest, signal: AbortSignal): Promise<ChargeResult> {
     await sleep(this.options.latencyMs, undefined, { signal });
-    const existing = await this.book.get(bookKey(request.key));
-    if (existing) return answerOf(existing.value);
     const entry = this.decideCharge(request);
-    try {
-      await this.book.create(bookKey(request.key), entry);
-    } catch (err) {
-      // Another call with this key (or a void) was first: its outcome is the answer.
-      if (!(err instanceof ConcurrencyConflictError)) throw err;
+    if (!(await this.write(request.key, entry))) {
+      // An earlier call with this key (or a void) was first: its outcome is the answer, at once.
       return answerOf((await this.book.get(bookKey(request.key)))!.value);
     }
     if (request.token === TEST_TOKENS.timeout || (!isTestToken(request.token) && this.draw(`timeout:${request.key}`) < this.options.timeoutRate)) {
