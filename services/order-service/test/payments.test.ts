@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dapr } from '@flash/dapr';
 import { REFUND_REQUESTED_TOPIC } from '@flash/events';
-import { TEST_TOKENS, type BookEntry } from '@flash/payments';
+import { Payments, SimulatedPaymentProvider, TEST_TOKENS, type BookEntry } from '@flash/payments';
 import { apiCall, waitUntil, type ApiRequest, type Json } from '@flash/stack';
 import { ManualClock } from '../src/domain/clock';
+import { basketHash } from '../src/domain/orders';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
 
@@ -269,6 +270,33 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     const done = await refunded(token, order.id);
     expect((await book(order.id))).toMatchObject({ refundAttempts: 3, refund: { amount: PRICE, reference: done.refund.reference } });
     await expectMoneyBalanced(`?userId=${userId}`);
+  });
+
+  it('when a checkout died after charging and before recording it, then after its hold the charge is voided and its key answers 504', async () => {
+    const { userId, token } = await shopper();
+    const productId = await product(5);
+    const key = randomUUID();
+    const paymentId = randomUUID();
+    // What a checkout process leaves when it dies mid-charge: its claimed key (PENDING), and a charge at the provider.
+    await stack.service('order-service').service.dataSource.query(
+      `INSERT INTO payments (id, user_id, source, idempotency_key, request_hash, amount, status, created_at)
+       VALUES (?, ?, 'REGULAR', ?, ?, ?, 'PENDING', ?)`,
+      [paymentId, userId, key, basketHash([{ productId, quantity: 1 }]), PRICE, clock.now()],
+    );
+    const provider = new Payments(new SimulatedPaymentProvider(observer.state<BookEntry>('statestore'), {
+      failureRate: 0, refundFailureRate: 0, timeoutRate: 0, latencyMs: 0, seed: 'crashed',
+    }), { timeoutMs: 1500 });
+    expect(await provider.charge({ key: paymentId, amount: PRICE, customerId: userId })).toMatchObject({ status: 'APPROVED' });
+
+    const meanwhile = await checkout(token, productId, 1, TEST_TOKENS.approve, key);
+    expect(meanwhile.status).toBe(409);
+    expect(meanwhile.body.code).toBe('CHECKOUT_IN_PROGRESS');
+    clock.advance(900_000 + 1000); // past the checkout hold (CHECKOUT_HOLD_SECONDS), when its stock is free again anyway
+    const money = await expectMoneyBalanced(`?userId=${userId}`);
+    expect(money).toMatchObject({ charged: PRICE, refunded: PRICE, standing: 0 });
+    const after = await checkout(token, productId, 1, TEST_TOKENS.approve, key);
+    expect(after.status).toBe(504);
+    expect(await stockOf(productId)).toBe(5);
   });
 
   it('when the refund request is delivered several times, then there is one refund', async () => {

@@ -11,7 +11,7 @@ const Scope = z.object({
 const InvariantSchema = z.object({
   scope: z.object({ userId: z.string().optional(), saleId: z.string().optional() }),
   charged: z.number(), refunded: z.number(), standing: z.number(),
-  refundsPending: z.object({ count: z.number(), amount: z.number() }),
+  refundsPending: z.object({ count: z.number(), amount: z.number() }), chargesPending: z.number(),
   mismatched: z.array(z.string()), balanced: z.boolean(), settled: z.boolean(), consistent: z.boolean(),
 }).openapi('MoneyInvariant');
 
@@ -20,8 +20,8 @@ export function paymentsRouter(refunds: Refunds, auth: Authenticator, docs: Open
   docs.registerPath({
     method: 'get', path: '/api/admin/payments/invariant', tags: ['payments'], security: bearerAuth(docs),
     summary: "Money invariant: charged − refunded (by the provider's book) = value of the orders that still stand",
-    description: 'For the whole shop, one user (`userId`) or one flash sale (`saleId`). `consistent` when balanced, no refund is pending, '
-      + 'and every payment agrees with the provider.',
+    description: 'For the whole shop, one user (`userId`) or one flash sale (`saleId`). `consistent` when balanced, settled (no refund pending, '
+      + 'no checkout still being charged) and every payment agrees with the provider.',
     request: { query: Scope },
     responses: {
       200: { description: 'The invariant', ...jsonContent(InvariantSchema) },

@@ -34,7 +34,7 @@ const CheckoutErrors = {
 };
 
 /** What a checkout asked for, so a reused Idempotency-Key with another basket is told apart. */
-const basketHash = (lines: CheckoutLine[]) =>
+export const basketHash = (lines: CheckoutLine[]) =>
   createHash('sha256').update(JSON.stringify([...lines].sort((a, b) => a.productId.localeCompare(b.productId)))).digest('hex');
 
 /** Orders from checkout and from paid flash purchases, and their life: ship, deliver, cancel, return. */

@@ -50,12 +50,14 @@ export interface MoneyScope {
   saleId?: string;
 }
 
-/** Charged − refunded must equal the value of the orders that still stand, by the provider's book and by ours. */
+/** Charged − refunded must equal the value of the orders that still stand, once nothing is being charged or refunded. */
 export interface MoneyInvariant {
   charged: number;
   refunded: number;
   standing: number;
   refundsPending: { count: number; amount: number };
+  /** Checkouts still being charged: the provider may have taken money the books do not show yet. */
+  chargesPending: number;
   /** Payments where our record and the provider's book disagree. */
   mismatched: string[];
   balanced: boolean;
@@ -82,10 +84,12 @@ export function moneyInvariant(
     if (!refundAgrees || !chargeAgrees) mismatched.push(p.id);
   }
   const balanced = charged - refunded === standing;
-  const settled = pending.length === 0;
+  const charging = payments.filter((p) => p.status === 'PENDING').length;
+  const settled = pending.length === 0 && charging === 0;
   return {
     charged, refunded, standing,
     refundsPending: { count: pending.length, amount: pending.reduce((sum, p) => sum + (p.refundAmount ?? 0), 0) },
+    chargesPending: charging,
     mismatched, balanced, settled, consistent: balanced && settled && mismatched.length === 0,
   };
 }
