@@ -1,7 +1,8 @@
 import { IsNull, LessThanOrEqual, type DataSource, type EntityManager } from 'typeorm';
 import { REFUND_REQUESTED_TOPIC, type RefundRequested } from '@flash/events';
 import { addToOutbox, isDuplicateKey } from '@flash/runtime';
-import { GONE, type MoneyScope, type Payment, type RefundRequest } from '../domain/payment';
+import { RESTOCKING } from '../domain/order';
+import { mayRefund, newPayment, type MoneyScope, type Payment, type RefundRequest } from '../domain/payment';
 import type { PaymentStore } from '../domain/ports';
 import { PaymentEntity } from './entities';
 
@@ -14,7 +15,7 @@ const pendingRefund = (amount: number, refund: RefundRequest, at: Date) => ({
 export async function requestRefundIn(tx: EntityManager, paymentId: string, refund: RefundRequest, at: Date): Promise<boolean> {
   const payments = tx.getRepository(PaymentEntity);
   const payment = await payments.findOne({ where: { id: paymentId }, lock: { mode: 'pessimistic_write' } });
-  if (!payment || payment.refundStatus !== null || (payment.status !== 'PAID' && payment.status !== 'TIMED_OUT')) return false;
+  if (!payment || !mayRefund(payment)) return false;
   await payments.update({ id: paymentId }, pendingRefund(payment.amount, refund, at));
   await addToOutbox(tx, REFUND_REQUESTED_TOPIC, {
     paymentId, refundKey: refund.key, userId: payment.userId, saleId: payment.saleId, amount: payment.amount,
@@ -71,16 +72,16 @@ export class PaymentRepository implements PaymentStore {
           const payments = tx.getRepository(PaymentEntity);
           const known = await payments.findOne({ where: { id: request.paymentId }, lock: { mode: 'pessimistic_write' } });
           if (known) {
-            if (known.refundStatus === null && (known.status === 'PAID' || known.status === 'TIMED_OUT')) {
-              await payments.update({ id: known.id }, pendingRefund(known.amount, refund, at));
-            }
+            if (mayRefund(known)) await payments.update({ id: known.id }, pendingRefund(known.amount, refund, at));
             return;
           }
           // A flash charge that never became an order (its answer never came, or its stock hold ran out).
           await payments.insert({
-            id: request.paymentId, userId: request.userId, saleId: request.saleId, orderId: null, source: request.saleId ? 'FLASH' : 'REGULAR',
-            idempotencyKey: null, requestHash: null, amount: request.amount, status: request.charge, reference: null, failure: request.reason,
-            createdAt: at, refundReference: null, refundedAt: null, refundAttempts: 0, refundError: null, ...pendingRefund(request.amount, refund, at),
+            ...newPayment({
+              id: request.paymentId, userId: request.userId, saleId: request.saleId, orderId: null, source: request.saleId ? 'FLASH' : 'REGULAR',
+              amount: request.amount, status: request.charge, reference: null, failure: request.reason, createdAt: at,
+            }),
+            ...pendingRefund(request.amount, refund, at),
           });
         });
       } catch (err) {
@@ -120,7 +121,7 @@ export class PaymentRepository implements PaymentStore {
 
   async standingValue(scope: MoneyScope): Promise<number> {
     const where = ['o.status NOT IN (?)'];
-    const params: unknown[] = [GONE];
+    const params: unknown[] = [RESTOCKING];
     if (scope.userId) {
       where.push('o.user_id = ?');
       params.push(scope.userId);

@@ -4,7 +4,7 @@ import { AppError } from '@flash/http';
 import { PaymentErrors, type Payments } from '@flash/payments';
 import type { Clock } from './clock';
 import { dueTransition, mayReturn, type Order, type OrderItem } from './order';
-import { refundOnLeaving, type Payment } from './payment';
+import { newPayment, refundOnLeaving, type Payment } from './payment';
 import type { OrderDetails, OrderStore, PaymentStore, StockGateway, Step } from './ports';
 
 export interface CheckoutLine {
@@ -68,7 +68,10 @@ export class Orders {
     }
     const orderId = randomUUID();
     const total = priced.reduce((sum, line) => sum + line.price * line.quantity, 0);
-    const payment = this.pendingPayment(orderId, userId, total, pay.idempotencyKey ?? null, requestHash);
+    const payment = newPayment({
+      id: orderId, userId, saleId: null, orderId: null, source: 'REGULAR', amount: total, status: 'PENDING', reference: null,
+      createdAt: this.clock.now(), idempotencyKey: pay.idempotencyKey ?? null, requestHash,
+    });
     if (!(await this.payments.begin(payment))) {
       // The key was claimed meanwhile: its outcome, or (if that attempt just gave it back) ask again shortly.
       const earlier = await this.payments.byCheckoutKey(userId, pay.idempotencyKey!);
@@ -147,13 +150,6 @@ export class Orders {
     }
   }
 
-  private pendingPayment(id: string, userId: string, amount: number, idempotencyKey: string | null, requestHash: string): Payment {
-    return {
-      id, userId, saleId: null, orderId: null, source: 'REGULAR', idempotencyKey, requestHash, amount, status: 'PENDING', reference: null,
-      failure: null, createdAt: this.clock.now(), refundKey: null, refundStatus: null, refundReason: null, refundAmount: null,
-      refundReference: null, refundRequestedAt: null, refundedAt: null, refundAttempts: 0, refundNextAttemptAt: null, refundError: null,
-    };
-  }
 
   /** From a `purchase-paid` event: one order per paid purchase, however often the event comes. */
   async placeFlashOrder(paid: PurchasePaid): Promise<boolean> {
@@ -163,10 +159,10 @@ export class Orders {
       returnRequestedAt: null, stockCommittedAt: null, total: paid.price * paid.quantity,
     };
     // purchase-service charged under the purchase id, which is also the order's id.
-    const payment: Payment = {
-      ...this.pendingPayment(paid.purchaseId, paid.buyerId, order.total, null, ''), requestHash: null, saleId: paid.saleId, orderId: order.id,
-      source: 'FLASH', status: 'PAID', reference: paid.paymentReference ?? null, createdAt: new Date(paid.paidAt),
-    };
+    const payment = newPayment({
+      id: paid.purchaseId, userId: paid.buyerId, saleId: paid.saleId, orderId: order.id, source: 'FLASH', amount: order.total, status: 'PAID',
+      reference: paid.paymentReference ?? null, createdAt: new Date(paid.paidAt),
+    });
     return this.orders.insert(order, [{
       productId: paid.productId, quantity: paid.quantity, price: paid.price, saleId: paid.saleId, purchaseId: paid.purchaseId, reservationId: null,
     }], payment);

@@ -42,8 +42,22 @@ export function refundOnLeaving(orderId: string, to: OrderStatus): RefundRequest
   return undefined;
 }
 
-/** Which orders' money the shop keeps: every order but the cancelled and returned ones. */
-export const GONE: OrderStatus[] = ['CANCELLED', 'RETURNED'];
+/** Money may still be taken under this charge, and nothing was asked back yet: a refund may be requested, once. */
+export function mayRefund(payment: Payment): payment is Payment & { status: 'PAID' | 'TIMED_OUT' } {
+  return payment.refundStatus === null && (payment.status === 'PAID' || payment.status === 'TIMED_OUT');
+}
+
+/** A payment as first recorded: no failure and no refund yet. */
+export function newPayment(
+  fields: Pick<Payment, 'id' | 'userId' | 'saleId' | 'orderId' | 'source' | 'amount' | 'status' | 'reference' | 'createdAt'>
+    & Partial<Pick<Payment, 'idempotencyKey' | 'requestHash' | 'failure'>>,
+): Payment {
+  return {
+    idempotencyKey: null, requestHash: null, failure: null, refundKey: null, refundStatus: null, refundReason: null, refundAmount: null,
+    refundReference: null, refundRequestedAt: null, refundedAt: null, refundAttempts: 0, refundNextAttemptAt: null, refundError: null,
+    ...fields,
+  };
+}
 
 export interface MoneyScope {
   userId?: string;
