@@ -32,7 +32,11 @@ export interface Sidecar extends Managed {
 }
 
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
-  return { http: await freePort(), grpc: await freePort(), internalGrpc: await freePort(), metrics: await freePort() };
+  // A port is free again once its probe closes, so the OS may hand it out twice in a row: take four different ones.
+  const ports = new Set<number>();
+  while (ports.size < 4) ports.add(await freePort());
+  const [http, grpc, internalGrpc, metrics] = [...ports] as [number, number, number, number];
+  return { http, grpc, internalGrpc, metrics };
 }
 
 export function daprdPath(): string {
