@@ -262,7 +262,8 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     expect((await post(`/api/orders/${order.id}/cancel`, token)).status).toBe(200);
     // The third attempt refunds, and its answer never comes: stop the service while it waits for it.
     await waitUntil('the refund at the provider', async () => Boolean((await book(order.id))?.refund), 20_000, 50);
-    expect((await orderOf(token, order.id)).refund).toMatchObject({ status: 'PENDING', reference: null });
+    const [record] = await stack.service('order-service').service.dataSource.query('SELECT refund_status AS status FROM payments WHERE id = ?', [order.id]);
+    expect(record.status).toBe('PENDING');
     const restart = await stack.halt('order-service');
     expect((await fetch(`${orderUrl}/healthz`).catch(() => undefined))?.ok).not.toBe(true);
 
