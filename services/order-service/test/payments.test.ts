@@ -74,7 +74,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
   }
 
   beforeAll(async () => {
-    const payments = { PAYMENT_LATENCY_MS: '5', PAYMENT_TIMEOUT_MS: '1500', PAYMENT_SEED: 'payments-test' };
+    const payments = { PAYMENT_LATENCY_MS: '5', PAYMENT_TIMEOUT_MS: '2500', PAYMENT_SEED: 'payments-test' };
     stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {
       'purchase-service': payments,
       // Half the refund attempts of charges made without a test token fail.
@@ -286,7 +286,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     );
     const provider = new Payments(new SimulatedPaymentProvider(observer.state<BookEntry>('statestore'), {
       failureRate: 0, refundFailureRate: 0, timeoutRate: 0, latencyMs: 0, seed: 'crashed',
-    }), { timeoutMs: 1500 });
+    }), { timeoutMs: 2500 });
     expect(await provider.charge({ key: paymentId, amount: PRICE, customerId: userId })).toMatchObject({ status: 'APPROVED' });
 
     const meanwhile = await checkout(token, productId, 1, TEST_TOKENS.approve, key);
