@@ -16,6 +16,7 @@ import {
 import { readConfig as userConfig } from '../services/user-service/src/config';
 import { SigningKeyEntity } from '../services/user-service/src/data/account.entities';
 import { personalDataVault, signingKeyring } from '../services/user-service/src/service';
+import { sample } from '../load/measure/proc';
 
 const SCENARIOS = ['flash-spike', 'steady-browse', 'mixed'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -27,19 +28,6 @@ const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const ms = (v: number | undefined) => (v === undefined ? null : Math.round(v * 10) / 10);
 
 interface ProcessUsage { name: string; cpuSeconds: number; cpuPercentOfOneCore: number; peakRssMiB: number }
-
-/** CPU ticks and peak memory of a process, from /proc. */
-function sample(pid: number): { ticks: number; peakKiB: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return { ticks, peakKiB };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Names the processes that matter: our services, their sidecars, the edge, MailDev, MariaDB, Redis. */
 function processesOf(stackPid: number, portBase: number, runDir: string): Map<string, number> {

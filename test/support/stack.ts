@@ -4,7 +4,7 @@ import { createEdge } from '@flash/edge';
 import { listen, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
-  createDatabase, dropDatabase, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
+  createDatabase, dropDatabase, freePort, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
   type MailCatcher, type NewShopper, type Sidecar,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
@@ -125,9 +125,11 @@ export async function startTestStack(
         ...env[name],
       };
       const { parts, config } = build(name, serviceEnv, options);
+      // The sidecar first, as in Kubernetes: the service waits for it at start-up; daprd waits for the app's port.
+      const appPort = await freePort();
+      const sidecar = await run.start(name, appPort, ports);
       const service = await createService(parts, config);
-      const running = await listen(service.built, 0, [service.close]);
-      const sidecar = await run.start(name, running.port, ports);
+      const running = await listen(service.built, appPort, [service.close]);
       services[name] = { service, running, sidecar, url: `http://127.0.0.1:${running.port}`, env: serviceEnv };
     }
     const targets = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.url]));

@@ -121,6 +121,8 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
   });
   await dataSource.initialize();
   const dapr = new Dapr({ host: config.DAPR_HOST, httpPort: config.DAPR_HTTP_PORT, topicPrefix: config.TOPIC_PREFIX });
+  // The SDK's way: wait (up to ~30 s) until the sidecar answers, so init and the first requests find it.
+  await dapr.start();
   const docs = new OpenAPIRegistry();
   const ctx: ServiceContext = { dataSource, dapr, logger, metrics, docs };
   await parts.init?.(ctx);
@@ -146,6 +148,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     close: async () => {
       await stopSchedules();
       await dataSource.destroy();
+      await dapr.close();
     },
   };
 }

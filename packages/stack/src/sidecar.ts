@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
-import { failOnExit, freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+import { Dapr } from '@flash/dapr';
+import { failOnExit, freePort, startProcess, type Managed } from './processes';
 
 export interface SidecarPorts {
   http: number;
@@ -41,7 +42,7 @@ export function daprdPath(): string {
   return bin;
 }
 
-/** Starts a real daprd next to an app. Resolves once the sidecar's components are loaded. */
+/** Starts a real daprd next to an app. Resolves once the sidecar's components are loaded (it answers the SDK). */
 export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const { ports } = options;
   const args = [
@@ -74,7 +75,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   };
   try {
     await Promise.race([
-      waitUntil(`daprd ${options.appId}`, () => httpOk(`http://127.0.0.1:${ports.http}/v1.0/healthz/outbound`)),
+      // The SDK's wait: daprd serves its API only once its components are loaded.
+      new Dapr({ httpPort: ports.http }).start(),
       failOnExit(managed),
     ]);
   } catch (err) {
