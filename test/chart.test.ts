@@ -10,6 +10,7 @@ import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as core from 'kubernetes-models/v1';
 import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
+import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
 import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
 
@@ -129,7 +130,9 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
         redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id,
       });
       try {
-        const metadata = (await (await fetch(`http://127.0.0.1:${sidecar.ports.http}/v1.0/metadata`)).json()) as { components: { name: string }[] };
+        const dapr = new Dapr({ httpPort: sidecar.ports.http });
+        const metadata = await dapr.metadata();
+        await dapr.close();
         expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'pubsub', 'statestore']);
         const metrics = await sidecar.metrics();
         expect(metrics).toMatch(/dapr_resiliency_loaded\{[^}]*name="flash-sale-resiliency"[^}]*\} 1/);

@@ -127,6 +127,11 @@ export class Dapr {
     if (!(await this.call('health check', () => this.sdk.health.isHealthy()))) throw new Error('sidecar not ready');
   }
 
+  /** What the sidecar has loaded: its app id, components, subscriptions, resiliency policies. */
+  async metadata(): Promise<{ id: string; components: { name: string; type: string }[] }> {
+    return this.call('metadata', () => this.sdk.metadata.get());
+  }
+
   /**
    * Waits for the sidecar the SDK's way (it polls the sidecar's metadata for up to ~60 s), so the first call after
    * start-up does not meet a port that is not listening yet.
