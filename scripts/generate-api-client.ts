@@ -1,11 +1,11 @@
 // Writes the public API document as a stack of every service serves it, and the typed client's types generated from it.
 import { writeFileSync } from 'node:fs';
-import { clientTypesFor, documentText, GENERATED, servedPublicDocument } from '../test/support/api-document';
+import { clientTypes, documentText, GENERATED, servedPublicDocument } from '../test/support/api-document';
 
 async function main(): Promise<void> {
   const document = await servedPublicDocument();
   writeFileSync(GENERATED.document, documentText(document));
-  writeFileSync(GENERATED.types, await clientTypesFor(document));
+  await clientTypes('write');
   process.stdout.write(`wrote ${GENERATED.document} and ${GENERATED.types}\n`);
 }
 

@@ -76,7 +76,8 @@ export async function apiCall(base: string, path: string, init: ApiRequest = {})
     body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
   }));
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  const json = /[/+]json\b/.test(res.headers.get('content-type') ?? '');
+  return { status: res.status, headers: res.headers, body: text && json ? JSON.parse(text) : text || undefined };
 }
 
 export interface NewShopper {

@@ -3,8 +3,6 @@
  * Do not make direct changes to the file.
  */
 
-// Generated from openapi.json next to it by `npm run api:generate`; do not edit.
-
 export interface paths {
     "/api/users": {
         parameters: {
