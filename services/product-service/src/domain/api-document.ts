@@ -12,7 +12,7 @@ revokes a session's tokens everywhere within a second.
 
 ## Errors
 Every error answer is \`application/problem+json\` (RFC 9457) with a stable, machine-readable \`code\` such as
-\`VALIDATION_FAILED\`, \`SOLD_OUT\`, \`SALE_NOT_OPEN\`, \`LIMIT_REACHED\` or \`RATE_LIMITED\`; branch on \`code\`, not on
+\`VALIDATION_FAILED\`, \`SOLD_OUT\`, \`SALE_NOT_OPEN\`, \`LIMIT_REACHED\` or \`TOO_MANY_ATTEMPTS\`; branch on \`code\`, not on
 \`title\` or \`detail\`. \`VALIDATION_FAILED\` (400) lists one message per invalid field in \`errors\`. Any operation may
 answer 5XX when a service behind it fails.
 

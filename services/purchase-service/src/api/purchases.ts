@@ -8,7 +8,8 @@ const SaleParams = z.object({ id: z.string().uuid('must be a flash sale id') });
 const PurchaseParams = z.object({ id: z.string().uuid('must be a purchase id') });
 const IdempotencyHeaders = z.object({
   'idempotency-key': z.string({ required_error: 'the Idempotency-Key header is required' }).min(1).max(100)
-    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only'),
+    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only')
+    .openapi({ description: 'New for each attempt (a UUID), the same when retrying it: a retry gets the first answer', example: '3f1c2a9e-6b7d-4e8f-9a0b-1c2d3e4f5a6b' }),
 });
 
 const HeldSchema = z.object({ purchaseId: z.string(), saleId: z.string(), status: z.literal('HELD'), holdExpiresAt: z.string(), price: z.number() }).openapi('Hold');
