@@ -1847,7 +1847,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        openapi: string;
+                        /** @description The services whose documents are in it */
+                        "x-sources": string[];
+                        /** @description The services that could not be reached */
+                        "x-unavailable"?: string[];
+                    };
                 };
             };
             /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */

@@ -13,7 +13,16 @@ export function docsRouter(dapr: Dapr, sources: string[], docs: OpenAPIRegistry)
   const routes = new ApiRoutes(docs, OPERATIONS_TAG).get(DOCUMENT_PATH, {
     operationId: 'getApiDocument', summary: 'The OpenAPI document of the whole public API',
     description: 'Assembled from every service\'s own document; a service that cannot be reached is named in `x-unavailable`.',
-    responses: { 200: { description: 'OpenAPI 3 document', ...jsonContent(z.object({}).passthrough()) } },
+    responses: {
+      200: {
+        description: 'OpenAPI 3 document',
+        ...jsonContent(z.object({
+          openapi: z.string(),
+          'x-sources': z.array(z.string()).openapi({ description: 'The services whose documents are in it' }),
+          'x-unavailable': z.array(z.string()).optional().openapi({ description: 'The services that could not be reached' }),
+        }).passthrough()),
+      },
+    },
   }, handle(async (_req, res) => {
     res.json(await publicApiDocument(sources, (appId) => dapr.invoke(appId, 'openapi.json'), mergeDocuments));
   })).get('/api/docs', {
