@@ -11,7 +11,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import {
-  apiJson, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, toolsBin,
+  apiCall, apiClient, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, succeeded, toolsBin,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../services/user-service/src/config';
 import { SigningKeyEntity } from '../services/user-service/src/data/account.entities';
@@ -135,10 +135,11 @@ async function main(): Promise<void> {
   let exitCode = 0;
   try {
     await stack.ready;
-    const admin = await apiJson(base, '/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } });
-    const product = await apiJson(base, '/api/admin/products', {
-      body: { name: `Bench sneaker ${id}`, price: 129_000, stock: scenario === 'mixed' ? 1_000_000 : 0 }, token: admin.accessToken,
-    });
+    const admin = await succeeded(apiClient(base).POST('/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } }));
+    const asAdmin = apiClient(base, { token: admin.accessToken });
+    const product = await succeeded(asAdmin.POST('/api/admin/products', {
+      body: { name: `Bench sneaker ${id}`, price: 129_000, stock: scenario === 'mixed' ? 1_000_000 : 0 },
+    }));
     const vars: Record<string, string> = {
       BASE: base, SUMMARY: path.join(runDir, 'k6-summary.json'),
       ...(env.BENCH_DURATION ? { DURATION: env.BENCH_DURATION } : {}),
@@ -159,14 +160,13 @@ async function main(): Promise<void> {
       await db.destroy();
       writeFileSync(path.join(runDir, 'tokens.json'), JSON.stringify(tokens));
       const opensAt = Date.now() + 8000 + BUYERS * 2;
-      const sale = await apiJson(base, '/api/admin/flash-sales', {
+      const sale = await succeeded(asAdmin.POST('/api/admin/flash-sales', {
         body: {
           productId: product.id, quantity: UNITS, startsAt: new Date(opensAt).toISOString(),
           endsAt: new Date(opensAt + 3_600_000).toISOString(), holdSeconds: 300,
         },
-        token: admin.accessToken,
-      });
-      saleId = sale.id as string;
+      }));
+      saleId = sale.id;
       Object.assign(vars, { TOKENS: path.join(runDir, 'tokens.json'), SALE: saleId, OPENS_AT: String(opensAt) });
       log(`sale of ${UNITS} units opens in ${Math.round((opensAt - Date.now()) / 1000)} s for ${BUYERS} buyers`);
     } else if (scenario === 'mixed') {
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
       let orders = 0;
       const orderDb = await new DataSource({ type: 'mysql', ...dbSettings(), database: `${id}_order` }).initialize();
       for (let i = 0; i < 100; i++) {
-        invariant = await apiJson(base, `/api/admin/flash-sales/${saleId}/invariant`, { token: admin.accessToken });
+        invariant = await succeeded(asAdmin.GET('/api/admin/flash-sales/{id}/invariant', { params: { path: { id: saleId! } } }));
         orders = Number((await orderDb.query('SELECT COUNT(*) AS n FROM order_items WHERE sale_id = ?', [saleId]))[0].n);
         if (invariant.consistent && orders === invariant.ledger.sold) break;
         await new Promise((r) => setTimeout(r, 200));
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
         ...(scenario === 'mixed' ? { checkout: trend('checkout') } : {}),
       });
       if (scenario === 'mixed') {
-        const levels = await apiJson(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`);
+        const levels = (await apiCall(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`)).body;
         summary.invariant = { ...levels, quantity: 1_000_000, balances: levels.available + levels.reserved + levels.sold === 1_000_000 };
         if (!(summary.invariant as { balances: boolean }).balances) exitCode = 1;
       }

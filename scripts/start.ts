@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  apiJson, createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, waitUntil,
+  apiClient, createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -151,17 +151,19 @@ async function main(): Promise<void> {
 
 /** A fresh shop gets a few products and a live flash sale, made through the API as the demo admin. */
 async function seedDemoData(api: string): Promise<string> {
-  const call = (path: string, body?: unknown, token?: string) => apiJson(api, path, { body, token });
-  if ((await call('/api/products?size=1')).total > 0) return 'kept what is there';
+  if ((await succeeded(apiClient(api).GET('/api/products', { params: { query: { size: 1 } } }))).total > 0) return 'kept what is there';
   const admin = { email: env.ADMIN_EMAIL ?? 'admin@flash-sale.local', password: env.ADMIN_PASSWORD ?? 'Admin123!' };
-  const { accessToken } = await call('/api/auth/login', admin);
-  const runner = await call('/api/admin/products', { name: 'Aurora runner (limited)', description: 'The drop everyone waits for', price: 189_000, stock: 50 }, accessToken);
-  await call('/api/admin/products', { name: 'Comet cap', description: 'Everyday cap', price: 35_000, stock: 200 }, accessToken);
-  await call('/api/admin/products', { name: 'Nebula hoodie', description: 'Heavyweight hoodie', price: 89_000, stock: 100 }, accessToken);
+  const { accessToken } = await succeeded(apiClient(api).POST('/api/auth/login', { body: admin }));
+  const asAdmin = apiClient(api, { token: accessToken });
+  const product = (body: { name: string; description: string; price: number; stock: number }) =>
+    succeeded(asAdmin.POST('/api/admin/products', { body }));
+  const runner = await product({ name: 'Aurora runner (limited)', description: 'The drop everyone waits for', price: 189_000, stock: 50 });
+  await product({ name: 'Comet cap', description: 'Everyday cap', price: 35_000, stock: 200 });
+  await product({ name: 'Nebula hoodie', description: 'Heavyweight hoodie', price: 89_000, stock: 100 });
   const now = Date.now();
-  await call('/api/admin/flash-sales', {
-    productId: runner.id, quantity: 20, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 24 * 3_600_000).toISOString(),
-  }, accessToken);
+  await succeeded(asAdmin.POST('/api/admin/flash-sales', {
+    body: { productId: runner.id, quantity: 20, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 24 * 3_600_000).toISOString() },
+  }));
   return '3 products and a flash sale of 20 Aurora runners, live for 24 h';
 }
 

@@ -20,7 +20,8 @@ import type { Clock } from '../../services/order-service/src/domain/clock';
 export const SERVICES = ['user-service', 'product-service', 'purchase-service', 'order-service'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-function build(name: ServiceName, env: NodeJS.ProcessEnv, options: StackOptions): { parts: ServiceParts; config: RuntimeConfig } {
+/** A service's parts and configuration, read from `env`. */
+export function serviceParts(name: ServiceName, env: NodeJS.ProcessEnv, options: StackOptions = {}): { parts: ServiceParts; config: RuntimeConfig } {
   switch (name) {
     case 'user-service': {
       const config = userConfig(env);
@@ -124,7 +125,7 @@ export async function startTestStack(
         SMTP_PORT: String(mail.smtpPort),
         ...env[name],
       };
-      const { parts, config } = build(name, serviceEnv, options);
+      const { parts, config } = serviceParts(name, serviceEnv, options);
       // The sidecar first, as in Kubernetes: the service waits for it at start-up; daprd waits for the app's port.
       const appPort = await freePort();
       const sidecar = await run.start(name, appPort, ports);

@@ -1,6 +1,6 @@
 import type { RequestHandler, Response } from 'express';
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { AppError, type OpenAPIRegistry } from '@flash/http';
+import { AppError, problemResponse, type OpenAPIRegistry } from '@flash/http';
 import type { Dapr, StateStore } from '@flash/dapr';
 import {
   JWKS_PATH, revokedSessionKey, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, USER_SERVICE,
@@ -164,6 +164,17 @@ export function daprAuthenticator(dapr: Dapr, stateStore: string): Authenticator
 
 /** Declares the bearer scheme in a service's OpenAPI document; use the returned value as an operation's `security`. */
 export function bearerAuth(docs: OpenAPIRegistry): { bearer: string[] }[] {
-  docs.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  docs.registerComponent('securitySchemes', 'bearer', {
+    type: 'http', scheme: 'bearer', bearerFormat: 'JWT',
+    description: 'The `accessToken` from `POST /api/auth/login` (or `/api/auth/refresh`), valid for minutes.',
+  });
   return [{ bearer: [] }];
 }
+
+/** The documented refusals of an operation behind `requireUser`. */
+export const userOnlyResponses = {
+  401: problemResponse('UNAUTHENTICATED (no token), INVALID_TOKEN, TOKEN_EXPIRED or SESSION_REVOKED'),
+};
+
+/** The documented refusals of an operation behind `requireAdmin`. */
+export const adminOnlyResponses = { ...userOnlyResponses, 403: problemResponse('FORBIDDEN: not an admin') };
