@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     const caller = await run.start(`${run.id}-caller`);
     const sidecars = { caller, callee };
     for (const protocol of ['http', 'grpc'] as const) {
-      const dapr = new Dapr({ httpPort: caller.ports.http, grpcPort: caller.ports.grpc, protocol, timeoutMs: 30_000 });
+      const dapr = new Dapr({ httpPort: caller.ports.http, grpcPort: caller.ports.grpc, protocol, timeoutMs: 30_000, apiToken: run.apiToken });
       await dapr.start();
       const store = dapr.state<{ n: number }>('statestore');
       log(`${protocol}: ${OPS} state saves, reads and invocations, ${IN_FLIGHT} in flight`);

@@ -33,7 +33,7 @@ async function measure(shards: number, concurrencies: number[]): Promise<Result[
   });
   try {
     const caller = await stack.run.start(`${stack.run.id}-bench`);
-    const dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000 });
+    const dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000, apiToken: stack.run.apiToken });
     const { accessToken } = await succeeded(apiClient(stack.edgeUrl).POST('/api/auth/login', { body: stack.admin }));
     const asAdmin = apiClient(stack.edgeUrl, { token: accessToken });
     const results: Result[] = [];

@@ -55,16 +55,21 @@ function recordPids(): void {
 }
 
 /** Keys for personal data, made once per checkout and kept out of the repo (.run is ignored). */
-function localSecrets(): Record<string, string> {
+type LocalSecret = 'PII_ENCRYPTION_KEY' | 'BLIND_INDEX_KEY' | 'DAPR_API_TOKEN' | 'APP_API_TOKEN';
+
+function localSecrets(): Record<LocalSecret, string> {
   const file = path.join(runDir, 'secrets.json');
-  if (!existsSync(file)) {
-    const secrets = {
-      PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
-    };
-    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  }
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  // Keys already generated stay (they sealed data in the databases); missing ones are added.
+  const secrets: Record<LocalSecret, string> = {
+    PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
+    DAPR_API_TOKEN: randomBytes(24).toString('base64url'),
+    APP_API_TOKEN: randomBytes(24).toString('base64url'),
+    ...kept,
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
 }
 
 async function stopAll(signal: string): Promise<void> {
@@ -120,6 +125,8 @@ async function main(): Promise<void> {
       redisHost: redisUrl(env),
       redisPassword: env.REDIS_PASSWORD,
       stateKeyPrefix: env.STATE_KEY_PREFIX ?? 'flash',
+      apiToken: secrets.DAPR_API_TOKEN,
+      appToken: secrets.APP_API_TOKEN,
       logFile: path.join(logDir, `${s.name}-dapr.log`),
     });
     processes.push(sidecar);

@@ -116,6 +116,8 @@ export async function startTestStack(
         PORT: '0',
         DAPR_HTTP_PORT: String(ports.http),
         TOPIC_PREFIX: run.id,
+        DAPR_API_TOKEN: run.apiToken,
+        APP_API_TOKEN: run.appToken,
         DB_NAME: database,
         PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         BLIND_INDEX_KEY: randomBytes(32).toString('base64'),

@@ -72,6 +72,9 @@ export class Dapr {
     if (protocol === 'grpc' && !options.grpcPort) throw new Error('Dapr over gRPC needs the sidecar gRPC port (grpcPort)');
     this.sdk = sdkClient(options, protocol);
     this.invoker = protocol === 'http' ? this.sdk : sdkClient(options, 'http');
+    // The SDK starts a client on its first call and then waits up to ~30 s for the sidecar: a call fails fast
+    // instead, and start() is the one place that waits.
+    for (const client of new Set([this.sdk, this.invoker])) client.daprClient.setIsInitialized(true);
     Dapr.openHttpClients += 1;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.topicPrefix = options.topicPrefix ?? '';

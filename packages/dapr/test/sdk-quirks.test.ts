@@ -2,15 +2,17 @@
  * The @dapr/dapr behaviours our package works around, each pinned against a real daprd: when an SDK upgrade changes
  * one, the test that describes it fails (and the workaround can be revisited) instead of a sale overselling.
  */
+import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { DaprClient, CommunicationProtocolEnum, HttpMethod, LogLevel, StateConcurrencyEnum, StateConsistencyEnum } from '@dapr/dapr';
 import { AppError } from '@flash/http';
-import { freeSidecarPorts, listenOnFreePort, SidecarRun, type Sidecar } from '@flash/stack';
+import { freePort, freeSidecarPorts, listenOnFreePort, SidecarRun, type Sidecar } from '@flash/stack';
 import { ConcurrencyConflictError, Dapr, SidecarError } from '../src';
 
 const quiet = { level: LogLevel.Error, service: { error() {}, warn() {}, info() {}, verbose() {}, debug() {} } };
-const sdkOver = (sidecar: Sidecar) =>
-  new DaprClient({ daprHost: '127.0.0.1', daprPort: String(sidecar.ports.http), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: quiet });
+const sdkOver = (sidecar: Sidecar, apiToken: string) =>
+  new DaprClient({ daprHost: '127.0.0.1', daprPort: String(sidecar.ports.http), communicationProtocol: CommunicationProtocolEnum.HTTP, daprApiToken: apiToken, logger: quiet });
 const statusOf = (error: unknown) => (JSON.parse((error as Error).message) as { status: number; error_msg: string });
 
 describe('@dapr/dapr quirks against a real daprd', () => {
@@ -27,9 +29,9 @@ describe('@dapr/dapr quirks against a real daprd', () => {
     callee = await listenOnFreePort(web);
     await run.start(`${run.id}-callee`, callee.port);
     sidecar = await run.start(`${run.id}-quirks`);
-    sdk = sdkOver(sidecar);
+    sdk = sdkOver(sidecar, run.apiToken);
     await sdk.start();
-    dapr = new Dapr({ httpPort: sidecar.ports.http });
+    dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
     await dapr.start();
   });
   afterAll(async () => {
@@ -94,7 +96,7 @@ describe('@dapr/dapr quirks against a real daprd', () => {
   });
 
   it('when the callee is slow, then the SDK would wait for ever; our deadline answers 503 in time', async () => {
-    const impatient = new Dapr({ httpPort: sidecar.ports.http, timeoutMs: 200 });
+    const impatient = new Dapr({ httpPort: sidecar.ports.http, timeoutMs: 200, apiToken: run.apiToken });
     const began = Date.now();
     const error = await impatient.invoke(`${run.id}-callee`, 'slow').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SidecarError);
@@ -104,8 +106,8 @@ describe('@dapr/dapr quirks against a real daprd', () => {
   });
 
   it('when one of several clients closes, then the calls of the others in flight are not cut', async () => {
-    const other = new Dapr({ httpPort: sidecar.ports.http });
-    const closing = new Dapr({ httpPort: sidecar.ports.http });
+    const other = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
+    const closing = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
     const store = other.state<{ n: number }>('statestore');
     await store.get('warm-up');
     const reads = Array.from({ length: 200 }, (_, i) => store.get(`in-flight-${i}`));
@@ -115,9 +117,26 @@ describe('@dapr/dapr quirks against a real daprd', () => {
     await other.close();
   });
 
+  it('when a client was never started, then the SDK\'s first call waits for the sidecar; ours answers 503 at once', async () => {
+    const port = await freePort();
+    const raw = sdkOver({ ports: { http: port } } as Sidecar, run.apiToken);
+    const first = raw.state.get('statestore', 'x').then(() => 'answered', () => 'failed');
+    expect(await Promise.race([first, sleep(1500).then(() => 'still waiting')])).toBe('still waiting');
+
+    const ours = new Dapr({ httpPort: port, apiToken: run.apiToken });
+    const began = Date.now();
+    await expect(ours.state('statestore').get('x')).rejects.toMatchObject({ status: 503 });
+    expect(Date.now() - began).toBeLessThan(1000);
+    await ours.close();
+    // Something answers on the port at last, so the SDK's waiting ends with the test.
+    const standIn = createServer((_req, res) => res.end('{}')).listen(port, '127.0.0.1');
+    expect(await first).toBe('answered');
+    standIn.close();
+  });
+
   it('when the client starts before its sidecar listens (gRPC too), then start() waits and the first call works; when the sidecar dies, calls answer 503 at once', async () => {
     const ports = await freeSidecarPorts();
-    const early = new Dapr({ httpPort: ports.http, grpcPort: ports.grpc, protocol: 'grpc', timeoutMs: 1000 });
+    const early = new Dapr({ httpPort: ports.http, grpcPort: ports.grpc, protocol: 'grpc', timeoutMs: 1000, apiToken: run.apiToken });
     const waiting = early.start();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const late = await run.start(`${run.id}-late`, undefined, ports);

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createLogger, requestLogger } from './logging';
 import { createMetrics, type Metrics } from './metrics';
-import { notFoundHandler, problemHandler } from './problem';
+import { notFoundHandler, problemHandler, requireAppToken } from './problem';
 import { generateDocument, operationalRoutes, type OpenAPIRegistry, type OpenApiDocument } from './openapi';
 
 export type ReadinessCheck = () => Promise<unknown>;
@@ -19,6 +19,8 @@ export interface ServiceDefinition {
   readiness: Record<string, ReadinessCheck>;
   metrics?: Metrics;
   logger?: Logger;
+  /** Routes only the Dapr sidecar may call (invocation-only, events, bindings): they require its app token. */
+  daprOnly?: { paths: string[]; appToken: string };
 }
 
 export interface BuiltService {
@@ -71,6 +73,7 @@ export function buildService(def: ServiceDefinition): BuiltService {
   const operations = operationalRoutes(def.docs, ready, metricsText, () => document);
   const document = generateDocument(def.docs, def.name);
   app.use(operations);
+  if (def.daprOnly) app.use(def.daprOnly.paths, requireAppToken(def.daprOnly.appToken));
   for (const router of def.routers) app.use(router);
   app.use(notFoundHandler);
   app.use(problemHandler);

@@ -21,6 +21,10 @@ export interface SidecarOptions {
   redisHost: string;
   redisPassword?: string;
   stateKeyPrefix: string;
+  /** daprd requires it on every call to its API (DAPR_API_TOKEN). */
+  apiToken: string;
+  /** daprd sends it with every call to the app (APP_API_TOKEN), so the app can tell its sidecar from anyone else. */
+  appToken: string;
   resourcesDir?: string;
   logFile?: string;
   echo?: boolean;
@@ -63,6 +67,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       REDIS_HOST: options.redisHost,
       REDIS_PASSWORD: options.redisPassword ?? '',
       STATE_KEY_PREFIX: options.stateKeyPrefix,
+      DAPR_API_TOKEN: options.apiToken,
+      APP_API_TOKEN: options.appToken,
     },
     logFile: options.logFile,
     echo: options.echo,
@@ -76,7 +82,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   try {
     await Promise.race([
       // The SDK's wait: daprd serves its API only once its components are loaded.
-      new Dapr({ httpPort: ports.http }).start(),
+      new Dapr({ httpPort: ports.http, apiToken: options.apiToken }).start(),
       failOnExit(managed),
     ]);
   } catch (err) {

@@ -1,6 +1,6 @@
 import { daprAuthenticator } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
-import { lifecycleRouter } from './api/lifecycle';
+import { lifecycleRouter, ORDER_LIFECYCLE_ROUTE } from './api/lifecycle';
 import { ordersRouter } from './api/orders';
 import { wishlistRouter } from './api/wishlist';
 import { SERVICE_NAME, type OrderConfig } from './config';
@@ -20,6 +20,7 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
     name: SERVICE_NAME,
     entities: [OrderEntity, OrderItemEntity, OrderTransitionEntity, WishlistItemEntity, OutboxEntity],
     migrations: [CreateOrders1764500000000],
+    bindings: [ORDER_LIFECYCLE_ROUTE],
     routes: (ctx) => {
       const { orders, wishlist } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);

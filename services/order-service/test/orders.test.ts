@@ -21,7 +21,8 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
   const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   const post = (path: string, token: string, body: unknown = undefined) => api(path, { method: 'POST', token, ...(body ? { body } : {}) });
   /** One scheduler run, as the cron binding makes it. */
-  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST' });
+  // What the cron binding's sidecar sends, with its app token (the route refuses anyone else).
+  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST', headers: { 'dapr-api-token': stack.run.appToken } });
 
   async function product(stock: number) {
     const res = await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: 10_000, stock } });
@@ -49,7 +50,7 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     shopper = { email, token: accessToken };
     stranger = await mint();
     const caller = await stack.run.start(`${stack.run.id}-publisher`);
-    publisher = new Dapr({ httpPort: caller.ports.http, topicPrefix: stack.run.id });
+    publisher = new Dapr({ httpPort: caller.ports.http, topicPrefix: stack.run.id, apiToken: stack.run.apiToken });
   });
 
   afterAll(async () => {
