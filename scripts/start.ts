@@ -21,6 +21,8 @@ const pidFile = path.join(runDir, 'pids.json');
 
 const base = Number(env.STACK_PORT_BASE ?? 3000);
 const edgePort = Number(env.EDGE_PORT ?? 8080);
+// The edge is the one door, on this host only unless asked (EDGE_HOST=0.0.0.0 to reach it from the LAN).
+const edgeHost = env.EDGE_HOST ?? '127.0.0.1';
 const mailWebPort = Number(env.MAIL_WEB_PORT ?? 1080);
 const mailSmtpPort = Number(env.MAIL_SMTP_PORT ?? 1025);
 const db = mysqlServerFromEnv(env);
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
 
   const targets = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${s.appPort}`]));
   edge = await new Promise<Server>((resolve, reject) => {
-    const server = createEdge(targets).listen(edgePort, '0.0.0.0', () => resolve(server)).on('error', reject);
+    const server = createEdge(targets).listen(edgePort, edgeHost, () => resolve(server)).on('error', reject);
   });
 
   if (env.SEED_DEMO_DATA !== 'false') log(`demo data: ${await seedDemoData(`http://127.0.0.1:${edgePort}`)}`);

@@ -10,6 +10,8 @@ export class ConfigError extends Error {
 /** Settings every service has; each service extends them with its own. */
 export const baseConfigShape = {
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Where the app listens: only its sidecar (and the local edge) on this host; in a pod, 0.0.0.0 for the kubelet's probes. */
+  HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DAPR_HOST: z.string().min(1).default('127.0.0.1'),
   DAPR_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(3500),

@@ -92,9 +92,10 @@ export async function listen(
   port: number,
   closers: (() => Promise<unknown>)[] = [],
   graceMs = 10_000,
+  host = '127.0.0.1',
 ): Promise<RunningService> {
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = built.app.listen(port, '0.0.0.0', () => resolve(s)).on('error', reject);
+    const s = built.app.listen(port, host, () => resolve(s)).on('error', reject);
   });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;

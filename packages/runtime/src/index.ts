@@ -10,6 +10,7 @@ import { Dapr, documentSubscriptions, subscriptionRouter, type Subscription } fr
 /** The settings the runtime reads; every service config has them (see baseConfigShape). */
 export interface RuntimeConfig {
   PORT: number;
+  HOST: string;
   LOG_LEVEL: string;
   DAPR_HOST: string;
   DAPR_HTTP_PORT: number;
@@ -163,7 +164,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
 
 export async function startService(parts: ServiceParts, config: RuntimeConfig): Promise<Service & { running: RunningService }> {
   const service = await createService(parts, config);
-  const running = await listen(service.built, config.PORT, [service.close], config.SHUTDOWN_GRACE_MS);
+  const running = await listen(service.built, config.PORT, [service.close], config.SHUTDOWN_GRACE_MS, config.HOST);
   return { ...service, running };
 }
 

@@ -56,6 +56,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '--dapr-grpc-port', String(ports.grpc),
     '--dapr-internal-grpc-port', String(ports.internalGrpc),
     '--metrics-port', String(ports.metrics),
+    // Nothing of a local sidecar listens beyond this host: its API, the sidecar-to-sidecar port and its metrics.
+    '--dapr-listen-addresses', '127.0.0.1',
+    '--dapr-internal-grpc-listen-address', '127.0.0.1',
+    '--metrics-listen-address', '127.0.0.1',
     '--resources-path', options.resourcesDir ?? daprResourcesDir,
     '--config', daprConfigFile,
     '--log-as-json',
@@ -67,6 +71,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       REDIS_HOST: options.redisHost,
       REDIS_PASSWORD: options.redisPassword ?? '',
       STATE_KEY_PREFIX: options.stateKeyPrefix,
+      // The address it registers for other sidecars to reach it (name resolution), where it now listens.
+      DAPR_HOST_IP: '127.0.0.1',
       DAPR_API_TOKEN: options.apiToken,
       APP_API_TOKEN: options.appToken,
     },
