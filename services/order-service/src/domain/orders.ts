@@ -53,15 +53,23 @@ export class Orders {
     return (await this.orders.byId(orderId))!;
   }
 
-  /** From a `purchase-paid` event: one order per paid purchase, however often the event comes. */
-  async placeFlashOrder(paid: PurchasePaid): Promise<boolean> {
+  /**
+   * From a `purchase-paid` event: one order per paid purchase, however often the event comes — and only for a
+   * purchase purchase-service confirms as paid, with the buyer, sale, price and order id the event names.
+   */
+  async placeFlashOrder(paid: PurchasePaid): Promise<'placed' | 'already placed' | 'not paid'> {
+    const recorded = await this.stock.flashPurchase(paid.purchaseId);
+    const confirmed = recorded && ['PAID', 'RESTOCKED'].includes(recorded.status) && paid.quantity === 1 &&
+      recorded.orderId === paid.orderId && recorded.buyerId === paid.buyerId && recorded.saleId === paid.saleId && recorded.price === paid.price;
+    if (!confirmed) return 'not paid';
     const order: Order = {
       id: paid.orderId, userId: paid.buyerId, source: 'FLASH', status: 'PLACED', placedAt: this.clock.now(), deliveredAt: null,
       returnRequestedAt: null, stockCommittedAt: null, total: paid.price * paid.quantity,
     };
-    return this.orders.insert(order, [{
+    const inserted = await this.orders.insert(order, [{
       productId: paid.productId, quantity: paid.quantity, price: paid.price, saleId: paid.saleId, purchaseId: paid.purchaseId, reservationId: null,
     }]);
+    return inserted ? 'placed' : 'already placed';
   }
 
   async get(userId: string, orderId: string): Promise<OrderDetails> {

@@ -19,6 +19,7 @@ const PurchaseSchema = z
     price: z.number(), holdExpiresAt: z.string(), orderId: z.string().nullable(),
   })
   .openapi('Purchase');
+const PurchaseRecordSchema = PurchaseSchema.extend({ buyerId: z.string() }).openapi('PurchaseRecord');
 const PurchaseHistorySchema = PurchaseSchema.extend({ productId: z.string(), productName: z.string(), createdAt: z.string() }).openapi('PurchaseHistoryEntry');
 
 const PURCHASES: ApiTag = { name: 'purchases', description: 'Hold a unit of a live flash sale, pay for it or walk away; my purchase history' };
@@ -92,6 +93,15 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
       },
     }, auth.requireUser, handle(async (req, res) => {
       res.json(view(await purchasing.abandon(parseInput(PurchaseParams, req.params).id, principalOf(res).userId)));
+    }))
+    .get('/internal/purchases/{id}', {
+      operationId: 'getFlashSalePurchaseRecord', summary: 'A purchase as recorded, for another service to confirm it', tag: INTERNAL_PURCHASES,
+      description: 'Called by order-service through Dapr invocation before it turns a purchase-paid event into an order.',
+      request: { params: PurchaseParams },
+      responses: { 200: { description: 'The purchase with its buyer', ...jsonContent(PurchaseRecordSchema) }, 404: problemResponse('NOT_FOUND') },
+    }, handle(async (req, res) => {
+      const purchase = await purchasing.record(parseInput(PurchaseParams, req.params).id);
+      res.json({ ...view(purchase), buyerId: purchase.buyerId });
     }))
     .post('/internal/purchases/{id}/restock', {
       operationId: 'restockFlashSalePurchase', summary: 'A paid unit goes back to its sale', tag: INTERNAL_PURCHASES,
