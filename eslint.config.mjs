@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.run/**', 'coverage/**', 'load/**'] },
+  // load/*.js are k6 scripts (k6's own JavaScript runtime, not Node).
+  { ignores: ['**/node_modules/**', '.run/**', 'coverage/**', 'load/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

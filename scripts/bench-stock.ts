@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '@flash/http';
 import { Dapr } from '@flash/dapr';
-import { apiJson, repoRoot } from '@flash/stack';
+import { apiClient, repoRoot, succeeded } from '@flash/stack';
 import { startTestStack } from '../test/support/stack';
 
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
@@ -33,13 +33,14 @@ async function measure(shards: number, concurrencies: number[]): Promise<Result[
   });
   try {
     const caller = await stack.run.start(`${stack.run.id}-bench`);
-    const dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000 });
-    const { accessToken } = await apiJson(stack.edgeUrl, '/api/auth/login', { body: stack.admin });
+    const dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000, apiToken: stack.run.apiToken });
+    const { accessToken } = await succeeded(apiClient(stack.edgeUrl).POST('/api/auth/login', { body: stack.admin }));
+    const asAdmin = apiClient(stack.edgeUrl, { token: accessToken });
     const results: Result[] = [];
     for (const concurrency of concurrencies) {
-      const { id: productId } = await apiJson(stack.edgeUrl, '/api/admin/products', {
-        body: { name: `bench ${shards}x${concurrency}`, price: 1, stock: 10_000_000 }, token: accessToken,
-      });
+      const { id: productId } = await succeeded(asAdmin.POST('/api/admin/products', {
+        body: { name: `bench ${shards}x${concurrency}`, price: 1, stock: 10_000_000 },
+      }));
       const latencies: number[] = [];
       const errors: Record<string, number> = {};
       let next = 0;

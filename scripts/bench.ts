@@ -11,11 +11,12 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import {
-  apiJson, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, toolsBin,
+  apiCall, apiClient, deleteRedisKeys, type ApiClient, type ApiSchema, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, succeeded, toolsBin,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../services/user-service/src/config';
 import { SigningKeyEntity } from '../services/user-service/src/data/account.entities';
 import { personalDataVault, signingKeyring } from '../services/user-service/src/service';
+import { sample } from '../load/measure/proc';
 
 const SCENARIOS = ['flash-spike', 'steady-browse', 'mixed'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -27,19 +28,6 @@ const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const ms = (v: number | undefined) => (v === undefined ? null : Math.round(v * 10) / 10);
 
 interface ProcessUsage { name: string; cpuSeconds: number; cpuPercentOfOneCore: number; peakRssMiB: number }
-
-/** CPU ticks and peak memory of a process, from /proc. */
-function sample(pid: number): { ticks: number; peakKiB: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return { ticks, peakKiB };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Names the processes that matter: our services, their sidecars, the edge, MailDev, MariaDB, Redis. */
 function processesOf(stackPid: number, portBase: number, runDir: string): Map<string, number> {
@@ -147,10 +135,11 @@ async function main(): Promise<void> {
   let exitCode = 0;
   try {
     await stack.ready;
-    const admin = await apiJson(base, '/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } });
-    const product = await apiJson(base, '/api/admin/products', {
-      body: { name: `Bench sneaker ${id}`, price: 129_000, stock: scenario === 'mixed' ? 1_000_000 : 0 }, token: admin.accessToken,
-    });
+    const admin = await succeeded(apiClient(base).POST('/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } }));
+    const asAdmin = apiClient(base, { token: admin.accessToken });
+    const product = await succeeded(asAdmin.POST('/api/admin/products', {
+      body: { name: `Bench sneaker ${id}`, price: 129_000, stock: scenario === 'mixed' ? 1_000_000 : 0 },
+    }));
     const vars: Record<string, string> = {
       BASE: base, SUMMARY: path.join(runDir, 'k6-summary.json'),
       ...(env.BENCH_DURATION ? { DURATION: env.BENCH_DURATION } : {}),
@@ -171,14 +160,13 @@ async function main(): Promise<void> {
       await db.destroy();
       writeFileSync(path.join(runDir, 'tokens.json'), JSON.stringify(tokens));
       const opensAt = Date.now() + 8000 + BUYERS * 2;
-      const sale = await apiJson(base, '/api/admin/flash-sales', {
+      const sale = await succeeded(asAdmin.POST('/api/admin/flash-sales', {
         body: {
           productId: product.id, quantity: UNITS, startsAt: new Date(opensAt).toISOString(),
           endsAt: new Date(opensAt + 3_600_000).toISOString(), holdSeconds: 300,
         },
-        token: admin.accessToken,
-      });
-      saleId = sale.id as string;
+      }));
+      saleId = sale.id;
       Object.assign(vars, { TOKENS: path.join(runDir, 'tokens.json'), SALE: saleId, OPENS_AT: String(opensAt) });
       log(`sale of ${UNITS} units opens in ${Math.round((opensAt - Date.now()) / 1000)} s for ${BUYERS} buyers`);
     } else if (scenario === 'mixed') {
@@ -232,7 +220,7 @@ async function main(): Promise<void> {
       let orders = 0;
       const orderDb = await new DataSource({ type: 'mysql', ...dbSettings(), database: `${id}_order` }).initialize();
       for (let i = 0; i < 100; i++) {
-        invariant = await apiJson(base, `/api/admin/flash-sales/${saleId}/invariant`, { token: admin.accessToken });
+        invariant = await succeeded(asAdmin.GET('/api/admin/flash-sales/{id}/invariant', { params: { path: { id: saleId! } } }));
         orders = Number((await orderDb.query('SELECT COUNT(*) AS n FROM order_items WHERE sale_id = ?', [saleId]))[0].n);
         if (invariant.consistent && orders === invariant.ledger.sold) break;
         await new Promise((r) => setTimeout(r, 200));
@@ -267,15 +255,15 @@ async function main(): Promise<void> {
         ...(scenario === 'mixed' ? { checkout: trend('checkout') } : {}),
       });
       if (scenario === 'mixed') {
-        const levels = await apiJson(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`);
+        const levels = (await apiCall(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`)).body;
         summary.invariant = { ...levels, quantity: 1_000_000, balances: levels.available + levels.reserved + levels.sold === 1_000_000 };
         if (!(summary.invariant as { balances: boolean }).balances) exitCode = 1;
       }
       if ((summary.serverErrors as number) > 0) exitCode = 1;
     }
     // Money: charged − refunded = value of the orders that still stand, for the shop and for the sale.
-    summary.money = await moneyInvariant(base, admin.accessToken);
-    if (saleId) summary.saleMoney = await moneyInvariant(base, admin.accessToken, `?saleId=${saleId}`);
+    summary.money = await moneyInvariant(asAdmin);
+    if (saleId) summary.saleMoney = await moneyInvariant(asAdmin, { saleId });
     if (!(summary.money as Money).consistent || (saleId && !(summary.saleMoney as Money).consistent)) exitCode = 1;
 
     print(summary);
@@ -290,19 +278,13 @@ async function main(): Promise<void> {
   process.exit(exitCode);
 }
 
-interface Money {
-  charged: number;
-  refunded: number;
-  standing: number;
-  refundsPending: { count: number };
-  consistent: boolean;
-}
+type Money = ApiSchema<'MoneyInvariant'>;
 
 /** order-service's money invariant, once pending refunds are paid out (they settle in the background). */
-async function moneyInvariant(base: string, token: string, query = ''): Promise<Money> {
+async function moneyInvariant(asAdmin: ApiClient, query: { saleId?: string } = {}): Promise<Money> {
   let check: Money | undefined;
   for (let i = 0; i < 150; i++) {
-    check = (await apiJson(base, `/api/admin/payments/invariant${query}`, { token })) as Money;
+    check = await succeeded(asAdmin.GET('/api/admin/payments/invariant', { params: { query } }));
     if (check.consistent) break;
     await new Promise((r) => setTimeout(r, 200));
   }

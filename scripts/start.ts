@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  apiJson, createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, waitUntil,
+  apiClient, createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -21,6 +21,8 @@ const pidFile = path.join(runDir, 'pids.json');
 
 const base = Number(env.STACK_PORT_BASE ?? 3000);
 const edgePort = Number(env.EDGE_PORT ?? 8080);
+// The edge is the one door, on this host only unless asked (EDGE_HOST=0.0.0.0 to reach it from the LAN).
+const edgeHost = env.EDGE_HOST ?? '127.0.0.1';
 const mailWebPort = Number(env.MAIL_WEB_PORT ?? 1080);
 const mailSmtpPort = Number(env.MAIL_SMTP_PORT ?? 1025);
 const db = mysqlServerFromEnv(env);
@@ -55,16 +57,21 @@ function recordPids(): void {
 }
 
 /** Keys for personal data, made once per checkout and kept out of the repo (.run is ignored). */
-function localSecrets(): Record<string, string> {
+type LocalSecret = 'PII_ENCRYPTION_KEY' | 'BLIND_INDEX_KEY' | 'DAPR_API_TOKEN' | 'APP_API_TOKEN';
+
+function localSecrets(): Record<LocalSecret, string> {
   const file = path.join(runDir, 'secrets.json');
-  if (!existsSync(file)) {
-    const secrets = {
-      PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
-    };
-    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  }
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  // Keys already generated stay (they sealed data in the databases); missing ones are added.
+  const secrets: Record<LocalSecret, string> = {
+    PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
+    DAPR_API_TOKEN: randomBytes(24).toString('base64url'),
+    APP_API_TOKEN: randomBytes(24).toString('base64url'),
+    ...kept,
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
 }
 
 async function stopAll(signal: string): Promise<void> {
@@ -120,6 +127,8 @@ async function main(): Promise<void> {
       redisHost: redisUrl(env),
       redisPassword: env.REDIS_PASSWORD,
       stateKeyPrefix: env.STATE_KEY_PREFIX ?? 'flash',
+      apiToken: secrets.DAPR_API_TOKEN,
+      appToken: secrets.APP_API_TOKEN,
       logFile: path.join(logDir, `${s.name}-dapr.log`),
     });
     processes.push(sidecar);
@@ -133,7 +142,7 @@ async function main(): Promise<void> {
 
   const targets = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${s.appPort}`]));
   edge = await new Promise<Server>((resolve, reject) => {
-    const server = createEdge(targets).listen(edgePort, '0.0.0.0', () => resolve(server)).on('error', reject);
+    const server = createEdge(targets).listen(edgePort, edgeHost, () => resolve(server)).on('error', reject);
   });
 
   if (env.SEED_DEMO_DATA !== 'false') log(`demo data: ${await seedDemoData(`http://127.0.0.1:${edgePort}`)}`);
@@ -151,17 +160,19 @@ async function main(): Promise<void> {
 
 /** A fresh shop gets a few products and a live flash sale, made through the API as the demo admin. */
 async function seedDemoData(api: string): Promise<string> {
-  const call = (path: string, body?: unknown, token?: string) => apiJson(api, path, { body, token });
-  if ((await call('/api/products?size=1')).total > 0) return 'kept what is there';
+  if ((await succeeded(apiClient(api).GET('/api/products', { params: { query: { size: 1 } } }))).total > 0) return 'kept what is there';
   const admin = { email: env.ADMIN_EMAIL ?? 'admin@flash-sale.local', password: env.ADMIN_PASSWORD ?? 'Admin123!' };
-  const { accessToken } = await call('/api/auth/login', admin);
-  const runner = await call('/api/admin/products', { name: 'Aurora runner (limited)', description: 'The drop everyone waits for', price: 189_000, stock: 50 }, accessToken);
-  await call('/api/admin/products', { name: 'Comet cap', description: 'Everyday cap', price: 35_000, stock: 200 }, accessToken);
-  await call('/api/admin/products', { name: 'Nebula hoodie', description: 'Heavyweight hoodie', price: 89_000, stock: 100 }, accessToken);
+  const { accessToken } = await succeeded(apiClient(api).POST('/api/auth/login', { body: admin }));
+  const asAdmin = apiClient(api, { token: accessToken });
+  const product = (body: { name: string; description: string; price: number; stock: number }) =>
+    succeeded(asAdmin.POST('/api/admin/products', { body }));
+  const runner = await product({ name: 'Aurora runner (limited)', description: 'The drop everyone waits for', price: 189_000, stock: 50 });
+  await product({ name: 'Comet cap', description: 'Everyday cap', price: 35_000, stock: 200 });
+  await product({ name: 'Nebula hoodie', description: 'Heavyweight hoodie', price: 89_000, stock: 100 });
   const now = Date.now();
-  await call('/api/admin/flash-sales', {
-    productId: runner.id, quantity: 20, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 24 * 3_600_000).toISOString(),
-  }, accessToken);
+  await succeeded(asAdmin.POST('/api/admin/flash-sales', {
+    body: { productId: runner.id, quantity: 20, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 24 * 3_600_000).toISOString() },
+  }));
   return '3 products and a flash sale of 20 Aurora runners, live for 24 h';
 }
 

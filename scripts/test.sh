@@ -6,6 +6,8 @@ echo "[test] npm ci"
 npm ci --no-audit --no-fund
 echo "[test] toolchain"
 bash scripts/bootstrap.sh >/dev/null
+echo "[test] browser"
+bash scripts/chromium.sh
 echo "[test] lint"
 npx eslint .
 echo "[test] typecheck"

@@ -10,6 +10,7 @@ import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as core from 'kubernetes-models/v1';
 import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
+import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
 import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
 
@@ -30,6 +31,7 @@ const kubernetes: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/Deployment': apps.Deployment,
   'v1/Service': core.Service,
   'v1/ConfigMap': core.ConfigMap,
+  'v1/Secret': core.Secret,
   'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget,
   'autoscaling/v2/HorizontalPodAutoscaler': autoscaling.HorizontalPodAutoscaler,
   'networking.k8s.io/v1/Ingress': networking.Ingress,
@@ -83,7 +85,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const defaults = await render();
     const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
     const kinds = (ms: Manifest[]) => [...new Set(ms.map((m) => m.kind))].sort();
-    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'PodDisruptionBudget', 'Resiliency', 'Service']);
+    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'PodDisruptionBudget', 'Resiliency', 'Secret', 'Service']);
     expect(kinds(production)).toContain('HorizontalPodAutoscaler');
     expect(validateAll(defaults)).toEqual([]);
     expect(validateAll(production)).toEqual([]);
@@ -94,7 +96,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const deployment = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'user-service') as any;
     expect(deployment.spec.template.metadata.annotations).toMatchObject({
       'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale',
-      'dapr.io/metrics-port': '9090', 'dapr.io/api-token-secret': 'dapr-api-token',
+      'dapr.io/metrics-port': '9090', 'dapr.io/api-token-secret': 'dapr-api-token', 'dapr.io/app-token-secret': 'dapr-app-token',
       'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
     });
     const container = deployment.spec.template.spec.containers[0];
@@ -104,7 +106,24 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(container.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').valueFrom.secretKeyRef.name).toBe('flash-sale-mysql');
+    expect(container.env.find((e: { name: string }) => e.name === 'DAPR_API_TOKEN').valueFrom.secretKeyRef).toEqual({ name: 'dapr-api-token', key: 'token' });
+    expect(container.env.find((e: { name: string }) => e.name === 'APP_API_TOKEN').valueFrom.secretKeyRef).toEqual({ name: 'dapr-app-token', key: 'token' });
     expect(production.some((m) => m.kind === 'Secret')).toBe(false);
+  });
+
+  it('when no token Secrets are named, then the chart generates the Dapr API and app tokens, and every sidecar and app uses them', async () => {
+    const defaults = await render();
+    const secrets = defaults.filter((m) => m.kind === 'Secret') as any[];
+    expect(secrets.map((s) => s.metadata.name).sort()).toEqual(['flash-sale-dapr-api-token', 'flash-sale-dapr-app-token']);
+    for (const secret of secrets) expect(Buffer.from(secret.data.token, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    for (const deployment of defaults.filter((m) => m.kind === 'Deployment') as any[]) {
+      expect(deployment.spec.template.metadata.annotations).toMatchObject({
+        'dapr.io/api-token-secret': 'flash-sale-dapr-api-token', 'dapr.io/app-token-secret': 'flash-sale-dapr-app-token',
+      });
+      const env = deployment.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
+      expect(env.find((e) => e.name === 'DAPR_API_TOKEN')?.valueFrom.secretKeyRef).toEqual({ name: 'flash-sale-dapr-api-token', key: 'token' });
+      expect(env.find((e) => e.name === 'APP_API_TOKEN')?.valueFrom.secretKeyRef).toEqual({ name: 'flash-sale-dapr-app-token', key: 'token' });
+    }
   });
 
   it('when the Dapr CRDs are missing, then rendering fails and says to install Dapr first', async () => {
@@ -126,10 +145,12 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       for (const m of dapr) writeFileSync(path.join(dir, `${m.kind}-${m.metadata.name}.yaml`), JSON.stringify(m));
       const sidecar = await startSidecar({
         appId: 'order-service', runDir: dir, resourcesDir: dir, ports: await freeSidecarPorts(), redisHost: redisUrl(),
-        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id,
+        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id, apiToken: `${id}-api-token-0123456789`, appToken: `${id}-app-token-0123456789`,
       });
       try {
-        const metadata = (await (await fetch(`http://127.0.0.1:${sidecar.ports.http}/v1.0/metadata`)).json()) as { components: { name: string }[] };
+        const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: `${id}-api-token-0123456789` });
+        const metadata = await dapr.metadata();
+        await dapr.close();
         expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'pubsub', 'statestore']);
         const metrics = await sidecar.metrics();
         expect(metrics).toMatch(/dapr_resiliency_loaded\{[^}]*name="flash-sale-resiliency"[^}]*\} 1/);

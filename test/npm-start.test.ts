@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  deleteRedisKeys, dropDatabase, mysqlServerFromEnv, portOpen, privateStackEnv, startLocalStack, STACK_SERVICES, testRunId, waitUntil,
+  apiClient, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, portOpen, privateStackEnv, startLocalStack, STACK_SERVICES, succeeded, testRunId, waitUntil,
 } from '@flash/stack';
 
 /** `npm start` as a developer types it, on ports, databases and keys of this test's own. */
@@ -40,14 +40,11 @@ describe('npm start', () => {
   }
 
   async function expectStackServes(): Promise<void> {
-    const res = await fetch(`http://127.0.0.1:${edgePort}/api/docs/openapi.json`);
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as { 'x-sources': string[] })['x-sources']).toHaveLength(4);
+    const api = apiClient(`http://127.0.0.1:${edgePort}`);
+    expect((await succeeded(api.GET('/api/docs/openapi.json')))['x-sources']).toHaveLength(4);
     // The demo shop is seeded once: products and a live flash sale.
-    const products = (await (await fetch(`http://127.0.0.1:${edgePort}/api/products`)).json()) as { total: number };
-    expect(products.total).toBe(3);
-    const sales = (await (await fetch(`http://127.0.0.1:${edgePort}/api/flash-sales`)).json()) as { items: { status: string; remaining: number }[] };
-    expect(sales.items).toEqual([expect.objectContaining({ status: 'LIVE', remaining: 20 })]);
+    expect((await succeeded(api.GET('/api/products'))).total).toBe(3);
+    expect((await succeeded(api.GET('/api/flash-sales'))).items).toEqual([expect.objectContaining({ status: 'LIVE', remaining: 20 })]);
   }
 
   it('when started, then every service is ready behind the edge; on SIGTERM nothing is left running', async () => {

@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { Dapr, SidecarError } from '@flash/dapr';
 import { documentedRoutes, listRoutes, type OpenApiDocument } from '@flash/http';
+import { apiCall } from '@flash/stack';
 import { UserEntity } from '../services/user-service/src/data/user.entity';
 import { SERVICES, startTestStack, type TestStack } from './support/stack';
+import { tokenMinter } from './support/tokens';
 
 describe('the four services behind the edge, each with its own daprd', () => {
   let stack: TestStack;
@@ -31,11 +35,11 @@ describe('the four services behind the edge, each with its own daprd', () => {
     const doc = (await res.json()) as OpenApiDocument & { 'x-sources': string[]; 'x-unavailable'?: string[] };
     expect(doc['x-sources']).toEqual([...SERVICES]);
     expect(doc['x-unavailable']).toBeUndefined();
+    // Every public route of every service is in it; internal, event, Dapr and cron routes are not (test/api-docs.test.ts).
     for (const name of SERVICES) {
       for (const route of documentedRoutes(started(name).service.built.document)) {
-        if (!route.endsWith('/openapi.json') && !route.match(/\/(healthz|readyz|metrics)$/)) {
-          expect(documentedRoutes(doc)).toContain(route);
-        }
+        if (route.split(' ')[1]!.startsWith('/api/')) expect(documentedRoutes(doc)).toContain(route);
+        else expect(documentedRoutes(doc)).not.toContain(route);
       }
     }
   });
@@ -89,6 +93,49 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect(rows[0]!.verifiedAt).not.toBeNull();
     expect(rows[0]!.personalData).not.toContain(stack.admin.email);
     expect(rows[0]!.passwordHash).not.toContain(stack.admin.password);
+  });
+
+  it('when a process that is not a sidecar calls a Dapr-only route directly, then it gets 401 and nothing is written', async () => {
+    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
+    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Guarded ${stack.run.id}`, price: 1000, stock: 5 } })).body;
+    const buyer = randomUUID();
+    const direct = (name: (typeof SERVICES)[number], path: string, body?: unknown, token?: string) =>
+      fetch(`http://127.0.0.1:${started(name).running.port}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { 'dapr-api-token': token } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const forged = { id: randomUUID(), topic: 'purchase-paid', data: { purchaseId: randomUUID(), saleId: randomUUID(), productId: product.id, buyerId: buyer, quantity: 9999, price: 0, orderId: randomUUID(), paidAt: new Date().toISOString() } };
+    const attempts = [
+      await direct('product-service', '/internal/stock/reservations', { productId: product.id, quantity: 5, reservationId: randomUUID() }),
+      await direct('product-service', `/internal/stock/${product.id}`),
+      await direct('purchase-service', `/internal/purchases/${randomUUID()}/restock`, {}),
+      await direct('purchase-service', '/hold-expiry', {}),
+      await direct('order-service', '/events/purchase-paid', forged),
+      await direct('order-service', '/events/purchase-paid', forged, 'a-guessed-token-0123456789'),
+      await direct('order-service', '/order-lifecycle', {}),
+      await direct('order-service', '/dapr/subscribe'),
+    ];
+    for (const res of attempts) {
+      expect({ status: res.status, body: await res.json() }).toMatchObject({ status: 401, body: { code: 'DAPR_CALLER_REQUIRED' } });
+    }
+    expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(5);
+    const orders = await apiCall(edgeUrl, '/api/orders', { token: await tokenMinter(stack)(buyer) });
+    expect(orders.body.items).toEqual([]);
+    // The edge (like the ingress) routes only /api/...: the Dapr-only routes are not reachable through it at all.
+    expect((await fetch(`${edgeUrl}/internal/stock/${product.id}`)).status).toBe(404);
+  });
+
+  it('when a sidecar is called without the API token or with a wrong one, then daprd refuses it and readiness fails; with the token it works', async () => {
+    const { ports } = started('order-service').sidecar;
+    const refused = await new Dapr({ httpPort: ports.http }).state('statestore').get('anything').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SidecarError);
+    expect((refused as SidecarError).sidecarStatus).toBe(401);
+    const wrong = new Dapr({ httpPort: ports.http, apiToken: 'not-the-token-0123456789' });
+    await expect(wrong.checkHealth()).rejects.toThrow(/not ready/);
+    const right = new Dapr({ httpPort: ports.http, apiToken: stack.run.apiToken });
+    await expect(right.checkHealth()).resolves.toBeUndefined();
+    expect(await right.state('statestore').get(`${stack.run.id}-never-written`)).toBeUndefined();
   });
 
   it('when a sidecar stops, then its service reports not ready and the API document says which part is missing', async () => {

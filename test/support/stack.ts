@@ -4,7 +4,7 @@ import { createEdge } from '@flash/edge';
 import { listen, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
-  createDatabase, dropDatabase, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
+  createDatabase, dropDatabase, freePort, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
   type MailCatcher, type NewShopper, type Sidecar,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
@@ -20,7 +20,8 @@ import type { Clock } from '../../services/order-service/src/domain/clock';
 export const SERVICES = ['user-service', 'product-service', 'purchase-service', 'order-service'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-function build(name: ServiceName, env: NodeJS.ProcessEnv, options: StackOptions): { parts: ServiceParts; config: RuntimeConfig } {
+/** A service's parts and configuration, read from `env`. */
+export function serviceParts(name: ServiceName, env: NodeJS.ProcessEnv, options: StackOptions = {}): { parts: ServiceParts; config: RuntimeConfig } {
   switch (name) {
     case 'user-service': {
       const config = userConfig(env);
@@ -106,7 +107,7 @@ export async function startTestStack(
       halted.running.server.closeAllConnections();
       await stopped;
       return async () => {
-        const { parts, config } = build(name, halted.env, options);
+        const { parts, config } = serviceParts(name, halted.env, options);
         const service = await createService(parts, config);
         const running = await listen(service.built, halted.running.port, [service.close]);
         services[name] = { ...halted, service, running };
@@ -133,6 +134,8 @@ export async function startTestStack(
         PORT: '0',
         DAPR_HTTP_PORT: String(ports.http),
         TOPIC_PREFIX: run.id,
+        DAPR_API_TOKEN: run.apiToken,
+        APP_API_TOKEN: run.appToken,
         DB_NAME: database,
         PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
@@ -142,10 +145,12 @@ export async function startTestStack(
         SMTP_PORT: String(mail.smtpPort),
         ...env[name],
       };
-      const { parts, config } = build(name, serviceEnv, options);
+      const { parts, config } = serviceParts(name, serviceEnv, options);
+      // The sidecar first, as in Kubernetes: the service waits for it at start-up; daprd waits for the app's port.
+      const appPort = await freePort();
+      const sidecar = await run.start(name, appPort, ports);
       const service = await createService(parts, config);
-      const running = await listen(service.built, 0, [service.close]);
-      const sidecar = await run.start(name, running.port, ports);
+      const running = await listen(service.built, appPort, [service.close]);
       services[name] = { service, running, sidecar, url: `http://127.0.0.1:${running.port}`, env: serviceEnv };
     }
     const targets = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.url]));

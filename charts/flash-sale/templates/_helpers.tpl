@@ -15,6 +15,12 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret (key `token`) of the Dapr API token ("api": apps → sidecar) or app token ("app": sidecar → app). */}}
+{{- define "flash-sale.daprTokenSecret" -}}
+{{- $root := index . 0 -}}{{- $kind := index . 1 -}}
+{{- default (printf "%s-dapr-%s-token" $root.Release.Name $kind) (index $root.Values.dapr (printf "%sTokenSecret" $kind)) -}}
+{{- end -}}
+
 {{/* Installing Dapr resources into a cluster without Dapr fails obscurely; say what is missing instead. */}}
 {{- define "flash-sale.requireDapr" -}}
 {{- if and .Values.dapr.requireCrds (not (.Capabilities.APIVersions.Has "dapr.io/v1alpha1")) -}}

@@ -1,6 +1,6 @@
 import type { RequestHandler, Response } from 'express';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { AppError, type OpenAPIRegistry } from '@flash/http';
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { AppError, problemResponse, type OpenAPIRegistry } from '@flash/http';
 import type { Dapr, StateStore } from '@flash/dapr';
 import {
   JWKS_PATH, revokedSessionKey, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, USER_SERVICE,
@@ -126,15 +126,35 @@ export function principalOf(res: Response): Principal {
   return principal;
 }
 
+const JWKS_MAX_AGE_MS = 10 * 60_000;
+const JWKS_REFETCH_COOLDOWN_MS = 1000;
+
 /**
- * user-service's public keys, fetched through this service's sidecar and cached. A token with an unknown `kid`
- * (a rotated key) triggers a refetch, at most once a second.
+ * user-service's public keys, fetched through this service's sidecar (Dapr invocation) and cached for 10 minutes.
+ * A token with an unknown `kid` (a rotated key) triggers a refetch, at most once a second.
  */
 export function daprJwks(dapr: Dapr): JWTVerifyGetKey {
-  return createRemoteJWKSet(new URL(dapr.invokeUrl(USER_SERVICE, JWKS_PATH)), {
-    cooldownDuration: 1000,
-    cacheMaxAge: 10 * 60_000,
-  });
+  let keys: JWTVerifyGetKey | undefined;
+  let fetchedAt = 0;
+  let fetching: Promise<JWTVerifyGetKey> | undefined;
+  const refetch = () =>
+    (fetching ??= dapr
+      .invoke<JSONWebKeySet>(USER_SERVICE, JWKS_PATH)
+      .then((jwks) => {
+        keys = createLocalJWKSet(jwks);
+        fetchedAt = Date.now();
+        return keys;
+      })
+      .finally(() => (fetching = undefined)));
+  return async (header, token) => {
+    const current = keys && Date.now() - fetchedAt < JWKS_MAX_AGE_MS ? keys : await refetch();
+    try {
+      return await current(header, token);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - fetchedAt < JWKS_REFETCH_COOLDOWN_MS) throw err;
+      return (await refetch())(header, token);
+    }
+  };
 }
 
 /** The usual wiring: keys from user-service through Dapr, revocations from the shared state store. */
@@ -144,6 +164,17 @@ export function daprAuthenticator(dapr: Dapr, stateStore: string): Authenticator
 
 /** Declares the bearer scheme in a service's OpenAPI document; use the returned value as an operation's `security`. */
 export function bearerAuth(docs: OpenAPIRegistry): { bearer: string[] }[] {
-  docs.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  docs.registerComponent('securitySchemes', 'bearer', {
+    type: 'http', scheme: 'bearer', bearerFormat: 'JWT',
+    description: 'The `accessToken` from `POST /api/auth/login` (or `/api/auth/refresh`), valid for minutes.',
+  });
   return [{ bearer: [] }];
 }
+
+/** The documented refusals of an operation behind `requireUser`. */
+export const userOnlyResponses = {
+  401: problemResponse('UNAUTHENTICATED (no token), INVALID_TOKEN, TOKEN_EXPIRED or SESSION_REVOKED'),
+};
+
+/** The documented refusals of an operation behind `requireAdmin`. */
+export const adminOnlyResponses = { ...userOnlyResponses, 403: problemResponse('FORBIDDEN: not an admin') };

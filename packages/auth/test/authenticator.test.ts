@@ -30,7 +30,7 @@ describe('Authenticator: local verification, revocations from the real state sto
     privateKey = pair.privateKey;
     const jwks = createLocalJWKSet({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: SIGNING_ALGORITHM }] });
     const sidecar = await run.start(`${run.id}-auth`);
-    dapr = new Dapr({ httpPort: sidecar.ports.http });
+    dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
     auth = new Authenticator({ keys: jwks, revocations: dapr.state<SessionRevocation>('statestore') });
   });
   afterAll(() => run.stop());

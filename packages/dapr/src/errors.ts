@@ -11,7 +11,9 @@ export class ConcurrencyConflictError extends AppError {
 /** The sidecar itself failed (unreachable, component error); never the answer of the invoked app. */
 export class SidecarError extends AppError {
   constructor(operation: string, readonly sidecarStatus: number, readonly sidecarBody: string) {
-    super(503, 'DEPENDENCY_UNAVAILABLE', 'Dependency unavailable', `Dapr ${operation} failed (${sidecarStatus}).`);
+    super(503, 'DEPENDENCY_UNAVAILABLE', 'Dependency unavailable', `Dapr ${operation} failed (${sidecarStatus}).`, undefined, {
+      'retry-after': '1',
+    });
     this.name = 'SidecarError';
   }
 }

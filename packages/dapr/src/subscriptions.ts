@@ -13,12 +13,30 @@ export interface DeliveredEvent<T> {
   traceparent?: string;
 }
 
-export interface Subscription {
+export interface Subscription<T = unknown> {
   topic: string;
-  /** Where events go after the inbound retries of the Resiliency resource are used up. */
+  /** Where events go after the inbound retries of the Resiliency resource are used up, or when refused. */
   deadLetterTopic: string;
-  /** Throwing makes Dapr redeliver (RETRY); returning acknowledges. Handlers must be idempotent. */
-  handle(event: DeliveredEvent<unknown>): Promise<void>;
+  /** The publisher's schema of `data`: an event that does not match is refused (dead-lettered) unhandled. */
+  schema?: z.ZodType<T, z.ZodTypeDef, unknown>;
+  /**
+   * Throwing makes Dapr redeliver (RETRY); throwing EventRefused dead-letters it (DROP); returning acknowledges.
+   * Handlers must be idempotent.
+   */
+  handle(event: DeliveredEvent<T>): Promise<void>;
+}
+
+/** Declares a subscription whose handler sees `data` as its schema's type (it is checked before the handler runs). */
+export function subscription<T>(declared: Subscription<T> & { schema: z.ZodType<T, z.ZodTypeDef, unknown> }): Subscription {
+  return declared as unknown as Subscription;
+}
+
+/** An event that must never be processed (forged, or about something that does not exist): Dapr dead-letters it. */
+export class EventRefused extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'EventRefused';
+  }
 }
 
 export const eventRoute = (topic: string) => `/events/${topic}`;
@@ -43,9 +61,16 @@ export function subscriptionRouter(dapr: Dapr, pubsub: string, subscriptions: Su
     router.post(eventRoute(subscription.topic), async (req, res) => {
       const event = req.body as DeliveredEvent<unknown>;
       try {
-        await subscription.handle(event);
+        const parsed = subscription.schema?.safeParse(event?.data);
+        if (parsed && !parsed.success) throw new EventRefused(`data does not match the ${subscription.topic} schema: ${parsed.error.message}`);
+        await subscription.handle(parsed ? { ...event, data: parsed.data } : event);
         res.json({ status: 'SUCCESS' });
       } catch (err) {
+        if (err instanceof EventRefused) {
+          logger.warn({ reason: err.message, topic: subscription.topic, eventId: event?.id }, 'event refused; Dapr dead-letters it');
+          res.json({ status: 'DROP' });
+          return;
+        }
         logger.warn({ err, topic: subscription.topic, eventId: event?.id }, 'event handler failed; asking Dapr to retry');
         res.json({ status: 'RETRY' });
       }

@@ -38,7 +38,7 @@ describe('pub/sub through a real daprd and Redis Streams', () => {
 
   beforeAll(async () => {
     const ports = await freeSidecarPorts();
-    dapr = new Dapr({ httpPort: ports.http, topicPrefix: run.id });
+    dapr = new Dapr({ httpPort: ports.http, topicPrefix: run.id, apiToken: run.apiToken });
     // The service kit's own app, so events arrive through the same body parsing and routing as in a service.
     const logger = createLogger(`${run.id}-events`, 'silent');
     const { app: web } = buildService({

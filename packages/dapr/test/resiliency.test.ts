@@ -25,7 +25,7 @@ describe('resiliency policies in a real daprd', () => {
     // The callee takes a real app id, so the app targets of resiliency.yaml apply to calls to it.
     await run.start('order-service', app.port);
     const sidecar = await run.start(`${run.id}-caller`);
-    caller = new Dapr({ httpPort: sidecar.ports.http });
+    caller = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
     callerMetrics = sidecar.metrics;
   });
   afterAll(async () => {

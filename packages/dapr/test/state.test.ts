@@ -7,7 +7,7 @@ describe('state through a real daprd and Redis', () => {
 
   beforeAll(async () => {
     const sidecar = await run.start(`${run.id}-state`);
-    store = new Dapr({ httpPort: sidecar.ports.http }).state('statestore');
+    store = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken }).state('statestore');
   });
   afterAll(() => run.stop());
 

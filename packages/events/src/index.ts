@@ -1,20 +1,25 @@
+import { z } from 'zod';
+
 /** The events services publish to each other (Dapr pub/sub, CloudEvents): topic names and what `data` holds. */
 
 /** purchase-service → order-service: a flash purchase was paid; exactly one order is made under `orderId`. */
 export const PURCHASE_PAID_TOPIC = 'purchase-paid';
 
-export interface PurchasePaid {
-  orderId: string;
-  purchaseId: string;
-  saleId: string;
-  productId: string;
-  buyerId: string;
-  quantity: number;
-  price: number;
-  paidAt: string;
+/** The publisher builds it with this type; the subscriber checks what arrives against the same schema. */
+export const purchasePaidSchema = z.object({
+  orderId: z.string().uuid(),
+  purchaseId: z.string().uuid(),
+  saleId: z.string().uuid(),
+  productId: z.string().uuid(),
+  buyerId: z.string().uuid(),
+  quantity: z.number().int().min(1),
+  price: z.number().int().min(0),
+  paidAt: z.string().datetime(),
   /** The provider's reference of the charge (its idempotency key is the purchase id). */
-  paymentReference: string;
-}
+  paymentReference: z.string().min(1).max(100),
+}).strict();
+
+export type PurchasePaid = z.infer<typeof purchasePaidSchema>;
 
 /**
  * → order-service: give back the money of a charge, exactly once (refund key), retried until the provider confirms.
@@ -23,15 +28,17 @@ export interface PurchasePaid {
  */
 export const REFUND_REQUESTED_TOPIC = 'refund-requested';
 
-export interface RefundRequested {
+export const refundRequestedSchema = z.object({
   /** The charge's idempotency key (the order id, or the purchase id of a flash purchase). */
-  paymentId: string;
+  paymentId: z.string().uuid(),
   /** The refund's idempotency key at the provider. */
-  refundKey: string;
-  userId: string;
-  saleId: string | null;
-  amount: number;
+  refundKey: z.string().min(1).max(80),
+  userId: z.string().uuid(),
+  saleId: z.string().uuid().nullable(),
+  amount: z.number().int().min(0),
   /** What the requester knows of the charge: PAID, or TIMED_OUT (it may or may not have landed). */
-  charge: 'PAID' | 'TIMED_OUT';
-  reason: string;
-}
+  charge: z.enum(['PAID', 'TIMED_OUT']),
+  reason: z.string().min(1).max(100),
+}).strict();
+
+export type RefundRequested = z.infer<typeof refundRequestedSchema>;

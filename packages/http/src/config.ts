@@ -10,9 +10,15 @@ export class ConfigError extends Error {
 /** Settings every service has; each service extends them with its own. */
 export const baseConfigShape = {
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Where the app listens: only its sidecar (and the local edge) on this host; in a pod, 0.0.0.0 for the kubelet's probes. */
+  HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DAPR_HOST: z.string().min(1).default('127.0.0.1'),
   DAPR_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(3500),
+  /** Sent to the sidecar with every call (daprd runs with the same DAPR_API_TOKEN and refuses calls without it). */
+  DAPR_API_TOKEN: z.string().min(16, 'at least 16 characters'),
+  /** What the sidecar sends with every call to this app (daprd's APP_API_TOKEN); Dapr-only routes require it. */
+  APP_API_TOKEN: z.string().min(16, 'at least 16 characters'),
   TOPIC_PREFIX: z.string().regex(/^[a-z0-9-]*$/, 'lowercase letters, digits and dashes only').default(''),
   DB_HOST: z.string().min(1).default('127.0.0.1'),
   DB_PORT: z.coerce.number().int().min(1).max(65535).default(3306),

@@ -27,7 +27,8 @@ export class AppError extends Error {
     return new AppError(404, 'NOT_FOUND', 'Not found', `${what} was not found.`);
   }
 
-  static unavailable(detail: string): AppError {
-    return new AppError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable', detail);
+  /** A dependency is down for a moment: the caller may retry the same request after Retry-After seconds. */
+  static unavailable(detail: string, retryAfterSeconds = 1): AppError {
+    return new AppError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
   }
 }

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { AppError } from './errors';
 
@@ -52,5 +53,20 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
 export function handle(fn: (req: Request, res: Response) => Promise<unknown>): RequestHandler {
   return (req, res, next) => {
     fn(req, res).catch(next);
+  };
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Lets a request through only when it carries the app token its Dapr sidecar sends (`dapr-api-token`, daprd's
+ * APP_API_TOKEN): a caller that reaches the app port directly, not through its sidecar, gets 401.
+ */
+export function requireAppToken(appToken: string): RequestHandler {
+  const expected = digest(appToken);
+  return (req, _res, next) => {
+    const sent = req.headers['dapr-api-token'];
+    if (typeof sent === 'string' && timingSafeEqual(digest(sent), expected)) return next();
+    next(new AppError(401, 'DAPR_CALLER_REQUIRED', 'Unauthenticated', 'Only the Dapr sidecar may call this route.'));
   };
 }

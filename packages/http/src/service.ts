@@ -1,10 +1,10 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createLogger, requestLogger } from './logging';
 import { createMetrics, type Metrics } from './metrics';
-import { notFoundHandler, problemHandler } from './problem';
-import { generateDocument, registerOperationalPaths, type OpenAPIRegistry, type OpenApiDocument } from './openapi';
+import { notFoundHandler, problemHandler, requireAppToken } from './problem';
+import { generateDocument, operationalRoutes, type OpenAPIRegistry, type OpenApiDocument } from './openapi';
 
 export type ReadinessCheck = () => Promise<unknown>;
 
@@ -19,6 +19,8 @@ export interface ServiceDefinition {
   readiness: Record<string, ReadinessCheck>;
   metrics?: Metrics;
   logger?: Logger;
+  /** Routes only the Dapr sidecar may call (invocation-only, events, bindings): they require its app token. */
+  daprOnly?: { paths: string[]; appToken: string };
 }
 
 export interface BuiltService {
@@ -48,8 +50,6 @@ async function runCheck(check: ReadinessCheck): Promise<string> {
 export function buildService(def: ServiceDefinition): BuiltService {
   const logger = def.logger ?? createLogger(def.name, def.logLevel);
   const metrics = def.metrics ?? createMetrics(def.name);
-  registerOperationalPaths(def.docs);
-  const document = generateDocument(def.docs, def.name);
 
   const app = express();
   app.disable('x-powered-by');
@@ -60,24 +60,20 @@ export function buildService(def: ServiceDefinition): BuiltService {
   // Dapr delivers events as application/cloudevents+json.
   app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
 
-  const operations = express.Router();
-  operations.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok');
-  });
-  operations.get('/readyz', async (_req, res) => {
+  const ready: RequestHandler = async (_req, res) => {
     const names = Object.keys(def.readiness);
     const results = await Promise.all(names.map((name) => runCheck(def.readiness[name]!)));
     const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
-    const ready = results.every((r) => r === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
-  });
-  operations.get('/metrics', async (_req, res) => {
+    const allReady = results.every((r) => r === 'ok');
+    res.status(allReady ? 200 : 503).json({ status: allReady ? 'ready' : 'not-ready', checks });
+  };
+  const metricsText: RequestHandler = async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  operations.get('/openapi.json', (_req, res) => {
-    res.json(document);
-  });
+  };
+  const operations = operationalRoutes(def.docs, ready, metricsText, () => document);
+  const document = generateDocument(def.docs, def.name);
   app.use(operations);
+  if (def.daprOnly) app.use(def.daprOnly.paths, requireAppToken(def.daprOnly.appToken));
   for (const router of def.routers) app.use(router);
   app.use(notFoundHandler);
   app.use(problemHandler);
@@ -96,9 +92,10 @@ export async function listen(
   port: number,
   closers: (() => Promise<unknown>)[] = [],
   graceMs = 10_000,
+  host = '127.0.0.1',
 ): Promise<RunningService> {
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = built.app.listen(port, '0.0.0.0', () => resolve(s)).on('error', reject);
+    const s = built.app.listen(port, host, () => resolve(s)).on('error', reject);
   });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;

@@ -2,12 +2,19 @@ import { baseConfigShape, ConfigError, loadConfig } from '../src';
 import { readConfig as userConfig } from '../../../services/user-service/src/config';
 
 describe('configuration validated at start-up', () => {
-  it('when nothing is set, then the local defaults apply', () => {
-    expect(loadConfig('svc', baseConfigShape, {})).toMatchObject({ PORT: 3000, DAPR_HTTP_PORT: 3500, DB_HOST: '127.0.0.1' });
+  const tokens = { DAPR_API_TOKEN: 'api-token-0123456789', APP_API_TOKEN: 'app-token-0123456789' };
+
+  it('when only the Dapr tokens are set, then the local defaults apply', () => {
+    expect(loadConfig('svc', baseConfigShape, tokens)).toMatchObject({ PORT: 3000, DAPR_HTTP_PORT: 3500, DB_HOST: '127.0.0.1' });
+  });
+
+  it('when the Dapr tokens are missing or short, then start-up fails naming them (no sidecar call or app route works without)', () => {
+    expect(() => loadConfig('svc', baseConfigShape, {})).toThrow(/DAPR_API_TOKEN: Required[\s\S]*APP_API_TOKEN: Required/);
+    expect(() => loadConfig('svc', baseConfigShape, { ...tokens, APP_API_TOKEN: 'short' })).toThrow(/APP_API_TOKEN: at least 16 characters/);
   });
 
   it('when a value is bad, then start-up fails with a message naming the variable and the value', () => {
-    const attempt = () => loadConfig('product-service', baseConfigShape, { PORT: 'eighty', LOG_LEVEL: 'loud' });
+    const attempt = () => loadConfig('product-service', baseConfigShape, { ...tokens, PORT: 'eighty', LOG_LEVEL: 'loud' });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/product-service: invalid configuration/);
     expect(attempt).toThrow(/PORT: .*\(got "eighty"\)/);

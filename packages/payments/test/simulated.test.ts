@@ -14,7 +14,7 @@ describe('the simulated payment provider behind the adapter, its book in a real 
 
   beforeAll(async () => {
     const sidecar = await run.start(`${run.id}-payments`);
-    const dapr = new Dapr({ httpPort: sidecar.ports.http });
+    const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
     payments = new Payments(provider(dapr), { timeoutMs: 2000 });
     flaky = new Payments(provider(dapr, { failureRate: 0.5, refundFailureRate: 0.5 }), { timeoutMs: 2000 });
   });

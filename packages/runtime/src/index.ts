@@ -10,9 +10,12 @@ import { Dapr, documentSubscriptions, subscriptionRouter, type Subscription } fr
 /** The settings the runtime reads; every service config has them (see baseConfigShape). */
 export interface RuntimeConfig {
   PORT: number;
+  HOST: string;
   LOG_LEVEL: string;
   DAPR_HOST: string;
   DAPR_HTTP_PORT: number;
+  DAPR_API_TOKEN: string;
+  APP_API_TOKEN: string;
   TOPIC_PREFIX: string;
   DB_HOST: string;
   DB_PORT: number;
@@ -39,6 +42,8 @@ export interface ServiceParts {
   /** Builds the routers (and documents them in ctx.docs). */
   routes(ctx: ServiceContext): Router[];
   subscriptions?(ctx: ServiceContext): Subscription[];
+  /** Routes of Dapr input bindings (e.g. a cron binding's `/hold-expiry`): only the sidecar may call them. */
+  bindings?: string[];
   /** Runs once the database is migrated, before the service takes requests (e.g. seeding). */
   init?(ctx: ServiceContext): Promise<void>;
   /** In-process jobs repeated while the service runs; a failed run is logged and tried again next time. */
@@ -100,6 +105,9 @@ export interface Service extends ServiceContext {
   close(): Promise<void>;
 }
 
+/** Paths only a sidecar calls: service-to-service routes, event deliveries and the subscription list. */
+export const DAPR_ONLY_PATHS = ['/internal', '/events', '/dapr'];
+
 /** Opens the service's database (running pending migrations) and builds its HTTP app. */
 export async function createService(parts: ServiceParts, config: RuntimeConfig): Promise<Service> {
   const logger = createLogger(parts.name, config.LOG_LEVEL);
@@ -120,7 +128,9 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     poolSize: config.DB_POOL_SIZE,
   });
   await dataSource.initialize();
-  const dapr = new Dapr({ host: config.DAPR_HOST, httpPort: config.DAPR_HTTP_PORT, topicPrefix: config.TOPIC_PREFIX });
+  const dapr = new Dapr({ host: config.DAPR_HOST, httpPort: config.DAPR_HTTP_PORT, topicPrefix: config.TOPIC_PREFIX, apiToken: config.DAPR_API_TOKEN });
+  // The SDK's way: wait (up to ~30 s) until the sidecar answers, so init and the first requests find it.
+  await dapr.start();
   const docs = new OpenAPIRegistry();
   const ctx: ServiceContext = { dataSource, dapr, logger, metrics, docs };
   await parts.init?.(ctx);
@@ -135,6 +145,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     docs,
     logger,
     metrics,
+    daprOnly: { paths: [...DAPR_ONLY_PATHS, ...(parts.bindings ?? [])], appToken: config.APP_API_TOKEN },
     readiness: {
       database: () => dataSource.query('SELECT 1'),
       sidecar: () => dapr.checkHealth(),
@@ -146,13 +157,14 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     close: async () => {
       await stopSchedules();
       await dataSource.destroy();
+      await dapr.close();
     },
   };
 }
 
 export async function startService(parts: ServiceParts, config: RuntimeConfig): Promise<Service & { running: RunningService }> {
   const service = await createService(parts, config);
-  const running = await listen(service.built, config.PORT, [service.close], config.SHUTDOWN_GRACE_MS);
+  const running = await listen(service.built, config.PORT, [service.close], config.SHUTDOWN_GRACE_MS, config.HOST);
   return { ...service, running };
 }
 

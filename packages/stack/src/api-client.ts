@@ -1,7 +1,50 @@
+import createClient, { type Client } from 'openapi-fetch';
+import { publicContract } from './api/contract';
+import type { components, paths } from './api/types';
 import { caughtMail, verificationCodeIn } from './mail';
 import { waitUntil } from './processes';
 
-/** A call to our REST API, as tests and tools make it. */
+export type { components, paths } from './api/types';
+export { ContractChecker, ContractViolation, PUBLIC_API_DOCUMENT, type ContractDocument } from './api/contract';
+
+/** A schema of the public API document, by name: `ApiSchema<'Order'>`. */
+export type ApiSchema<Name extends keyof components['schemas']> = components['schemas'][Name];
+
+/**
+ * fetch, with every answer of the public API checked against the public document: an undocumented route or status,
+ * or a body that does not match its schema, throws ContractViolation.
+ */
+export async function contractFetch(request: Request): Promise<Response> {
+  const response = await fetch(request);
+  publicContract.check({
+    method: request.method,
+    url: request.url,
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    text: await response.clone().text(),
+  });
+  return response;
+}
+
+/** The typed client of the public API, generated from its document; every answer is checked against it. */
+export type ApiClient = Client<paths>;
+
+export function apiClient(base: string, options: { token?: string } = {}): ApiClient {
+  return createClient<paths>({
+    baseUrl: base,
+    fetch: contractFetch,
+    headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+  });
+}
+
+/** The data of a call that must succeed, or an error naming the call and the problem it got. */
+export async function succeeded<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw new Error(`${response.url} → ${response.status}: ${JSON.stringify(error)}`);
+  return data as T;
+}
+
+/** A call to our REST API by a concrete path, for requests the typed client would not let through (bad input). */
 export interface ApiRequest {
   /** GET, or POST when there is a body. */
   method?: string;
@@ -21,8 +64,9 @@ export interface ApiAnswer {
   body: Json;
 }
 
+/** Like the typed client (answers checked against the document), by a concrete path and any body. */
 export async function apiCall(base: string, path: string, init: ApiRequest = {}): Promise<ApiAnswer> {
-  const res = await fetch(`${base}${path}`, {
+  const res = await contractFetch(new Request(`${base}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
       ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -30,16 +74,10 @@ export async function apiCall(base: string, path: string, init: ApiRequest = {})
       ...init.headers,
     },
     body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-  });
+  }));
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-/** Like apiCall, for steps that must succeed: the body, or an error naming the call and its answer. */
-export async function apiJson(base: string, path: string, init: ApiRequest = {}): Promise<Json> {
-  const answer = await apiCall(base, path, init);
-  if (answer.status >= 400) throw new Error(`${init.method ?? (init.body === undefined ? 'GET' : 'POST')} ${path} → ${answer.status}: ${JSON.stringify(answer.body)}`);
-  return answer.body;
+  const json = /[/+]json\b/.test(res.headers.get('content-type') ?? '');
+  return { status: res.status, headers: res.headers, body: text && json ? JSON.parse(text) : text || undefined };
 }
 
 export interface NewShopper {
@@ -50,14 +88,17 @@ export interface NewShopper {
   address: string;
 }
 
+export type TokenPair = ApiSchema<'TokenPair'>;
+
 /** Signs a shopper up through the API, verifies them with the code MailDev caught, and logs them in. */
-export async function signUpShopper(api: string, mailWeb: string, shopper: NewShopper): Promise<{ accessToken: string; refreshToken: string }> {
-  await apiJson(api, '/api/users', { body: shopper });
-  let code: string | undefined;
+export async function signUpShopper(api: string, mailWeb: string, shopper: NewShopper): Promise<TokenPair> {
+  const client = apiClient(api);
+  await succeeded(client.POST('/api/users', { body: shopper }));
+  let code = '';
   await waitUntil(`verification email to ${shopper.email}`, async () => {
-    code = verificationCodeIn((await caughtMail(mailWeb, shopper.email))[0]?.text ?? '');
-    return code !== undefined;
+    code = verificationCodeIn((await caughtMail(mailWeb, shopper.email))[0]?.text ?? '') ?? '';
+    return code !== '';
   }, 10_000, 100);
-  await apiJson(api, '/api/users/verification', { body: { email: shopper.email, code } });
-  return apiJson(api, '/api/auth/login', { body: { email: shopper.email, password: shopper.password } });
+  await succeeded(client.POST('/api/users/verification', { body: { email: shopper.email, code } }));
+  return succeeded(client.POST('/api/auth/login', { body: { email: shopper.email, password: shopper.password } }));
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
-import { failOnExit, freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+import { Dapr } from '@flash/dapr';
+import { failOnExit, freePort, startProcess, type Managed } from './processes';
 
 export interface SidecarPorts {
   http: number;
@@ -20,6 +21,10 @@ export interface SidecarOptions {
   redisHost: string;
   redisPassword?: string;
   stateKeyPrefix: string;
+  /** daprd requires it on every call to its API (DAPR_API_TOKEN). */
+  apiToken: string;
+  /** daprd sends it with every call to the app (APP_API_TOKEN), so the app can tell its sidecar from anyone else. */
+  appToken: string;
   resourcesDir?: string;
   logFile?: string;
   echo?: boolean;
@@ -45,7 +50,7 @@ export function daprdPath(): string {
   return bin;
 }
 
-/** Starts a real daprd next to an app. Resolves once the sidecar's components are loaded. */
+/** Starts a real daprd next to an app. Resolves once the sidecar's components are loaded (it answers the SDK). */
 export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const { ports } = options;
   const args = [
@@ -55,6 +60,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '--dapr-grpc-port', String(ports.grpc),
     '--dapr-internal-grpc-port', String(ports.internalGrpc),
     '--metrics-port', String(ports.metrics),
+    // Nothing of a local sidecar listens beyond this host: its API, the sidecar-to-sidecar port and its metrics.
+    '--dapr-listen-addresses', '127.0.0.1',
+    '--dapr-internal-grpc-listen-address', '127.0.0.1',
+    '--metrics-listen-address', '127.0.0.1',
     '--resources-path', options.resourcesDir ?? daprResourcesDir,
     '--config', daprConfigFile,
     '--log-as-json',
@@ -66,6 +75,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       REDIS_HOST: options.redisHost,
       REDIS_PASSWORD: options.redisPassword ?? '',
       STATE_KEY_PREFIX: options.stateKeyPrefix,
+      // The address it registers for other sidecars to reach it (name resolution), where it now listens.
+      DAPR_HOST_IP: '127.0.0.1',
+      DAPR_API_TOKEN: options.apiToken,
+      APP_API_TOKEN: options.appToken,
     },
     logFile: options.logFile,
     echo: options.echo,
@@ -78,7 +91,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   };
   try {
     await Promise.race([
-      waitUntil(`daprd ${options.appId}`, () => httpOk(`http://127.0.0.1:${ports.http}/v1.0/healthz/outbound`)),
+      // The SDK's wait: daprd serves its API only once its components are loaded.
+      new Dapr({ httpPort: ports.http, apiToken: options.apiToken }).start(),
       failOnExit(managed),
     ]);
   } catch (err) {

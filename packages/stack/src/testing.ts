@@ -32,6 +32,9 @@ export async function listenOnFreePort(app: Express): Promise<{ port: number; cl
 export class SidecarRun {
   readonly id = testRunId();
   readonly dir = mkdtempSync(path.join(tmpdir(), `flash-${this.id}-`));
+  /** The tokens every sidecar of this run requires from its app (API) and sends to it (app). */
+  readonly apiToken = randomBytes(24).toString('base64url');
+  readonly appToken = randomBytes(24).toString('base64url');
   private readonly sidecars: Sidecar[] = [];
 
   async start(appId: string, appPort?: number, ports?: SidecarPorts): Promise<Sidecar> {
@@ -43,6 +46,8 @@ export class SidecarRun {
       redisHost: redisUrl(),
       redisPassword: process.env.REDIS_PASSWORD,
       stateKeyPrefix: this.id,
+      apiToken: this.apiToken,
+      appToken: this.appToken,
     });
     this.sidecars.push(sidecar);
     return sidecar;

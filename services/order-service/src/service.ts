@@ -1,7 +1,7 @@
 import { daprAuthenticator } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { paymentsFrom } from '@flash/payments';
-import { lifecycleRouter } from './api/lifecycle';
+import { lifecycleRouter, ORDER_LIFECYCLE_ROUTE } from './api/lifecycle';
 import { ordersRouter } from './api/orders';
 import { paymentsRouter } from './api/payments';
 import { wishlistRouter } from './api/wishlist';
@@ -26,6 +26,7 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
     name: SERVICE_NAME,
     entities: [OrderEntity, OrderItemEntity, OrderTransitionEntity, WishlistItemEntity, PaymentEntity, OutboxEntity],
     migrations: [CreateOrders1764500000000, CreatePayments1764600000000],
+    bindings: [ORDER_LIFECYCLE_ROUTE],
     routes: (ctx) => {
       const { orders, wishlist, refunds } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);

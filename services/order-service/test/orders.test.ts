@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dapr } from '@flash/dapr';
-import { apiCall, type ApiRequest } from '@flash/stack';
+import Redis from 'ioredis';
+import { apiCall, redisUrl, type ApiRequest } from '@flash/stack';
 import { ManualClock } from '../src/domain/clock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
@@ -21,7 +22,8 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
   const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   const post = (path: string, token: string, body: unknown = undefined) => api(path, { method: 'POST', token, ...(body ? { body } : {}) });
   /** One scheduler run, as the cron binding makes it. */
-  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST' });
+  // What the cron binding's sidecar sends, with its app token (the route refuses anyone else).
+  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST', headers: { 'dapr-api-token': stack.run.appToken } });
 
   async function product(stock: number) {
     const res = await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: 10_000, stock } });
@@ -49,7 +51,7 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     shopper = { email, token: accessToken };
     stranger = await mint();
     const caller = await stack.run.start(`${stack.run.id}-publisher`);
-    publisher = new Dapr({ httpPort: caller.ports.http, topicPrefix: stack.run.id });
+    publisher = new Dapr({ httpPort: caller.ports.http, topicPrefix: stack.run.id, apiToken: stack.run.apiToken });
   });
 
   afterAll(async () => {
@@ -142,19 +144,62 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     expect(await stockOf(scarce)).toBe(1);
   });
 
-  it('when the same PAID event is delivered twice, then there is one order', async () => {
+  /** A real flash purchase of a new product's one-unit sale, held and paid by a buyer of its own. */
+  async function paidFlashPurchase() {
     const productId = await product(0);
+    const buyerId = randomUUID();
+    const token = await mint(buyerId);
+    const now = Date.now();
+    const sale = (await api('/api/admin/flash-sales', {
+      token: adminToken,
+      body: { productId, quantity: 2, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
+    })).body;
+    const buy = () => apiCall(stack.service('purchase-service').url, `/api/flash-sales/${sale.id}/purchases`, {
+      method: 'POST', token, headers: { 'idempotency-key': randomUUID() },
+    });
+    const held = (await buy()).body;
+    const paid = (await post(`/api/purchases/${held.purchaseId}/payment`, token)).body;
     const event = {
-      orderId: randomUUID(), purchaseId: randomUUID(), saleId: randomUUID(), productId, buyerId: randomUUID(), quantity: 1, price: 5000,
+      orderId: paid.orderId, purchaseId: paid.purchaseId, saleId: sale.id, productId, buyerId, quantity: 1, price: paid.price,
       paidAt: new Date().toISOString(),
     };
-    await publisher.publish('pubsub', 'purchase-paid', event);
-    await publisher.publish('pubsub', 'purchase-paid', event);
-    const db = stack.service('order-service').service.dataSource;
-    await waitFor(async () => ((await db.query('SELECT id FROM orders WHERE id = ?', [event.orderId])).length ? true : undefined));
+    return { event, token, unpaid: (await buy()).body };
+  }
+
+  const ordersWithId = (id: string) => stack.service('order-service').service.dataSource.query('SELECT id FROM orders WHERE id = ?', [id]);
+  const deadLetters = async () => {
+    const [host, port] = redisUrl().split(':');
+    const redis = new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined });
+    try {
+      return await redis.xlen(`${stack.run.id}-purchase-paid-dead`);
+    } finally {
+      redis.disconnect();
+    }
+  };
+
+  it('when the same PAID event is delivered again and twice at once, then there is one order', async () => {
+    const { event } = await paidFlashPurchase();
+    await waitFor(async () => ((await ordersWithId(event.orderId)).length ? true : undefined));
+    await Promise.all([publisher.publish('pubsub', 'purchase-paid', event), publisher.publish('pubsub', 'purchase-paid', event)]);
     await sleep(1000);
-    expect(await db.query('SELECT id FROM orders WHERE id = ?', [event.orderId])).toHaveLength(1);
-    expect(await db.query('SELECT id FROM order_items WHERE order_id = ?', [event.orderId])).toHaveLength(1);
+    expect(await ordersWithId(event.orderId)).toHaveLength(1);
+    expect(await stack.service('order-service').service.dataSource.query('SELECT id FROM order_items WHERE order_id = ?', [event.orderId])).toHaveLength(1);
+  });
+
+  it('when a purchase-paid event is forged (a purchase not paid, other details, or a malformed payload), then no order and it is dead-lettered', async () => {
+    const { event, unpaid } = await paidFlashPurchase();
+    const before = await deadLetters();
+    const forged = [
+      { ...event, purchaseId: unpaid.purchaseId, orderId: unpaid.purchaseId },
+      { ...event, orderId: randomUUID(), purchaseId: randomUUID() },
+      { ...event, orderId: randomUUID(), buyerId: randomUUID() },
+      { ...event, orderId: randomUUID(), price: 0 },
+      { ...event, orderId: randomUUID(), quantity: 9999 },
+      { ...event, orderId: 'not-a-uuid', price: 'free' },
+    ];
+    for (const e of forged) await publisher.publish('pubsub', 'purchase-paid', e);
+    await waitFor(async () => ((await deadLetters()) - before >= forged.length ? true : undefined), 15_000);
+    for (const e of forged) expect(await ordersWithId(String(e.orderId))).toHaveLength(0);
   });
 
   it('when two scheduler runs happen at once, then each order moves once', async () => {

@@ -24,7 +24,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
   const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   const post = (path: string, token: string, body?: unknown, headers?: Record<string, string>) =>
     api(path, { method: 'POST', token, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
-  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST' });
+  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST', headers: { 'dapr-api-token': stack.run.appToken } });
   const checkout = (token: string, productId: string, quantity: number, paymentToken?: string, key?: string) =>
     post('/api/orders', token, { items: [{ productId, quantity }], ...(paymentToken ? { paymentToken } : {}) }, key ? { 'idempotency-key': key } : undefined);
   const orderOf = async (token: string, id: string) => (await api(`/api/orders/${id}`, { token })).body;
@@ -84,7 +84,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     orderUrl = stack.service('order-service').url;
     adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
     const sidecar = await stack.run.start(`${stack.run.id}-observer`);
-    observer = new Dapr({ httpPort: sidecar.ports.http, topicPrefix: stack.run.id });
+    observer = new Dapr({ httpPort: sidecar.ports.http, topicPrefix: stack.run.id, apiToken: stack.run.apiToken });
   });
 
   afterAll(async () => {

@@ -50,7 +50,7 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
       'product-service': { STOCK_SHARDS: String(SHARDS), STOCK_SWEEP_SECONDS: '0.3', STOCK_ORPHAN_AFTER_SECONDS: '1' },
     });
     const caller = await stack.run.start(`${stack.run.id}-caller`);
-    dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000 });
+    dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000, apiToken: stack.run.apiToken });
     adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
   });
 

@@ -3,7 +3,7 @@ import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type Ser
 import { paymentsFrom } from '@flash/payments';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
-import { holdExpiryRouter } from './api/hold-expiry';
+import { HOLD_EXPIRY_ROUTE, holdExpiryRouter } from './api/hold-expiry';
 import { purchasesRouter } from './api/purchases';
 import { SERVICE_NAME, type PurchaseConfig } from './config';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
@@ -21,6 +21,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
     name: SERVICE_NAME,
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
     migrations: [CreateFlashSales1764400000000],
+    bindings: [HOLD_EXPIRY_ROUTE],
     routes: (ctx) => {
       const { sales, purchasing } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);

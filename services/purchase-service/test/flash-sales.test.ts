@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiCall, type ApiRequest } from '@flash/stack';
+import { apiCall, signalGroup, type ApiRequest } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
 
@@ -177,6 +177,39 @@ describe('flash sales: exactly the stock, always', () => {
     await api(`/api/purchases/${held.body.purchaseId}`, { method: 'DELETE', token: first });
     expect((await buy(id, second)).status).toBe(201);
     await expectInvariant(id);
+  });
+
+  it('when purchase-service\'s sidecar is killed mid-sale, then buyers get 503 with Retry-After, and retrying with the same key after its restart sells exactly the stock', async () => {
+    const { id } = await sale(10);
+    const buyers = await Promise.all(Array.from({ length: 30 }, async () => ({ token: await mint(), key: randomUUID() })));
+    const early = await Promise.all(buyers.slice(0, 4).map((b) => buy(id, b.token, b.key)));
+    expect(early.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+
+    const purchase = stack.service('purchase-service');
+    const { ports } = purchase.sidecar;
+    signalGroup(purchase.sidecar.child.pid!, 'SIGKILL');
+    await purchase.sidecar.exited;
+    const during = await Promise.all(buyers.map((b) => buy(id, b.token, b.key)));
+    for (const [i, answer] of during.entries()) {
+      if (answer.status === 201) {
+        expect(answer.body.purchaseId).toBe(early[i]?.body.purchaseId);
+      } else {
+        expect(answer.status).toBe(503);
+        expect(answer.headers.get('content-type')).toContain('application/problem+json');
+        expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+      }
+    }
+    expect(during.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(26);
+
+    await stack.run.start('purchase-service', purchase.running.port, ports);
+    const retried = await Promise.all(buyers.map((b) => buy(id, b.token, b.key)));
+    const held = retried.filter((r) => r.status === 201);
+    expect(held).toHaveLength(10);
+    expect(retried.filter((r) => r.status === 409).every((r) => r.body.code === 'SOLD_OUT')).toBe(true);
+    expect(retried.slice(0, 4).map((r) => r.body.purchaseId)).toEqual(early.map((r) => r.body.purchaseId));
+    expect(new Set(held.map((r) => r.body.purchaseId)).size).toBe(10);
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 0, held: 10, sold: 0 });
   });
 
   it('when a buyer looks at their history, then they see their own purchases only', async () => {

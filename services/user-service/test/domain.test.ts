@@ -65,7 +65,10 @@ describe('verification code rules', () => {
 });
 
 describe('user-service configuration', () => {
-  const valid = { PII_ENCRYPTION_KEY: key().toString('base64'), BLIND_INDEX_KEY: key().toString('base64') };
+  const valid = {
+    PII_ENCRYPTION_KEY: key().toString('base64'), BLIND_INDEX_KEY: key().toString('base64'),
+    DAPR_API_TOKEN: 'api-token-0123456789', APP_API_TOKEN: 'app-token-0123456789',
+  };
 
   it('when the encryption key is missing or too short, then start-up stops with a message naming it, without echoing the value', () => {
     expect(() => readConfig({ BLIND_INDEX_KEY: valid.BLIND_INDEX_KEY })).toThrow(/PII_ENCRYPTION_KEY: required: 32 random bytes/);

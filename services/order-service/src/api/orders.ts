@@ -1,6 +1,6 @@
-import { Router } from 'express';
-import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
-import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import type { Request, Router } from 'express';
+import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
+import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
 import type { Orders } from '../domain/orders';
 import type { OrderDetails } from '../domain/ports';
@@ -40,6 +40,8 @@ export const OrderSchema = z
   })
   .openapi('Order');
 
+const ORDERS: ApiTag = { name: 'orders', description: 'Regular checkout, my orders, cancel and return, with their payments and refunds' };
+
 export const orderView = ({ order, items, transitions, payment }: OrderDetails) => ({
   id: order.id, source: order.source, status: order.status, total: order.total, placedAt: order.placedAt.toISOString(),
   deliveredAt: order.deliveredAt?.toISOString() ?? null,
@@ -56,64 +58,68 @@ export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIR
   const placed = metrics.counter('orders_placed_total', 'Orders placed by source', ['source']);
   const charged = metrics.counter('payments_total', 'Checkout payments by outcome (PAID, PAYMENT_FAILED, PAYMENT_TIMEOUT, …)', ['outcome']);
   const security = bearerAuth(docs);
-  const tags = ['orders'];
-  const mine = { 401: problemResponse('not logged in'), 404: problemResponse('NOT_FOUND (or not yours)') };
-  docs.registerPath({
-    method: 'post', path: '/api/orders', tags, security,
-    summary: 'Regular checkout: stock is reserved, the total charged, and the stock committed with the order once paid',
-    request: { body: jsonContent(CheckoutBody), headers: CheckoutHeaders },
-    responses: {
-      201: { description: 'Placed and paid (a retry with the same Idempotency-Key gets the same order)', ...jsonContent(OrderSchema) },
-      400: problemResponse('VALIDATION_FAILED'),
-      401: problemResponse('not logged in'),
-      402: problemResponse('PAYMENT_FAILED: no order, the stock went back'),
-      409: problemResponse('INSUFFICIENT_STOCK: nothing was created, nothing stays reserved; CHECKOUT_IN_PROGRESS for a key still being charged'),
-      422: problemResponse('IDEMPOTENCY_KEY_REUSED with another basket'),
-      504: problemResponse('PAYMENT_TIMEOUT: no order, the stock went back, a charge that landed is refunded'),
-    },
-  });
-  docs.registerPath({
-    method: 'get', path: '/api/orders', tags, security, summary: 'My orders (for my page)',
-    responses: { 200: { description: 'Newest first', ...jsonContent(z.object({ items: z.array(OrderSchema) })) }, 401: problemResponse('not logged in') },
-  });
-  docs.registerPath({
-    method: 'get', path: '/api/orders/{id}', tags, security, summary: 'An order with its history of transitions',
-    request: { params: OrderParams }, responses: { 200: { description: 'The order', ...jsonContent(OrderSchema) }, ...mine },
-  });
-  docs.registerPath({
-    method: 'post', path: '/api/orders/{id}/cancel', tags, security, summary: 'Cancel before shipping; the quantity goes back to stock and the payment is refunded (refund PENDING until the provider confirms)',
-    request: { params: OrderParams },
-    responses: { 200: { description: 'Cancelled', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('ORDER_NOT_CANCELLABLE') },
-  });
-  docs.registerPath({
-    method: 'post', path: '/api/orders/{id}/return', tags, security, summary: 'Ask for a return within a day of delivery; completes a day later, when the quantity goes back and the payment is refunded',
-    request: { params: OrderParams },
-    responses: { 200: { description: 'Return requested', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('RETURN_NOT_ALLOWED') },
-  });
-
-  const router = Router();
-  router.post('/api/orders', auth.requireUser, handle(async (req, res) => {
-    const { items, paymentToken } = parseInput(CheckoutBody, req.body);
-    const idempotencyKey = parseInput(CheckoutHeaders, req.headers)['idempotency-key'];
-    const order = await orders.checkout(principalOf(res).userId, items, { idempotencyKey, paymentToken }).catch((err: unknown) => {
-      if (err instanceof AppError && err.code.startsWith('PAYMENT_')) charged.inc({ outcome: err.code });
-      throw err;
-    });
-    charged.inc({ outcome: 'PAID' });
-    placed.inc({ source: 'REGULAR' });
-    res.status(201).location(`/api/orders/${order.order.id}`).json(orderView(order));
-  }));
-  router.get('/api/orders', auth.requireUser, handle(async (_req, res) => {
-    res.json({ items: (await orders.mine(principalOf(res).userId)).map(orderView) });
-  }));
-  router.get('/api/orders/:id', auth.requireUser, handle(async (req, res) => {
-    res.json(orderView(await orders.get(principalOf(res).userId, parseInput(OrderParams, req.params).id)));
-  }));
-  router.post('/api/orders/:id/cancel', auth.requireUser, handle(async (req, res) => {
-    res.json(orderView(await orders.cancel(principalOf(res).userId, parseInput(OrderParams, req.params).id)));
-  }));
-  router.post('/api/orders/:id/return', auth.requireUser, handle(async (req, res) => {
-    res.json(orderView(await orders.requestReturn(principalOf(res).userId, parseInput(OrderParams, req.params).id)));
-  }));
-  return router;
+  const mine = { ...userOnlyResponses, 400: problemResponse('VALIDATION_FAILED: not an order id'), 404: problemResponse('NOT_FOUND (or not yours)') };
+  const byId = (req: Request) => parseInput(OrderParams, req.params).id;
+  return new ApiRoutes(docs, ORDERS)
+    .post('/api/orders', {
+      operationId: 'placeOrder', summary: 'Regular checkout, paid', security,
+      description: 'Every line is reserved; if one is short, nothing is created and nothing stays reserved (409). Otherwise the total is '
+        + 'charged, and only an approved charge places the order and commits the stock. A declined charge (402) or one the provider '
+        + 'does not answer in time (504) leaves no order and nothing reserved; a charge that landed anyway is refunded. The same '
+        + 'Idempotency-Key with the same basket gets the first answer again, never a second charge or order.',
+      request: { body: jsonContent(CheckoutBody), headers: CheckoutHeaders },
+      responses: {
+        201: { description: 'Placed and paid (a retry with the same Idempotency-Key gets the same order)', ...jsonContent(OrderSchema) },
+        400: problemResponse('VALIDATION_FAILED'),
+        ...userOnlyResponses,
+        402: problemResponse('PAYMENT_FAILED: no order, the stock went back'),
+        409: problemResponse('INSUFFICIENT_STOCK: nothing was created, nothing stays reserved; CHECKOUT_IN_PROGRESS for a key still being charged'),
+        422: problemResponse('IDEMPOTENCY_KEY_REUSED with another basket'),
+        504: problemResponse('PAYMENT_TIMEOUT: no order, the stock went back, a charge that landed is refunded'),
+      },
+    }, auth.requireUser, handle(async (req, res) => {
+      const { items, paymentToken } = parseInput(CheckoutBody, req.body);
+      const idempotencyKey = parseInput(CheckoutHeaders, req.headers)['idempotency-key'];
+      const order = await orders.checkout(principalOf(res).userId, items, { idempotencyKey, paymentToken }).catch((err: unknown) => {
+        if (err instanceof AppError && err.code.startsWith('PAYMENT_')) charged.inc({ outcome: err.code });
+        throw err;
+      });
+      charged.inc({ outcome: 'PAID' });
+      placed.inc({ source: 'REGULAR' });
+      res.status(201).location(`/api/orders/${order.order.id}`).json(orderView(order));
+    }))
+    .get('/api/orders', {
+      operationId: 'listMyOrders', summary: 'My orders', security,
+      description: "The caller's orders, regular and from flash sales, newest first, each with its payment and refund.",
+      responses: { 200: { description: 'Newest first', ...jsonContent(z.object({ items: z.array(OrderSchema) })) }, ...userOnlyResponses },
+    }, auth.requireUser, handle(async (_req, res) => {
+      res.json({ items: (await orders.mine(principalOf(res).userId)).map(orderView) });
+    }))
+    .get('/api/orders/{id}', {
+      operationId: 'getOrder', summary: 'An order with its history of transitions, its payment and its refund', security,
+      description: 'PLACED → SHIPPING a day after the order → DELIVERED two days after it; every transition with its time. `payment` is '
+        + 'what was charged; `refund` appears once the order is cancelled or its return completes (PENDING until the provider confirms).',
+      request: { params: OrderParams }, responses: { 200: { description: 'The order', ...jsonContent(OrderSchema) }, ...mine },
+    }, auth.requireUser, handle(async (req, res) => {
+      res.json(orderView(await orders.get(principalOf(res).userId, byId(req))));
+    }))
+    .post('/api/orders/{id}/cancel', {
+      operationId: 'cancelOrder', summary: 'Cancel an order before it ships', security,
+      description: 'Only while PLACED; the quantity goes back to stock (or to its flash sale) exactly once, and the payment is refunded '
+        + 'once: the answer does not wait for the provider (refund PENDING until it confirms).',
+      request: { params: OrderParams },
+      responses: { 200: { description: 'Cancelled', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('ORDER_NOT_CANCELLABLE') },
+    }, auth.requireUser, handle(async (req, res) => {
+      res.json(orderView(await orders.cancel(principalOf(res).userId, byId(req))));
+    }))
+    .post('/api/orders/{id}/return', {
+      operationId: 'returnOrder', summary: 'Ask for a return', security,
+      description: 'Only while DELIVERED and within a day of delivery; the return completes a day later, when the quantity goes back '
+        + 'and the payment is refunded, each once.',
+      request: { params: OrderParams },
+      responses: { 200: { description: 'Return requested', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('RETURN_NOT_ALLOWED') },
+    }, auth.requireUser, handle(async (req, res) => {
+      res.json(orderView(await orders.requestReturn(principalOf(res).userId, byId(req))));
+    }))
+    .router;
 }

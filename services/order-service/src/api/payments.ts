@@ -1,6 +1,6 @@
-import { Router } from 'express';
-import { bearerAuth, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, z, type OpenAPIRegistry } from '@flash/http';
+import type { Router } from 'express';
+import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
+import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
 import type { Refunds } from '../domain/refunds';
 
 const Scope = z.object({
@@ -15,23 +15,25 @@ const InvariantSchema = z.object({
   mismatched: z.array(z.string()), balanced: z.boolean(), settled: z.boolean(), consistent: z.boolean(),
 }).openapi('MoneyInvariant');
 
+const PAYMENTS_ADMIN: ApiTag = { name: 'payments (admin)', description: 'For operators: does the money agree with the orders?' };
+
 /** The operator's check that money and orders agree. */
 export function paymentsRouter(refunds: Refunds, auth: Authenticator, docs: OpenAPIRegistry): Router {
-  docs.registerPath({
-    method: 'get', path: '/api/admin/payments/invariant', tags: ['payments'], security: bearerAuth(docs),
-    summary: "Money invariant: charged − refunded (by the provider's book) = value of the orders that still stand",
-    description: 'For the whole shop, one user (`userId`) or one flash sale (`saleId`). `consistent` when balanced, settled (no refund pending, '
-      + 'no checkout still being charged) and every payment agrees with the provider.',
-    request: { query: Scope },
-    responses: {
-      200: { description: 'The invariant', ...jsonContent(InvariantSchema) },
-      400: problemResponse('VALIDATION_FAILED'), 401: problemResponse('not logged in'), 403: problemResponse('admins only'),
-    },
-  });
-  const router = Router();
-  router.get('/api/admin/payments/invariant', auth.requireAdmin, handle(async (req, res) => {
-    const scope = parseInput(Scope, req.query);
-    res.json({ scope, ...(await refunds.invariant(scope)) });
-  }));
-  return router;
+  return new ApiRoutes(docs, PAYMENTS_ADMIN)
+    .get('/api/admin/payments/invariant', {
+      operationId: 'checkMoneyInvariant', summary: 'Check that money charged minus money refunded equals the orders that still stand',
+      security: bearerAuth(docs),
+      description: "For the whole shop, one user (`userId`) or one flash sale (`saleId`), by the payment provider's book. `consistent` "
+        + 'when balanced, settled (no refund pending, no checkout still being charged) and every payment agrees with the provider.',
+      request: { query: Scope },
+      responses: {
+        200: { description: 'The check', ...jsonContent(InvariantSchema) },
+        400: problemResponse('VALIDATION_FAILED'),
+        ...adminOnlyResponses,
+      },
+    }, auth.requireAdmin, handle(async (req, res) => {
+      const scope = parseInput(Scope, req.query);
+      res.json({ scope, ...(await refunds.invariant(scope)) });
+    }))
+    .router;
 }

@@ -1,5 +1,5 @@
 import type { Dapr } from '@flash/dapr';
-import type { StockGateway } from '../domain/ports';
+import type { RecordedPurchase, StockGateway } from '../domain/ports';
 
 /** product-service and purchase-service, through this service's sidecar. */
 export function daprStockGateway(dapr: Dapr): StockGateway {
@@ -21,5 +21,6 @@ export function daprStockGateway(dapr: Dapr): StockGateway {
     async restockFlash(purchaseId) {
       await post('purchase-service', `internal/purchases/${purchaseId}/restock`);
     },
+    flashPurchase: (purchaseId) => dapr.find<RecordedPurchase>('purchase-service', `internal/purchases/${purchaseId}`),
   };
 }

@@ -150,9 +150,15 @@ export class Orders {
     }
   }
 
-
-  /** From a `purchase-paid` event: one order per paid purchase, however often the event comes. */
-  async placeFlashOrder(paid: PurchasePaid): Promise<boolean> {
+  /**
+   * From a `purchase-paid` event: one order per paid purchase, however often the event comes — and only for a
+   * purchase purchase-service confirms as paid, with the buyer, sale, price and order id the event names.
+   */
+  async placeFlashOrder(paid: PurchasePaid): Promise<'placed' | 'already placed' | 'not paid'> {
+    const recorded = await this.stock.flashPurchase(paid.purchaseId);
+    const confirmed = recorded && ['PAID', 'RESTOCKED'].includes(recorded.status) && paid.quantity === 1 &&
+      recorded.orderId === paid.orderId && recorded.buyerId === paid.buyerId && recorded.saleId === paid.saleId && recorded.price === paid.price;
+    if (!confirmed) return 'not paid';
     const now = this.clock.now();
     const order: Order = {
       id: paid.orderId, userId: paid.buyerId, source: 'FLASH', status: 'PLACED', placedAt: now, deliveredAt: null,
@@ -161,11 +167,12 @@ export class Orders {
     // purchase-service charged under the purchase id, which is also the order's id.
     const payment = newPayment({
       id: paid.purchaseId, userId: paid.buyerId, saleId: paid.saleId, orderId: order.id, source: 'FLASH', amount: order.total, status: 'PAID',
-      reference: paid.paymentReference ?? null, createdAt: new Date(paid.paidAt),
+      reference: paid.paymentReference, createdAt: new Date(paid.paidAt),
     });
-    return this.orders.insert(order, [{
+    const inserted = await this.orders.insert(order, [{
       productId: paid.productId, quantity: paid.quantity, price: paid.price, saleId: paid.saleId, purchaseId: paid.purchaseId, reservationId: null,
     }], payment);
+    return inserted ? 'placed' : 'already placed';
   }
 
   async get(userId: string, orderId: string): Promise<OrderDetails> {

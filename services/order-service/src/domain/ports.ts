@@ -82,4 +82,15 @@ export interface StockGateway {
   restockProduct(reservationId: string): Promise<void>;
   /** A flash unit back to its sale. */
   restockFlash(purchaseId: string): Promise<void>;
+  /** A flash purchase as purchase-service recorded it; undefined if it has none. */
+  flashPurchase(purchaseId: string): Promise<RecordedPurchase | undefined>;
+}
+
+export interface RecordedPurchase {
+  purchaseId: string;
+  saleId: string;
+  buyerId: string;
+  status: string;
+  price: number;
+  orderId: string | null;
 }

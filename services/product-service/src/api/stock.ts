@@ -1,6 +1,7 @@
-import { Router } from 'express';
-import { bearerAuth, type Authenticator } from '@flash/auth';
-import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import type { Router } from 'express';
+import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
+import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { CATALOG_ADMIN } from './products';
 import type { Reservation, StockKeeper, StockLevels } from '@flash/stock';
 
 const quantity = z.number({ invalid_type_error: 'must be a whole number' }).int('must be a whole number');
@@ -33,6 +34,8 @@ const view = (r: Reservation) => ({
   reservationId: r.id, productId: r.stockId, quantity: r.quantity, status: r.status, expiresAt: r.expiresAt.toISOString(),
 });
 
+const INTERNAL_STOCK: ApiTag = { name: 'stock (Dapr invocation only)', description: 'Reservations other services make through Dapr; not routed by the ingress' };
+
 /**
  * Stock: the admin endpoint behind the ingress, and the reservation operations other services call through Dapr
  * invocation (`/internal/...` is not routed by the ingress).
@@ -41,75 +44,64 @@ export function stockRouter(stock: StockKeeper, auth: Authenticator, docs: OpenA
   const reservations = metrics.counter('stock_reservations_total', 'Reservation calls by outcome', ['outcome']);
   const settled = metrics.counter('stock_settlements_total', 'Reservations committed or released', ['action']);
   const security = bearerAuth(docs);
-  const internal = ['stock (Dapr invocation only)'];
-  docs.registerPath({
-    method: 'put', path: '/api/admin/products/{id}/stock', tags: ['catalog admin'], security,
-    summary: 'Set the units free to sell (units held by reservations are not touched)',
-    request: { params: ProductParams, body: jsonContent(StockBody) },
-    responses: {
-      200: { description: 'Stock now', ...jsonContent(StockLevelsView) },
-      400: problemResponse('VALIDATION_FAILED'), 401: problemResponse('not logged in'), 403: problemResponse('FORBIDDEN'),
-      404: problemResponse('NOT_FOUND'),
-    },
-  });
-  docs.registerPath({
-    method: 'post', path: '/internal/stock/reservations', tags: internal,
-    summary: 'Hold units for a reservation id (idempotent: a retry never takes units twice)',
-    request: { body: jsonContent(ReserveBody) },
-    responses: {
-      201: { description: 'Held until expiresAt unless committed or released', ...jsonContent(ReservationView) },
-      400: problemResponse('VALIDATION_FAILED'), 404: problemResponse('NOT_FOUND'),
-      409: problemResponse('INSUFFICIENT_STOCK or RESERVATION_CONFLICT'),
-    },
-  });
-  for (const [action, summary] of [
-    ['commit', 'Sell the held units'], ['release', 'Give the held units back'], ['restock', 'Take sold units back into stock'],
-  ] as const) {
-    docs.registerPath({
-      method: 'post', path: `/internal/stock/reservations/{id}/${action}`, tags: internal, summary: `${summary} (idempotent)`,
+  const settle = (action: 'commit' | 'release' | 'restock', operationId: string, summary: string, apply: (id: string) => Promise<Reservation>) =>
+    [`/internal/stock/reservations/{id}/${action}`, {
+      operationId, summary: `${summary} (idempotent)`,
+      description: 'Called by other services through Dapr invocation; a repeated call changes nothing.',
       request: { params: ReservationParams },
       responses: {
         200: { description: 'The reservation now', ...jsonContent(ReservationView) },
         404: problemResponse('NOT_FOUND'), 409: problemResponse('RESERVATION_RELEASED, RESERVATION_COMMITTED or RESERVATION_NOT_SOLD'),
       },
-    });
-  }
-  docs.registerPath({
-    method: 'get', path: '/internal/stock/{id}', tags: internal, summary: 'Live stock levels of a product',
-    request: { params: ProductParams },
-    responses: { 200: { description: 'Levels', ...jsonContent(StockLevelsView) }, 404: problemResponse('NOT_FOUND') },
-  });
-
-  const router = Router();
-  router.put('/api/admin/products/:id/stock', auth.requireAdmin, handle(async (req, res) => {
-    const { id } = parseInput(ProductParams, req.params);
-    res.json(levelsView(await stock.setAvailable(id, parseInput(StockBody, req.body).quantity)));
-  }));
-  router.post('/internal/stock/reservations', handle(async (req, res) => {
-    const input = parseInput(ReserveBody, req.body);
-    try {
-      res.status(201).json(view(await stock.reserve(input.productId, input.quantity, input.reservationId, input.holdSeconds)));
-      reservations.inc({ outcome: 'reserved' });
-    } catch (err) {
-      reservations.inc({ outcome: err instanceof AppError ? err.code : 'error' });
-      throw err;
-    }
-  }));
-  router.post('/internal/stock/reservations/:id/commit', handle(async (req, res) => {
-    res.json(view(await stock.commit(parseInput(ReservationParams, req.params).id)));
-    settled.inc({ action: 'commit' });
-  }));
-  router.post('/internal/stock/reservations/:id/release', handle(async (req, res) => {
-    res.json(view(await stock.release(parseInput(ReservationParams, req.params).id)));
-    settled.inc({ action: 'release' });
-  }));
-  router.post('/internal/stock/reservations/:id/restock', handle(async (req, res) => {
-    res.json(view(await stock.returnSold(parseInput(ReservationParams, req.params).id)));
-    settled.inc({ action: 'restock' });
-  }));
-  router.get('/internal/stock/:id', handle(async (req, res) => {
-    const { id } = parseInput(ProductParams, req.params);
-    res.json(levelsView(await stock.levels(id)));
-  }));
-  return router;
+    }, handle(async (req, res) => {
+      res.json(view(await apply(parseInput(ReservationParams, req.params).id)));
+      settled.inc({ action });
+    })] as const;
+  return new ApiRoutes(docs, INTERNAL_STOCK)
+    .put('/api/admin/products/{id}/stock', {
+      operationId: 'setProductStock', summary: 'Set the units free to sell', security, tag: CATALOG_ADMIN,
+      description: 'An absolute number of units free to sell; units held by reservations are not touched.',
+      request: { params: ProductParams, body: jsonContent(StockBody) },
+      responses: {
+        200: { description: 'Stock now', ...jsonContent(StockLevelsView) },
+        400: problemResponse('VALIDATION_FAILED'),
+        404: problemResponse('NOT_FOUND'),
+        ...adminOnlyResponses,
+      },
+    }, auth.requireAdmin, handle(async (req, res) => {
+      const { id } = parseInput(ProductParams, req.params);
+      res.json(levelsView(await stock.setAvailable(id, parseInput(StockBody, req.body).quantity)));
+    }))
+    .post('/internal/stock/reservations', {
+      operationId: 'reserveStock', summary: 'Hold units for a reservation id',
+      description: 'Idempotent: a retry with the same reservation id returns the same reservation and never takes units twice.',
+      request: { body: jsonContent(ReserveBody) },
+      responses: {
+        201: { description: 'Held until expiresAt unless committed or released', ...jsonContent(ReservationView) },
+        400: problemResponse('VALIDATION_FAILED'), 404: problemResponse('NOT_FOUND'),
+        409: problemResponse('INSUFFICIENT_STOCK or RESERVATION_CONFLICT'),
+      },
+    }, handle(async (req, res) => {
+      const input = parseInput(ReserveBody, req.body);
+      try {
+        res.status(201).json(view(await stock.reserve(input.productId, input.quantity, input.reservationId, input.holdSeconds)));
+        reservations.inc({ outcome: 'reserved' });
+      } catch (err) {
+        reservations.inc({ outcome: err instanceof AppError ? err.code : 'error' });
+        throw err;
+      }
+    }))
+    .post(...settle('commit', 'commitStockReservation', 'Sell the held units', (id) => stock.commit(id)))
+    .post(...settle('release', 'releaseStockReservation', 'Give the held units back', (id) => stock.release(id)))
+    .post(...settle('restock', 'restockStockReservation', 'Take sold units back into stock', (id) => stock.returnSold(id)))
+    .get('/internal/stock/{id}', {
+      operationId: 'getStockLevels', summary: 'Live stock levels of a product',
+      description: 'Units available, reserved and sold.',
+      request: { params: ProductParams },
+      responses: { 200: { description: 'Levels', ...jsonContent(StockLevelsView) }, 404: problemResponse('NOT_FOUND') },
+    }, handle(async (req, res) => {
+      const { id } = parseInput(ProductParams, req.params);
+      res.json(levelsView(await stock.levels(id)));
+    }))
+    .router;
 }

@@ -1,6 +1,6 @@
-import { Router } from 'express';
-import { bearerAuth, type Authenticator } from '@flash/auth';
-import { handle, jsonContent, parseInput, problemResponse, z, type OpenAPIRegistry } from '@flash/http';
+import type { Router } from 'express';
+import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
+import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
 import type { FlashSales, SaleView } from '../domain/flash-sales';
 
 const isoTime = z.string().datetime({ offset: true, message: 'must be an ISO-8601 time' }).transform((v) => new Date(v));
@@ -25,7 +25,17 @@ export const SaleViewSchema = z
     startsAt: z.string(), endsAt: z.string(), perUserLimit: z.number().int(), holdSeconds: z.number().int(),
   })
   .openapi('FlashSale');
-const InvariantSchema = z.object({}).passthrough().openapi('FlashSaleInvariant');
+const count = z.number().int();
+const InvariantSchema = z
+  .object({
+    saleId: z.string(), quantity: count,
+    ledger: z.object({ available: count, held: count, sold: count }),
+    counter: z.object({ available: count }),
+    purchases: z.object({ held: count, paid: count, paymentFailed: count, abandoned: count, expired: count, restocked: count }),
+    ledgerBalances: z.boolean().openapi({ description: 'available + held + sold = quantity in the ledger' }),
+    consistent: z.boolean().openapi({ description: 'the live counter and the purchases agree with the ledger' }),
+  })
+  .openapi('FlashSaleInvariant');
 
 const view = (s: SaleView) => ({
   id: s.id, productId: s.productId, productName: s.productName, price: s.price, quantity: s.quantity, remaining: s.remaining,
@@ -33,43 +43,52 @@ const view = (s: SaleView) => ({
   holdSeconds: s.holdSeconds,
 });
 
+const FLASH_SALES: ApiTag = { name: 'flash sales', description: 'Limited units on sale at a fixed instant: upcoming and live sales, remaining units' };
+const FLASH_SALES_ADMIN: ApiTag = { name: 'flash sales admin', description: 'Admins create sales and check that every unit is accounted for' };
+
 export function flashSalesRouter(sales: FlashSales, auth: Authenticator, docs: OpenAPIRegistry): Router {
   const security = bearerAuth(docs);
-  const admin = { 401: problemResponse('not logged in'), 403: problemResponse('FORBIDDEN: not an admin') };
-  docs.registerPath({
-    method: 'post', path: '/api/admin/flash-sales', tags: ['flash sales admin'], summary: 'Create a flash sale', security,
-    request: { body: jsonContent(NewSaleBody) },
-    responses: { 201: { description: 'Created', ...jsonContent(SaleViewSchema) }, 400: problemResponse('VALIDATION_FAILED'), ...admin },
-  });
-  docs.registerPath({
-    method: 'get', path: '/api/flash-sales', tags: ['flash sales'], summary: 'Upcoming and live sales with remaining units',
-    responses: { 200: { description: 'Sales', ...jsonContent(z.object({ items: z.array(SaleViewSchema) })) } },
-  });
-  docs.registerPath({
-    method: 'get', path: '/api/flash-sales/{id}', tags: ['flash sales'], summary: 'A sale with its remaining units and status',
-    request: { params: SaleParams },
-    responses: { 200: { description: 'The sale', ...jsonContent(SaleViewSchema) }, 404: problemResponse('NOT_FOUND') },
-  });
-  docs.registerPath({
-    method: 'get', path: '/api/admin/flash-sales/{id}/invariant', tags: ['flash sales admin'], security,
-    summary: 'Operators: does sold + held + available = quantity hold, and do counter and purchases agree with the ledger?',
-    request: { params: SaleParams },
-    responses: { 200: { description: 'The check', ...jsonContent(InvariantSchema) }, 404: problemResponse('NOT_FOUND'), ...admin },
-  });
-
-  const router = Router();
-  router.post('/api/admin/flash-sales', auth.requireAdmin, handle(async (req, res) => {
-    const sale = await sales.create(parseInput(NewSaleBody, req.body));
-    res.status(201).location(`/api/flash-sales/${sale.id}`).json(view(sale));
-  }));
-  router.get('/api/flash-sales', handle(async (_req, res) => {
-    res.json({ items: (await sales.upcomingAndLive()).map(view) });
-  }));
-  router.get('/api/flash-sales/:id', handle(async (req, res) => {
-    res.json(view(await sales.get(parseInput(SaleParams, req.params).id)));
-  }));
-  router.get('/api/admin/flash-sales/:id/invariant', auth.requireAdmin, handle(async (req, res) => {
-    res.json(await sales.invariant(parseInput(SaleParams, req.params).id));
-  }));
-  return router;
+  return new ApiRoutes(docs, FLASH_SALES)
+    .post('/api/admin/flash-sales', {
+      operationId: 'createFlashSale', summary: 'Create a flash sale', security, tag: FLASH_SALES_ADMIN,
+      description: 'Puts `quantity` units of a product on sale from `startsAt` to `endsAt`; each buyer may hold or buy at most `perUserLimit`, and a hold lasts `holdSeconds`.',
+      request: { body: jsonContent(NewSaleBody) },
+      responses: { 201: { description: 'Created', ...jsonContent(SaleViewSchema) }, 400: problemResponse('VALIDATION_FAILED'), ...adminOnlyResponses },
+    }, auth.requireAdmin, handle(async (req, res) => {
+      const sale = await sales.create(parseInput(NewSaleBody, req.body));
+      res.status(201).location(`/api/flash-sales/${sale.id}`).json(view(sale));
+    }))
+    .get('/api/flash-sales', {
+      operationId: 'listFlashSales', summary: 'Upcoming and live sales',
+      description: 'Sales that have not ended, with their remaining units and status.',
+      responses: { 200: { description: 'Sales', ...jsonContent(z.object({ items: z.array(SaleViewSchema) })) } },
+    }, handle(async (_req, res) => {
+      res.json({ items: (await sales.upcomingAndLive()).map(view) });
+    }))
+    .get('/api/flash-sales/{id}', {
+      operationId: 'getFlashSale', summary: 'A sale with its remaining units and status',
+      description: '`status` is SCHEDULED before `startsAt`, LIVE while units remain, SOLD_OUT, or ENDED after `endsAt`.',
+      request: { params: SaleParams },
+      responses: {
+        200: { description: 'The sale', ...jsonContent(SaleViewSchema) },
+        400: problemResponse('VALIDATION_FAILED: not a flash sale id'),
+        404: problemResponse('NOT_FOUND'),
+      },
+    }, handle(async (req, res) => {
+      res.json(view(await sales.get(parseInput(SaleParams, req.params).id)));
+    }))
+    .get('/api/admin/flash-sales/{id}/invariant', {
+      operationId: 'checkFlashSaleInvariant', summary: 'Check that every unit of a sale is accounted for', security, tag: FLASH_SALES_ADMIN,
+      description: 'For operators: does sold + held + available = quantity hold, and do the live counter and the purchases agree with the ledger? `consistent` says whether they do.',
+      request: { params: SaleParams },
+      responses: {
+        200: { description: 'The check', ...jsonContent(InvariantSchema) },
+        400: problemResponse('VALIDATION_FAILED: not a flash sale id'),
+        404: problemResponse('NOT_FOUND'),
+        ...adminOnlyResponses,
+      },
+    }, auth.requireAdmin, handle(async (req, res) => {
+      res.json(await sales.invariant(parseInput(SaleParams, req.params).id));
+    }))
+    .router;
 }

@@ -1,6 +1,6 @@
-import { Router } from 'express';
-import { bearerAuth, principalOf, type Authenticator } from '@flash/auth';
-import { AppError, handle, jsonContent, parseInput, problemResponse, z, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import type { Router } from 'express';
+import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
+import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
 import type { Purchase } from '../domain/flash-sale';
 import type { Purchasing } from '../domain/purchasing';
@@ -10,7 +10,8 @@ const PurchaseParams = z.object({ id: z.string().uuid('must be a purchase id') }
 const PaymentBody = z.object({ paymentToken: PaymentToken.optional() }).strict().openapi('Payment');
 const IdempotencyHeaders = z.object({
   'idempotency-key': z.string({ required_error: 'the Idempotency-Key header is required' }).min(1).max(100)
-    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only'),
+    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only')
+    .openapi({ description: 'New for each attempt (a UUID), the same when retrying it: a retry gets the first answer', example: '3f1c2a9e-6b7d-4e8f-9a0b-1c2d3e4f5a6b' }),
 });
 
 const HeldSchema = z.object({ purchaseId: z.string(), saleId: z.string(), status: z.literal('HELD'), holdExpiresAt: z.string(), price: z.number() }).openapi('Hold');
@@ -20,6 +21,11 @@ const PurchaseSchema = z
     price: z.number(), holdExpiresAt: z.string(), orderId: z.string().nullable(),
   })
   .openapi('Purchase');
+const PurchaseRecordSchema = PurchaseSchema.extend({ buyerId: z.string() }).openapi('PurchaseRecord');
+const PurchaseHistorySchema = PurchaseSchema.extend({ productId: z.string(), productName: z.string(), createdAt: z.string() }).openapi('PurchaseHistoryEntry');
+
+const PURCHASES: ApiTag = { name: 'purchases', description: 'Hold a unit of a live flash sale, pay for it or walk away; my purchase history' };
+const INTERNAL_PURCHASES: ApiTag = { name: 'purchases (Dapr invocation only)', description: 'Calls other services make through Dapr; not routed by the ingress' };
 
 /** The answer to an attempt: always the one the first attempt with this key got. */
 const held = (p: Purchase) => ({ purchaseId: p.id, saleId: p.saleId, status: 'HELD' as const, holdExpiresAt: p.holdExpiresAt.toISOString(), price: p.price });
@@ -31,54 +37,7 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
   const attempts = metrics.counter('purchase_attempts_total', 'Purchase attempts by outcome', ['outcome']);
   const payments = metrics.counter('payments_total', 'Payments by outcome', ['outcome']);
   const security = bearerAuth(docs);
-  const tags = ['purchases'];
-  docs.registerPath({
-    method: 'post', path: '/api/flash-sales/{id}/purchases', tags, security, summary: 'Hold one unit (pay within the hold)',
-    request: { params: SaleParams, headers: IdempotencyHeaders },
-    responses: {
-      201: { description: 'Held; the same Idempotency-Key always gets this answer', ...jsonContent(HeldSchema) },
-      400: problemResponse('VALIDATION_FAILED (e.g. no Idempotency-Key)'),
-      401: problemResponse('not logged in'),
-      403: problemResponse('SALE_NOT_OPEN or SALE_ENDED'),
-      404: problemResponse('NOT_FOUND'),
-      409: problemResponse('SOLD_OUT or LIMIT_REACHED'),
-      422: problemResponse('IDEMPOTENCY_KEY_REUSED for another sale'),
-    },
-  });
-  docs.registerPath({
-    method: 'post', path: '/api/purchases/{id}/payment', tags, security, summary: 'Pay a held purchase',
-    request: { params: PurchaseParams, body: { ...jsonContent(PaymentBody), required: false } },
-    responses: {
-      200: { description: 'PAID, with the id of the order it becomes', ...jsonContent(PurchaseSchema) },
-      400: problemResponse('VALIDATION_FAILED'),
-      402: problemResponse('PAYMENT_FAILED: the unit went back'),
-      404: problemResponse('NOT_FOUND (or not yours)'),
-      409: problemResponse('PURCHASE_NOT_HELD'),
-      410: problemResponse('HOLD_EXPIRED: the unit went back'),
-      504: problemResponse('PAYMENT_TIMEOUT: the unit went back; a charge that landed is refunded'),
-    },
-  });
-  docs.registerPath({
-    method: 'delete', path: '/api/purchases/{id}', tags, security, summary: 'Abandon a held purchase: the unit goes back',
-    request: { params: PurchaseParams },
-    responses: {
-      200: { description: 'Abandoned', ...jsonContent(PurchaseSchema) },
-      404: problemResponse('NOT_FOUND (or not yours)'),
-      409: problemResponse('PURCHASE_NOT_HELD'),
-    },
-  });
-  docs.registerPath({
-    method: 'get', path: '/api/purchases', tags, security, summary: 'My purchase history',
-    responses: { 200: { description: 'Newest first', ...jsonContent(z.object({ items: z.array(PurchaseSchema.extend({ productId: z.string(), productName: z.string(), createdAt: z.string() })) })) } },
-  });
-
-  docs.registerPath({
-    method: 'post', path: '/internal/purchases/{id}/restock', tags: ['purchases (Dapr invocation only)'],
-    summary: "A paid unit goes back to its sale (the order was cancelled or returned); idempotent",
-    request: { params: PurchaseParams },
-    responses: { 200: { description: 'RESTOCKED', ...jsonContent(PurchaseSchema) }, 404: problemResponse('NOT_FOUND'), 409: problemResponse('PURCHASE_NOT_PAID') },
-  });
-
+  const mine = { ...userOnlyResponses, 404: problemResponse('NOT_FOUND (or not yours)'), 400: problemResponse('VALIDATION_FAILED: not a purchase id') };
   const counted = async <T>(counter: typeof attempts, work: () => Promise<T>, ok: string): Promise<T> => {
     try {
       const result = await work();
@@ -90,27 +49,84 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
     }
   };
 
-  const router = Router();
-  router.post('/api/flash-sales/:id/purchases', auth.requireUser, handle(async (req, res) => {
-    const { id } = parseInput(SaleParams, req.params);
-    const key = parseInput(IdempotencyHeaders, req.headers)['idempotency-key'];
-    const purchase = await counted(attempts, () => purchasing.attempt(id, principalOf(res).userId, key), 'HELD');
-    res.status(201).json(held(purchase));
-  }));
-  router.post('/api/purchases/:id/payment', auth.requireUser, handle(async (req, res) => {
-    const { id } = parseInput(PurchaseParams, req.params);
-    const { paymentToken } = parseInput(PaymentBody, req.body ?? {});
-    res.json(view(await counted(payments, () => purchasing.pay(id, principalOf(res).userId, paymentToken), 'PAID')));
-  }));
-  router.delete('/api/purchases/:id', auth.requireUser, handle(async (req, res) => {
-    res.json(view(await purchasing.abandon(parseInput(PurchaseParams, req.params).id, principalOf(res).userId)));
-  }));
-  router.post('/internal/purchases/:id/restock', handle(async (req, res) => {
-    res.json(view(await purchasing.restock(parseInput(PurchaseParams, req.params).id)));
-  }));
-  router.get('/api/purchases', auth.requireUser, handle(async (_req, res) => {
-    const items = await purchasing.history(principalOf(res).userId);
-    res.json({ items: items.map((p) => ({ ...view(p), productId: p.productId, productName: p.productName, createdAt: p.createdAt.toISOString() })) });
-  }));
-  return router;
+  return new ApiRoutes(docs, PURCHASES)
+    .post('/api/flash-sales/{id}/purchases', {
+      operationId: 'createFlashSalePurchase', summary: 'Hold one unit of a live sale (pay within the hold)', security,
+      description: 'Holds one unit for `holdSeconds`; pay with `payFlashSalePurchase` before `holdExpiresAt`. Send a new `Idempotency-Key` per attempt and the same one when retrying it: a retry gets the first answer and never a second unit.',
+      request: { params: SaleParams, headers: IdempotencyHeaders },
+      responses: {
+        201: { description: 'Held; the same Idempotency-Key always gets this answer', ...jsonContent(HeldSchema) },
+        400: problemResponse('VALIDATION_FAILED (e.g. no Idempotency-Key)'),
+        ...userOnlyResponses,
+        403: problemResponse('SALE_NOT_OPEN or SALE_ENDED'),
+        404: problemResponse('NOT_FOUND'),
+        409: problemResponse('SOLD_OUT or LIMIT_REACHED'),
+        422: problemResponse('IDEMPOTENCY_KEY_REUSED for another sale'),
+      },
+    }, auth.requireUser, handle(async (req, res) => {
+      const { id } = parseInput(SaleParams, req.params);
+      const key = parseInput(IdempotencyHeaders, req.headers)['idempotency-key'];
+      const purchase = await counted(attempts, () => purchasing.attempt(id, principalOf(res).userId, key), 'HELD');
+      res.status(201).json(held(purchase));
+    }))
+    .post('/api/purchases/{id}/payment', {
+      operationId: 'payFlashSalePurchase', summary: 'Pay a held purchase', security,
+      description: 'Charges the price within the hold, under the purchase id as the idempotency key (a retry never charges twice). PAID '
+        + 'carries the id of the order the purchase becomes; a declined payment, one the provider does not answer in time, or an expired '
+        + 'hold gives the unit back, and a charge that landed anyway is refunded. `paymentToken` is optional; test tokens force an outcome.',
+      request: { params: PurchaseParams, body: { ...jsonContent(PaymentBody), required: false } },
+      responses: {
+        200: { description: 'PAID, with the id of the order it becomes', ...jsonContent(PurchaseSchema) },
+        ...mine,
+        402: problemResponse('PAYMENT_FAILED: the unit went back'),
+        409: problemResponse('PURCHASE_NOT_HELD'),
+        410: problemResponse('HOLD_EXPIRED: the unit went back'),
+        504: problemResponse('PAYMENT_TIMEOUT: the unit went back; a charge that landed is refunded'),
+      },
+    }, auth.requireUser, handle(async (req, res) => {
+      const { id } = parseInput(PurchaseParams, req.params);
+      const { paymentToken } = parseInput(PaymentBody, req.body ?? {});
+      res.json(view(await counted(payments, () => purchasing.pay(id, principalOf(res).userId, paymentToken), 'PAID')));
+    }))
+    .delete('/api/purchases/{id}', {
+      operationId: 'abandonFlashSalePurchase', summary: 'Abandon a held purchase', security,
+      description: 'Walk away from a hold before paying: the unit goes back to the sale at once.',
+      request: { params: PurchaseParams },
+      responses: {
+        200: { description: 'Abandoned', ...jsonContent(PurchaseSchema) },
+        ...mine,
+        409: problemResponse('PURCHASE_NOT_HELD'),
+      },
+    }, auth.requireUser, handle(async (req, res) => {
+      res.json(view(await purchasing.abandon(parseInput(PurchaseParams, req.params).id, principalOf(res).userId)));
+    }))
+    .get('/internal/purchases/{id}', {
+      operationId: 'getFlashSalePurchaseRecord', summary: 'A purchase as recorded, for another service to confirm it', tag: INTERNAL_PURCHASES,
+      description: 'Called by order-service through Dapr invocation before it turns a purchase-paid event into an order.',
+      request: { params: PurchaseParams },
+      responses: { 200: { description: 'The purchase with its buyer', ...jsonContent(PurchaseRecordSchema) }, 404: problemResponse('NOT_FOUND') },
+    }, handle(async (req, res) => {
+      const purchase = await purchasing.record(parseInput(PurchaseParams, req.params).id);
+      res.json({ ...view(purchase), buyerId: purchase.buyerId });
+    }))
+    .post('/internal/purchases/{id}/restock', {
+      operationId: 'restockFlashSalePurchase', summary: 'A paid unit goes back to its sale', tag: INTERNAL_PURCHASES,
+      description: 'Called by order-service through Dapr invocation when an order is cancelled or returned; idempotent.',
+      request: { params: PurchaseParams },
+      responses: { 200: { description: 'RESTOCKED', ...jsonContent(PurchaseSchema) }, 404: problemResponse('NOT_FOUND'), 409: problemResponse('PURCHASE_NOT_PAID') },
+    }, handle(async (req, res) => {
+      res.json(view(await purchasing.restock(parseInput(PurchaseParams, req.params).id)));
+    }))
+    .get('/api/purchases', {
+      operationId: 'listMyPurchases', summary: 'My purchase history', security,
+      description: "The caller's flash-sale purchases in every state, newest first.",
+      responses: {
+        200: { description: 'Newest first', ...jsonContent(z.object({ items: z.array(PurchaseHistorySchema) })) },
+        ...userOnlyResponses,
+      },
+    }, auth.requireUser, handle(async (_req, res) => {
+      const items = await purchasing.history(principalOf(res).userId);
+      res.json({ items: items.map((p) => ({ ...view(p), productId: p.productId, productName: p.productName, createdAt: p.createdAt.toISOString() })) });
+    }))
+    .router;
 }

@@ -140,6 +140,13 @@ export class Purchasing {
     return purchase;
   }
 
+  /** A purchase as recorded (for another service to confirm what an event says). */
+  async record(purchaseId: string): Promise<Purchase> {
+    const purchase = await this.purchases.byId(purchaseId);
+    if (!purchase) throw AppError.notFound(`Purchase ${purchaseId}`);
+    return purchase;
+  }
+
   async history(buyerId: string) {
     return this.purchases.ofBuyer(buyerId);
   }
