@@ -12,6 +12,7 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
+import { pubsubScopes } from '@flash/events';
 import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
 
 const run = promisify(execFile);
@@ -131,6 +132,15 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(failure).toContain('The Dapr CRDs (dapr.io/v1alpha1) are not installed');
   });
 
+  it('when the pub/sub component is rendered, then its scopes are the topic table’s, as the local sidecars get them', async () => {
+    const pubsub = (await render()).find((m) => m.kind === 'Component' && m.metadata.name === 'pubsub') as any;
+    const value = (name: string) => pubsub.spec.metadata.find((m: { name: string }) => m.name === name)?.value;
+    expect({ publishing: value('publishingScopes'), subscription: value('subscriptionScopes') }).toEqual(pubsubScopes());
+    expect(pubsubScopes().publishing).toBe(
+      'user-service=;product-service=;purchase-service=purchase-paid;order-service=purchase-paid-dead,order-status-changed',
+    );
+  });
+
   it('when the Ingress is rendered, then its routes are exactly the local edge’s', async () => {
     const ingress = (await render()).find((m) => m.kind === 'Ingress') as any;
     const paths = ingress.spec.rules[0].http.paths.map((p: any) => ({ prefix: p.path, service: p.backend.service.name }));
@@ -145,7 +155,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       for (const m of dapr) writeFileSync(path.join(dir, `${m.kind}-${m.metadata.name}.yaml`), JSON.stringify(m));
       const sidecar = await startSidecar({
         appId: 'order-service', runDir: dir, resourcesDir: dir, ports: await freeSidecarPorts(), redisHost: redisUrl(),
-        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id, apiToken: `${id}-api-token-0123456789`, appToken: `${id}-app-token-0123456789`,
+        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id, topicPrefix: id, apiToken: `${id}-api-token-0123456789`, appToken: `${id}-app-token-0123456789`,
       });
       try {
         const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: `${id}-api-token-0123456789` });

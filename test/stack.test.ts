@@ -126,6 +126,16 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect((await fetch(`${edgeUrl}/internal/stock/${product.id}`)).status).toBe(404);
   });
 
+  it('when an app that is not its publisher publishes purchase-paid, then its sidecar refuses it (pub/sub scopes)', async () => {
+    const event = { orderId: randomUUID(), purchaseId: randomUUID(), saleId: randomUUID(), productId: randomUUID(), buyerId: randomUUID(), quantity: 1, price: 1, paidAt: new Date().toISOString() };
+    for (const name of ['user-service', 'product-service', 'order-service'] as const) {
+      const refused = await started(name).service.dapr.publish('pubsub', 'purchase-paid', event).catch((e: unknown) => e);
+      expect({ name, status: (refused as SidecarError).sidecarStatus, body: (refused as SidecarError).sidecarBody }).toMatchObject({
+        name, status: 403, body: expect.stringContaining('ERR_PUBSUB_FORBIDDEN'),
+      });
+    }
+  });
+
   it('when a sidecar is called without the API token or with a wrong one, then daprd refuses it and readiness fails; with the token it works', async () => {
     const { ports } = started('order-service').sidecar;
     const refused = await new Dapr({ httpPort: ports.http }).state('statestore').get('anything').catch((e: unknown) => e);
