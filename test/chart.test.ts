@@ -36,6 +36,7 @@ const kubernetes: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget,
   'autoscaling/v2/HorizontalPodAutoscaler': autoscaling.HorizontalPodAutoscaler,
   'networking.k8s.io/v1/Ingress': networking.Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': networking.NetworkPolicy,
 };
 
 /** Dapr objects, validated against the openAPIV3Schema of Dapr 1.18's CRDs (test/schemas/dapr). */
@@ -86,7 +87,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const defaults = await render();
     const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
     const kinds = (ms: Manifest[]) => [...new Set(ms.map((m) => m.kind))].sort();
-    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'PodDisruptionBudget', 'Resiliency', 'Secret', 'Service']);
+    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'NetworkPolicy', 'PodDisruptionBudget', 'Resiliency', 'Secret', 'Service']);
     expect(kinds(production)).toContain('HorizontalPodAutoscaler');
     expect(validateAll(defaults)).toEqual([]);
     expect(validateAll(production)).toEqual([]);
@@ -139,6 +140,31 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(pubsubScopes().publishing).toBe(
       'user-service=;product-service=;purchase-service=purchase-paid;order-service=purchase-paid-dead,order-status-changed',
     );
+  });
+
+  it('when the NetworkPolicy is rendered, then service pods take only the ingress on the app port, sidecars of the release on daprd’s internal port, and the scraper on metrics', async () => {
+    const manifests = await render();
+    const policy = manifests.find((m) => m.kind === 'NetworkPolicy') as any;
+    const podLabels = (manifests.filter((m) => m.kind === 'Deployment') as any[]).map((d) => d.spec.template.metadata.labels);
+    for (const labels of podLabels) expect(labels).toMatchObject(policy.spec.podSelector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const rules = policy.spec.ingress.map((r: any) => ({ from: r.from[0], ports: r.ports.map((p: any) => p.port) }));
+    expect(rules).toEqual([
+      { from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }, ports: [3000] },
+      { from: { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'flash-sale', 'app.kubernetes.io/instance': 'flash-sale' } } }, ports: [50002] },
+      { from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, ports: [3000, 9090] },
+    ]);
+    expect((await render('--set', 'networkPolicy.enabled=false')).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+  });
+
+  it('when the throwaway data stores are checked, then every object is valid and only the release’s pods may reach them', () => {
+    const manifests = parseAllDocuments(readFileSync(path.join(repoRoot, 'k8s/throwaway-data.yaml'), 'utf8')).map((d) => d.toJSON() as Manifest);
+    expect(validateAll(manifests)).toEqual([]);
+    const policy = manifests.find((m) => m.kind === 'NetworkPolicy') as any;
+    expect(policy.spec.ingress).toEqual([{
+      from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'flash-sale' } } }],
+      ports: [{ protocol: 'TCP', port: 6379 }, { protocol: 'TCP', port: 3306 }],
+    }]);
   });
 
   it('when the Ingress is rendered, then its routes are exactly the local edge’s', async () => {

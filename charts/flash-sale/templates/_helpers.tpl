@@ -1,5 +1,6 @@
 {{- define "flash-sale.labels" -}}
 app.kubernetes.io/part-of: flash-sale
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
