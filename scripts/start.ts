@@ -127,6 +127,7 @@ async function main(): Promise<void> {
       redisHost: redisUrl(env),
       redisPassword: env.REDIS_PASSWORD,
       stateKeyPrefix: env.STATE_KEY_PREFIX ?? 'flash',
+      topicPrefix: env.TOPIC_PREFIX ?? '',
       apiToken: secrets.DAPR_API_TOKEN,
       appToken: secrets.APP_API_TOKEN,
       logFile: path.join(logDir, `${s.name}-dapr.log`),

@@ -12,6 +12,7 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
+import { pubsubScopes } from '@flash/events';
 import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
 
 const run = promisify(execFile);
@@ -35,6 +36,7 @@ const kubernetes: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget,
   'autoscaling/v2/HorizontalPodAutoscaler': autoscaling.HorizontalPodAutoscaler,
   'networking.k8s.io/v1/Ingress': networking.Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': networking.NetworkPolicy,
 };
 
 /** Dapr objects, validated against the openAPIV3Schema of Dapr 1.18's CRDs (test/schemas/dapr). */
@@ -85,7 +87,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const defaults = await render();
     const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
     const kinds = (ms: Manifest[]) => [...new Set(ms.map((m) => m.kind))].sort();
-    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'PodDisruptionBudget', 'Resiliency', 'Secret', 'Service']);
+    expect(kinds(defaults)).toEqual(['Component', 'ConfigMap', 'Configuration', 'Deployment', 'Ingress', 'NetworkPolicy', 'PodDisruptionBudget', 'Resiliency', 'Secret', 'Service']);
     expect(kinds(production)).toContain('HorizontalPodAutoscaler');
     expect(validateAll(defaults)).toEqual([]);
     expect(validateAll(production)).toEqual([]);
@@ -131,6 +133,40 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(failure).toContain('The Dapr CRDs (dapr.io/v1alpha1) are not installed');
   });
 
+  it('when the pub/sub component is rendered, then its scopes are the topic table’s, as the local sidecars get them', async () => {
+    const pubsub = (await render()).find((m) => m.kind === 'Component' && m.metadata.name === 'pubsub') as any;
+    const value = (name: string) => pubsub.spec.metadata.find((m: { name: string }) => m.name === name)?.value;
+    expect({ publishing: value('publishingScopes'), subscription: value('subscriptionScopes') }).toEqual(pubsubScopes());
+    expect(pubsubScopes().publishing).toBe(
+      'user-service=;product-service=;purchase-service=purchase-paid;order-service=purchase-paid-dead,order-status-changed',
+    );
+  });
+
+  it('when the NetworkPolicy is rendered, then service pods take only the ingress on the app port, sidecars of the release on daprd’s internal port, and the scraper on metrics', async () => {
+    const manifests = await render();
+    const policy = manifests.find((m) => m.kind === 'NetworkPolicy') as any;
+    const podLabels = (manifests.filter((m) => m.kind === 'Deployment') as any[]).map((d) => d.spec.template.metadata.labels);
+    for (const labels of podLabels) expect(labels).toMatchObject(policy.spec.podSelector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const rules = policy.spec.ingress.map((r: any) => ({ from: r.from[0], ports: r.ports.map((p: any) => p.port) }));
+    expect(rules).toEqual([
+      { from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }, ports: [3000] },
+      { from: { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'flash-sale', 'app.kubernetes.io/instance': 'flash-sale' } } }, ports: [50002] },
+      { from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, ports: [3000, 9090] },
+    ]);
+    expect((await render('--set', 'networkPolicy.enabled=false')).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+  });
+
+  it('when the throwaway data stores are checked, then every object is valid and only the release’s pods may reach them', () => {
+    const manifests = parseAllDocuments(readFileSync(path.join(repoRoot, 'k8s/throwaway-data.yaml'), 'utf8')).map((d) => d.toJSON() as Manifest);
+    expect(validateAll(manifests)).toEqual([]);
+    const policy = manifests.find((m) => m.kind === 'NetworkPolicy') as any;
+    expect(policy.spec.ingress).toEqual([{
+      from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'flash-sale' } } }],
+      ports: [{ protocol: 'TCP', port: 6379 }, { protocol: 'TCP', port: 3306 }],
+    }]);
+  });
+
   it('when the Ingress is rendered, then its routes are exactly the local edge’s', async () => {
     const ingress = (await render()).find((m) => m.kind === 'Ingress') as any;
     const paths = ingress.spec.rules[0].http.paths.map((p: any) => ({ prefix: p.path, service: p.backend.service.name }));
@@ -145,7 +181,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       for (const m of dapr) writeFileSync(path.join(dir, `${m.kind}-${m.metadata.name}.yaml`), JSON.stringify(m));
       const sidecar = await startSidecar({
         appId: 'order-service', runDir: dir, resourcesDir: dir, ports: await freeSidecarPorts(), redisHost: redisUrl(),
-        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id, apiToken: `${id}-api-token-0123456789`, appToken: `${id}-app-token-0123456789`,
+        redisPassword: process.env.REDIS_PASSWORD, stateKeyPrefix: id, topicPrefix: id, apiToken: `${id}-api-token-0123456789`, appToken: `${id}-app-token-0123456789`,
       });
       try {
         const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: `${id}-api-token-0123456789` });

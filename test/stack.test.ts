@@ -3,6 +3,7 @@ import { Dapr, SidecarError } from '@flash/dapr';
 import { documentedRoutes, listRoutes, type OpenApiDocument } from '@flash/http';
 import { apiCall } from '@flash/stack';
 import { UserEntity } from '../services/user-service/src/data/user.entity';
+import { DOCUMENT_CACHE_MS } from '../services/product-service/src/domain/api-document';
 import { SERVICES, startTestStack, type TestStack } from './support/stack';
 import { tokenMinter } from './support/tokens';
 
@@ -42,6 +43,18 @@ describe('the four services behind the edge, each with its own daprd', () => {
         else expect(documentedRoutes(doc)).not.toContain(route);
       }
     }
+  });
+
+  it('when the public document is asked for again and again, then it is built once and the services are not asked again', async () => {
+    const served = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${started('user-service').running.port}/metrics`)).text();
+      return Number(/http_request_duration_seconds_count\{[^}]*route="\/openapi.json"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await served();
+    expect(before).toBeGreaterThanOrEqual(1); // built for the test above, through Dapr
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${edgeUrl}/api/docs/openapi.json`)));
+    expect(answers.every((a) => a.status === 200 && a.headers.get('cache-control') === 'public, max-age=5')).toBe(true);
+    expect((await served()) - before).toBeLessThanOrEqual(1);
   });
 
   it('when a service has a route, then its OpenAPI document describes it', () => {
@@ -126,6 +139,16 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect((await fetch(`${edgeUrl}/internal/stock/${product.id}`)).status).toBe(404);
   });
 
+  it('when an app that is not its publisher publishes purchase-paid, then its sidecar refuses it (pub/sub scopes)', async () => {
+    const event = { orderId: randomUUID(), purchaseId: randomUUID(), saleId: randomUUID(), productId: randomUUID(), buyerId: randomUUID(), quantity: 1, price: 1, paidAt: new Date().toISOString() };
+    for (const name of ['user-service', 'product-service', 'order-service'] as const) {
+      const refused = await started(name).service.dapr.publish('pubsub', 'purchase-paid', event).catch((e: unknown) => e);
+      expect({ name, status: (refused as SidecarError).sidecarStatus, body: (refused as SidecarError).sidecarBody }).toMatchObject({
+        name, status: 403, body: expect.stringContaining('ERR_PUBSUB_FORBIDDEN'),
+      });
+    }
+  });
+
   it('when a sidecar is called without the API token or with a wrong one, then daprd refuses it and readiness fails; with the token it works', async () => {
     const { ports } = started('order-service').sidecar;
     const refused = await new Dapr({ httpPort: ports.http }).state('statestore').get('anything').catch((e: unknown) => e);
@@ -144,7 +167,13 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { checks: Record<string, string> }).checks).toMatchObject({ database: 'ok' });
 
-    const doc = (await (await fetch(`${edgeUrl}/api/docs/openapi.json`)).json()) as { 'x-unavailable'?: string[] };
+    // The document is built at most once per DOCUMENT_CACHE_MS: within that time it names the missing part.
+    const began = Date.now();
+    let doc: { 'x-unavailable'?: string[] } = {};
+    while (!doc['x-unavailable'] && Date.now() - began < DOCUMENT_CACHE_MS + 2000) {
+      doc = (await (await fetch(`${edgeUrl}/api/docs/openapi.json`)).json()) as { 'x-unavailable'?: string[] };
+      if (!doc['x-unavailable']) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     expect(doc['x-unavailable']).toEqual(['order-service']);
   });
 });

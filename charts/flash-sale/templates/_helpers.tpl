@@ -1,5 +1,6 @@
 {{- define "flash-sale.labels" -}}
 app.kubernetes.io/part-of: flash-sale
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
@@ -26,4 +27,26 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- if and .Values.dapr.requireCrds (not (.Capabilities.APIVersions.Has "dapr.io/v1alpha1")) -}}
 {{- fail "The Dapr CRDs (dapr.io/v1alpha1) are not installed in this cluster. Install Dapr first (dapr init -k, or the dapr Helm chart), then install flash-sale. To render anyway, pass --api-versions dapr.io/v1alpha1 or set dapr.requireCrds=false." -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The pub/sub component's publishingScopes and subscriptionScopes, from the topic table (files/topics.json, the same
+list packages/events turns into the local sidecars' scopes): every app listed, so an app with no topics has none; a
+subscriber's sidecar also publishes its dead letters. Returns YAML: {publishing: ..., subscription: ...}.
+*/}}
+{{- define "flash-sale.pubsubScopes" -}}
+{{- $table := .Files.Get "files/topics.json" | fromJson -}}
+{{- $publishing := list -}}{{- $subscription := list -}}
+{{- range $app := $table.apps -}}
+{{- $pub := list -}}{{- $sub := list -}}
+{{- range $topic := $table.topics -}}
+{{- if has $app $topic.publishers }}{{ $pub = append $pub $topic.name }}{{ end -}}
+{{- if and (has $app $topic.subscribers) $topic.deadLetter }}{{ $pub = append $pub $topic.deadLetter }}{{ end -}}
+{{- if has $app $topic.subscribers }}{{ $sub = append $sub $topic.name }}{{ end -}}
+{{- end -}}
+{{- $publishing = append $publishing (printf "%s=%s" $app (join "," $pub)) -}}
+{{- $subscription = append $subscription (printf "%s=%s" $app (join "," $sub)) -}}
+{{- end -}}
+publishing: {{ join ";" $publishing | quote }}
+subscription: {{ join ";" $subscription | quote }}
 {{- end -}}

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export * from './scopes';
+
 /** The events services publish to each other (Dapr pub/sub, CloudEvents): topic names and what `data` holds. */
 
 /** purchase-service → order-service: a flash purchase was paid; exactly one order is made under `orderId`. */

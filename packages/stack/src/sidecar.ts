@@ -2,6 +2,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
 import { Dapr } from '@flash/dapr';
+import { pubsubScopes } from '@flash/events';
 import { failOnExit, freePort, startProcess, type Managed } from './processes';
 
 export interface SidecarPorts {
@@ -21,6 +22,8 @@ export interface SidecarOptions {
   redisHost: string;
   redisPassword?: string;
   stateKeyPrefix: string;
+  /** The run's topic prefix: the pub/sub scopes name its topics. */
+  topicPrefix: string;
   /** daprd requires it on every call to its API (DAPR_API_TOKEN). */
   apiToken: string;
   /** daprd sends it with every call to the app (APP_API_TOKEN), so the app can tell its sidecar from anyone else. */
@@ -69,6 +72,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '--log-as-json',
     '--dapr-graceful-shutdown-seconds', '3',
   ];
+  const scopes = pubsubScopes(options.topicPrefix);
   const managed = startProcess(options.appId + '-dapr', daprdPath(), args, {
     cwd: options.runDir,
     env: {
@@ -77,6 +81,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       STATE_KEY_PREFIX: options.stateKeyPrefix,
       // The address it registers for other sidecars to reach it (name resolution), where it now listens.
       DAPR_HOST_IP: '127.0.0.1',
+      PUBSUB_PUBLISHING_SCOPES: scopes.publishing,
+      PUBSUB_SUBSCRIPTION_SCOPES: scopes.subscription,
       DAPR_API_TOKEN: options.apiToken,
       APP_API_TOKEN: options.appToken,
     },

@@ -46,6 +46,7 @@ export class SidecarRun {
       redisHost: redisUrl(),
       redisPassword: process.env.REDIS_PASSWORD,
       stateKeyPrefix: this.id,
+      topicPrefix: this.id,
       apiToken: this.apiToken,
       appToken: this.appToken,
     });

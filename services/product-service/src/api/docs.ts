@@ -2,12 +2,13 @@ import type { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { ApiRoutes, handle, jsonContent, mergeDocuments, OPERATIONS_TAG, z, type OpenAPIRegistry } from '@flash/http';
 import type { Dapr } from '@flash/dapr';
-import { publicApiDocument } from '../domain/api-document';
+import { cachedDocument, DOCUMENT_CACHE_MS, publicApiDocument } from '../domain/api-document';
 
 const DOCUMENT_PATH = '/api/docs/openapi.json';
 
 /** The public API document and its browsable UI; the ingress routes /api/docs here. */
 export function docsRouter(dapr: Dapr, sources: string[], docs: OpenAPIRegistry): Router {
+  const document = cachedDocument(() => publicApiDocument(sources, (appId) => dapr.invoke(appId, 'openapi.json'), mergeDocuments));
   // The token pasted into Authorize stays across page reloads; no online validator badge (nothing leaves the page).
   const ui = { swaggerOptions: { url: DOCUMENT_PATH, persistAuthorization: true, validatorUrl: null }, customSiteTitle: 'Flash sale API' };
   const routes = new ApiRoutes(docs, OPERATIONS_TAG).get(DOCUMENT_PATH, {
@@ -24,7 +25,7 @@ export function docsRouter(dapr: Dapr, sources: string[], docs: OpenAPIRegistry)
       },
     },
   }, handle(async (_req, res) => {
-    res.json(await publicApiDocument(sources, (appId) => dapr.invoke(appId, 'openapi.json'), mergeDocuments));
+    res.set('cache-control', `public, max-age=${DOCUMENT_CACHE_MS / 1000}`).json(await document());
   })).get('/api/docs', {
     operationId: 'getApiDocumentation', summary: 'Browsable API documentation',
     description: 'Swagger UI on the public document: Authorize with an access token, then try any operation.',

@@ -42,6 +42,25 @@ export const PUBLIC_DOCUMENT: PublicDocumentParts = {
   servers: [{ url: '/', description: 'The host serving this document (the ingress, or the edge of npm start)' }],
 };
 
+/** How long an assembled document is served before it is built again (each build asks every service once). */
+export const DOCUMENT_CACHE_MS = 5000;
+
+/** Serves one build of the document for `ttlMs`; concurrent requests share the build in progress. */
+export function cachedDocument<D>(build: () => Promise<D>, ttlMs = DOCUMENT_CACHE_MS): () => Promise<D> {
+  let cached: { document: D; at: number } | undefined;
+  let building: Promise<D> | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < ttlMs) return cached.document;
+    building ??= build()
+      .then((document) => {
+        cached = { document, at: Date.now() };
+        return document;
+      })
+      .finally(() => (building = undefined));
+    return building;
+  };
+}
+
 /**
  * Builds the public document from every service's own. A service that cannot be reached is listed under
  * `x-unavailable` instead of failing the whole document.
