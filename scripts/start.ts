@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  apiClient, createDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, succeeded, waitUntil,
+  apiClient, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -57,17 +57,23 @@ function recordPids(): void {
 }
 
 /** Keys for personal data, made once per checkout and kept out of the repo (.run is ignored). */
-type LocalSecret = 'PII_ENCRYPTION_KEY' | 'BLIND_INDEX_KEY' | 'DAPR_API_TOKEN' | 'APP_API_TOKEN';
+type SharedSecret = 'DAPR_API_TOKEN' | 'APP_API_TOKEN';
+type UserServiceSecret = 'PII_ENCRYPTION_KEY' | 'BLIND_INDEX_KEY';
 
-function localSecrets(): Record<LocalSecret, string> {
+/**
+ * The local secrets, generated on the first start into .run/secrets.json: the Dapr tokens every service shares, the
+ * keys only user-service holds, one database password per service. Keys already there stay (they sealed data in the
+ * databases); missing ones are added.
+ */
+function localSecrets(): Record<SharedSecret | UserServiceSecret, string> & Record<string, string> {
   const file = path.join(runDir, 'secrets.json');
   const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
-  // Keys already generated stay (they sealed data in the databases); missing ones are added.
-  const secrets: Record<LocalSecret, string> = {
+  const secrets = {
     PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
     DAPR_API_TOKEN: randomBytes(24).toString('base64url'),
     APP_API_TOKEN: randomBytes(24).toString('base64url'),
+    ...Object.fromEntries(services.map((s) => [`DB_PASSWORD_${s.database}`, randomBytes(18).toString('base64url')])),
     ...kept,
   };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
@@ -92,8 +98,9 @@ async function main(): Promise<void> {
   }
   const secrets = localSecrets();
 
-  log(`databases on ${db.host}:${db.port}`);
-  for (const s of services) await createDatabase(db, s.database);
+  log(`databases on ${db.host}:${db.port}, one user each`);
+  const logins = new Map<string, { user: string; password: string }>();
+  for (const s of services) logins.set(s.name, await createServiceDatabase(db, s.database, secrets[`DB_PASSWORD_${s.database}`]!));
 
   const mail = await startMailCatcher({ smtpPort: mailSmtpPort, webPort: mailWebPort, logFile: path.join(logDir, 'maildev.log') });
   processes.push(mail.process);
@@ -108,13 +115,15 @@ async function main(): Promise<void> {
         DB_NAME: s.database,
         DB_HOST: db.host,
         DB_PORT: String(db.port),
-        DB_USER: db.user,
-        DB_PASSWORD: db.password,
+        DB_USER: logins.get(s.name)!.user,
+        DB_PASSWORD: logins.get(s.name)!.password,
         SMTP_HOST: '127.0.0.1',
         SMTP_PORT: String(mailSmtpPort),
         ADMIN_EMAIL: env.ADMIN_EMAIL ?? 'admin@flash-sale.local',
         ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? 'Admin123!',
-        ...secrets,
+        DAPR_API_TOKEN: secrets.DAPR_API_TOKEN,
+        APP_API_TOKEN: secrets.APP_API_TOKEN,
+        ...(s.name === 'user-service' ? { PII_ENCRYPTION_KEY: secrets.PII_ENCRYPTION_KEY, BLIND_INDEX_KEY: secrets.BLIND_INDEX_KEY } : {}),
       },
     });
     processes.push(app);

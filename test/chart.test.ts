@@ -107,7 +107,8 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(container.resources.limits).toBeDefined();
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
-    expect(container.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').valueFrom.secretKeyRef.name).toBe('flash-sale-mysql');
+    expect(container.env.find((e: { name: string }) => e.name === 'DB_USER').value).toBe('flash_users');
+    expect(container.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'flash-sale-mysql-user-service', key: 'password' });
     expect(container.env.find((e: { name: string }) => e.name === 'DAPR_API_TOKEN').valueFrom.secretKeyRef).toEqual({ name: 'dapr-api-token', key: 'token' });
     expect(container.env.find((e: { name: string }) => e.name === 'APP_API_TOKEN').valueFrom.secretKeyRef).toEqual({ name: 'dapr-app-token', key: 'token' });
     expect(production.some((m) => m.kind === 'Secret')).toBe(false);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import mysql from 'mysql2/promise';
 import { Dapr, SidecarError } from '@flash/dapr';
 import { documentedRoutes, listRoutes, type OpenApiDocument } from '@flash/http';
 import { apiCall } from '@flash/stack';
@@ -146,6 +147,23 @@ describe('the four services behind the edge, each with its own daprd', () => {
       expect({ name, status: (refused as SidecarError).sidecarStatus, body: (refused as SidecarError).sidecarBody }).toMatchObject({
         name, status: 403, body: expect.stringContaining('ERR_PUBSUB_FORBIDDEN'),
       });
+    }
+  });
+
+  it('when a service\'s database user reads another service\'s database, then it is denied; its own works', async () => {
+    const { env } = started('user-service');
+    const connection = await mysql.createConnection({ host: env.DB_HOST ?? '127.0.0.1', port: Number(env.DB_PORT ?? 3306), user: env.DB_USER, password: env.DB_PASSWORD });
+    try {
+      expect(env.DB_USER).toBe(env.DB_NAME);
+      const [own] = await connection.query(`SELECT COUNT(*) AS n FROM \`${env.DB_NAME}\`.users`);
+      expect((own as { n: number }[])[0]!.n).toBeGreaterThanOrEqual(1);
+      for (const other of ['product-service', 'purchase-service', 'order-service'] as const) {
+        const database = started(other).env.DB_NAME!;
+        await expect(connection.query(`SELECT * FROM \`${database}\`.migrations`)).rejects.toMatchObject({ code: expect.stringMatching(/ACCESS_DENIED/) });
+      }
+      await expect(connection.query('SELECT * FROM mysql.user')).rejects.toMatchObject({ code: expect.stringMatching(/ACCESS_DENIED/) });
+    } finally {
+      await connection.end();
     }
   });
 

@@ -4,7 +4,7 @@ import { createEdge } from '@flash/edge';
 import { listen, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
-  createDatabase, dropDatabase, freePort, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
+  createServiceDatabase, dropDatabase, freePort, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
   type MailCatcher, type NewShopper, type Sidecar,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
@@ -125,7 +125,7 @@ export async function startTestStack(
   try {
     for (const name of names) {
       const database = `${run.id}_${name.split('-')[0]}`;
-      await createDatabase(mysql, database);
+      const login = await createServiceDatabase(mysql, database, randomBytes(18).toString('base64url'));
       databases.push(database);
       const ports = await freeSidecarPorts();
       const serviceEnv = {
@@ -137,6 +137,8 @@ export async function startTestStack(
         DAPR_API_TOKEN: run.apiToken,
         APP_API_TOKEN: run.appToken,
         DB_NAME: database,
+        DB_USER: login.user,
+        DB_PASSWORD: login.password,
         PII_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
         ADMIN_EMAIL: admin.email,

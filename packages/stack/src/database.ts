@@ -37,6 +37,24 @@ export async function createDatabase(server: MysqlServer, name: string): Promise
   await withServer(server, (c) => c.query(`CREATE DATABASE IF NOT EXISTS \`${safeName(name)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`));
 }
 
+/**
+ * A service's own database and its own user (named like the database), with rights on that database and nothing
+ * else: a compromised service cannot read another's data. The password is (re)set to `password`.
+ */
+export async function createServiceDatabase(server: MysqlServer, name: string, password: string): Promise<{ user: string; password: string }> {
+  await createDatabase(server, name);
+  await withServer(server, async (c) => {
+    await c.query(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?`, [safeName(name), password]);
+    await c.query(`ALTER USER ?@'%' IDENTIFIED BY ?`, [name, password]);
+    await c.query(`GRANT ALL PRIVILEGES ON \`${name}\`.* TO ?@'%'`, [name]);
+  });
+  return { user: name, password };
+}
+
+/** Drops the database and its service user, if any. */
 export async function dropDatabase(server: MysqlServer, name: string): Promise<void> {
-  await withServer(server, (c) => c.query(`DROP DATABASE IF EXISTS \`${safeName(name)}\``));
+  await withServer(server, async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS \`${safeName(name)}\``);
+    await c.query(`DROP USER IF EXISTS ?@'%'`, [name]);
+  });
 }
