@@ -17,8 +17,8 @@ export const purchasePaidSchema = z.object({
   quantity: z.number().int().min(1),
   price: z.number().int().min(0),
   paidAt: z.string().datetime(),
-  /** The provider's reference of the charge (its idempotency key is the purchase id). */
-  paymentReference: z.string().min(1).max(100),
+  /** The provider's reference of the charge (its key is the purchase id); absent in events from before payments were recorded. */
+  paymentReference: z.string().min(1).max(100).optional(),
 }).strict();
 
 export type PurchasePaid = z.infer<typeof purchasePaidSchema>;

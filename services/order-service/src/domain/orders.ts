@@ -167,7 +167,7 @@ export class Orders {
     // purchase-service charged under the purchase id, which is also the order's id.
     const payment = newPayment({
       id: paid.purchaseId, userId: paid.buyerId, saleId: paid.saleId, orderId: order.id, source: 'FLASH', amount: order.total, status: 'PAID',
-      reference: paid.paymentReference, createdAt: new Date(paid.paidAt),
+      reference: paid.paymentReference ?? null, createdAt: new Date(paid.paidAt),
     });
     const inserted = await this.orders.insert(order, [{
       productId: paid.productId, quantity: paid.quantity, price: paid.price, saleId: paid.saleId, purchaseId: paid.purchaseId, reservationId: null,
