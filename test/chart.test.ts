@@ -13,7 +13,7 @@ import * as policy from 'kubernetes-models/policy/v1';
 import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
 import { pubsubScopes } from '@flash/events';
-import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
+import { accessControlFor, freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
 
 const run = promisify(execFile);
 const chart = path.join(repoRoot, 'charts/flash-sale');
@@ -97,7 +97,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
     const deployment = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'user-service') as any;
     expect(deployment.spec.template.metadata.annotations).toMatchObject({
-      'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale',
+      'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale-user-service',
       'dapr.io/metrics-port': '9090', 'dapr.io/api-token-secret': 'dapr-api-token', 'dapr.io/app-token-secret': 'dapr-app-token',
       'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
     });
@@ -132,6 +132,22 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
   it('when the Dapr CRDs are missing, then rendering fails and says to install Dapr first', async () => {
     const failure = await helm('template', 'flash-sale', chart, '--kube-version', '1.30.0').then(() => '', (err: { stderr: string }) => err.stderr);
     expect(failure).toContain('The Dapr CRDs (dapr.io/v1alpha1) are not installed');
+  });
+
+  it('when the Dapr Configurations are rendered, then each service has its own, with the access-control policy the local sidecars get', async () => {
+    const manifests = await render();
+    for (const deployment of manifests.filter((m) => m.kind === 'Deployment') as any[]) {
+      const service = deployment.metadata.name;
+      const name = deployment.spec.template.metadata.annotations['dapr.io/config'];
+      const configuration = manifests.find((m) => m.kind === 'Configuration' && m.metadata.name === name) as any;
+      expect({ service, accessControl: configuration?.spec.accessControl }).toEqual({ service, accessControl: accessControlFor(service, 'default') });
+    }
+    const products = accessControlFor('product-service').policies.map((p) => [p.appId, p.operations.map((o) => `${o.httpVerb.join()} ${o.name}`)]);
+    expect(products).toEqual([
+      ['product-service', ['GET /openapi.json']],
+      ['purchase-service', ['GET /api/products/*']],
+      ['order-service', ['GET /api/products/*', 'GET /internal/stock/*', 'POST /internal/stock/reservations/**']],
+    ]);
   });
 
   it('when the pub/sub component is rendered, then its scopes are the topic table’s, as the local sidecars get them', async () => {

@@ -140,6 +140,33 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect((await fetch(`${edgeUrl}/internal/stock/${product.id}`)).status).toBe(404);
   });
 
+  it('when a sidecar invokes a route of another app that the access-control policy does not allow, then Dapr refuses it (mTLS identity) and nothing changes', async () => {
+    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
+    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Policed ${stack.run.id}`, price: 1000, stock: 3 } })).body;
+    const reservation = { productId: product.id, quantity: 3, reservationId: randomUUID() };
+    const refusal = async (dapr: Dapr, appId: string, path: string, init: { method?: 'POST'; body?: unknown } = {}) => {
+      const error = await dapr.invoke(appId, path, init).catch((e: unknown) => e);
+      return { path, status: (error as SidecarError).sidecarStatus, body: (error as SidecarError).sidecarBody };
+    };
+    const denied = { status: 403, body: expect.stringContaining('access control policy has denied access') };
+    // user-service may read my orders from order-service, nothing of product-service's stock or purchase-service.
+    const user = started('user-service').service.dapr;
+    expect(await refusal(user, 'product-service', 'internal/stock/reservations', { method: 'POST', body: reservation })).toMatchObject(denied);
+    expect(await refusal(user, 'purchase-service', `internal/purchases/${randomUUID()}/restock`, { method: 'POST', body: {} })).toMatchObject(denied);
+    expect(await refusal(user, 'order-service', 'order-lifecycle', { method: 'POST', body: {} })).toMatchObject(denied);
+    // order-service may reserve stock, but not read user-service's profiles.
+    expect(await refusal(started('order-service').service.dapr, 'user-service', 'api/users/me')).toMatchObject(denied);
+    // A sidecar with a valid certificate of this run but an app id the policies do not name gets nothing.
+    const intruder = await stack.run.start(`${stack.run.id}-intruder`);
+    const outsider = new Dapr({ httpPort: intruder.ports.http, apiToken: stack.run.apiToken });
+    expect(await refusal(outsider, 'product-service', `api/products/${product.id}`)).toMatchObject(denied);
+    expect(await refusal(outsider, 'user-service', 'api/auth/jwks')).toMatchObject(denied);
+    await outsider.close();
+    expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(3);
+    // What the policy allows still works: order-service reads the product.
+    expect(await started('order-service').service.dapr.find<{ id: string }>('product-service', `api/products/${product.id}`)).toMatchObject({ id: product.id });
+  });
+
   it('when an app that is not its publisher publishes purchase-paid, then its sidecar refuses it (pub/sub scopes)', async () => {
     const event = { orderId: randomUUID(), purchaseId: randomUUID(), saleId: randomUUID(), productId: randomUUID(), buyerId: randomUUID(), quantity: 1, price: 1, paidAt: new Date().toISOString() };
     for (const name of ['user-service', 'product-service', 'order-service'] as const) {

@@ -1,5 +1,8 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { accessControlFor, accessTable } from './access-control';
+import { SENTRY_TRUST_DOMAIN } from './sentry';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
 import { Dapr } from '@flash/dapr';
 import { pubsubScopes } from '@flash/events';
@@ -29,6 +32,10 @@ export interface SidecarOptions {
   /** daprd sends it with every call to the app (APP_API_TOKEN), so the app can tell its sidecar from anyone else. */
   appToken: string;
   resourcesDir?: string;
+  /** With a Sentry, the sidecar runs with mTLS and its identity comes from it; without, no mTLS. */
+  sentry?: { address: string; trustAnchors: string };
+  /** Whether an app of dapr/access-control.json gets its accessControl policy (default true). */
+  accessControl?: boolean;
   logFile?: string;
   echo?: boolean;
 }
@@ -41,6 +48,19 @@ export interface Sidecar extends Managed {
 
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
   return { http: await freePort(), grpc: await freePort(), internalGrpc: await freePort(), metrics: await freePort() };
+}
+
+/**
+ * The sidecar's Configuration: dapr/config.yaml, plus, for an app of dapr/access-control.json, the accessControl
+ * policy of the calls it may receive. Written into the run directory (JSON is YAML to daprd).
+ */
+function sidecarConfig(runDir: string, appId: string, accessControl: boolean): string {
+  if (!accessControl || !accessTable().apps.includes(appId)) return daprConfigFile;
+  const config = parse(readFileSync(daprConfigFile, 'utf8')) as { spec: Record<string, unknown> };
+  config.spec.accessControl = accessControlFor(appId);
+  const file = path.join(runDir, `config-${appId}.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
 }
 
 export function daprdPath(): string {
@@ -64,7 +84,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '--dapr-internal-grpc-listen-address', '127.0.0.1',
     '--metrics-listen-address', '127.0.0.1',
     '--resources-path', options.resourcesDir ?? daprResourcesDir,
-    '--config', daprConfigFile,
+    '--config', sidecarConfig(options.runDir, options.appId, options.accessControl ?? true),
+    ...(options.sentry ? ['--enable-mtls', '--sentry-address', options.sentry.address, '--control-plane-trust-domain', SENTRY_TRUST_DOMAIN] : []),
     '--log-as-json',
     '--dapr-graceful-shutdown-seconds', '3',
   ];
@@ -77,6 +98,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       STATE_KEY_PREFIX: options.stateKeyPrefix,
       // The address it registers for other sidecars to reach it (name resolution), where it now listens.
       DAPR_HOST_IP: '127.0.0.1',
+      ...(options.sentry ? { DAPR_TRUST_ANCHORS: options.sentry.trustAnchors, NAMESPACE: 'default' } : {}),
       PUBSUB_PUBLISHING_SCOPES: scopes.publishing,
       PUBSUB_SUBSCRIPTION_SCOPES: scopes.subscription,
       DAPR_API_TOKEN: options.apiToken,
