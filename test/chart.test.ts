@@ -146,7 +146,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(products).toEqual([
       ['product-service', ['GET /openapi.json']],
       ['purchase-service', ['GET /api/products/*']],
-      ['order-service', ['GET /api/products/*', 'GET /internal/stock/*', 'POST /internal/stock/reservations/**']],
+      ['order-service', ['GET /api/products/*', 'POST /internal/stock/reservations/**']],
     ]);
   });
 

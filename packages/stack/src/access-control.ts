@@ -3,10 +3,9 @@ import path from 'node:path';
 import { repoRoot } from './paths';
 
 type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-type Call = { from: string[]; to: string[] } & Partial<Record<Verb, string[]>>;
+type Call = { from: string[]; to: string[]; operations: { route: string; verbs: Verb[] }[] };
 
 export const accessControlFile = path.join(repoRoot, 'dapr/access-control.json');
-const VERBS: Verb[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 export function accessTable(): { trustDomain: string; apps: string[]; calls: Call[] } {
   return JSON.parse(readFileSync(accessControlFile, 'utf8'));
@@ -36,7 +35,7 @@ export function accessControlFor(callee: string, namespace = 'default'): AccessC
     trustDomain: table.trustDomain,
     policies: table.apps.filter((app) => callsTo(app).length > 0).map((caller) => {
       const operations = callsTo(caller).flatMap((call) =>
-        VERBS.flatMap((verb) => (call[verb] ?? []).map((name) => ({ name, httpVerb: [verb], action: 'allow' as const }))));
+        call.operations.map(({ route, verbs }) => ({ name: route, httpVerb: verbs, action: 'allow' as const })));
       // Dapr keeps one entry per operation name: a route listed twice for one caller would lose a verb.
       const names = operations.map((o) => o.name);
       if (new Set(names).size !== names.length) throw new Error(`dapr/access-control.json lists a route twice for ${caller} → ${callee}`);

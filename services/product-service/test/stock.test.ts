@@ -26,7 +26,9 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
   };
   const reserve = (productId: string, reservationId: string, quantity = 1, holdSeconds?: number) =>
     invoke('internal/stock/reservations', { productId, quantity, reservationId, ...(holdSeconds ? { holdSeconds } : {}) });
-  const levels = async (productId: string) => (await invoke(`internal/stock/${productId}`)).body;
+  // No app may read stock levels through Dapr (dapr/access-control.json): the test asks product-service as its sidecar would.
+  const levels = async (productId: string) =>
+    (await fetch(`${stack.service('product-service').url}/internal/stock/${productId}`, { headers: { 'dapr-api-token': stack.run.appToken } })).json();
   const ledger = async (productId: string) => {
     const [row] = await stack.service('product-service').service.dataSource.query(
       'SELECT SUM(available_delta) AS available, SUM(sold_delta) AS sold, COUNT(*) AS movements FROM stock_movements WHERE stock_id = ?',
