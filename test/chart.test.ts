@@ -155,7 +155,8 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const value = (name: string) => pubsub.spec.metadata.find((m: { name: string }) => m.name === name)?.value;
     expect({ publishing: value('publishingScopes'), subscription: value('subscriptionScopes') }).toEqual(pubsubScopes());
     expect(pubsubScopes().publishing).toBe(
-      'user-service=;product-service=;purchase-service=purchase-paid;order-service=purchase-paid-dead,order-status-changed',
+      'user-service=session-revoked,session-revoked-dead;product-service=session-revoked-dead;purchase-service=purchase-paid,session-revoked-dead;' +
+        'order-service=purchase-paid-dead,order-status-changed,session-revoked-dead',
     );
   });
 

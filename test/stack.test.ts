@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { Dapr, SidecarError } from '@flash/dapr';
 import { documentedRoutes, listRoutes, type OpenApiDocument } from '@flash/http';
-import { apiCall } from '@flash/stack';
+import { revokedSessionKey } from '@flash/auth';
+import { ShardedCounter, type ShardValue } from '@flash/stock';
+import { apiCall, waitUntil } from '@flash/stack';
 import { UserEntity } from '../services/user-service/src/data/user.entity';
 import { DOCUMENT_CACHE_MS } from '../services/product-service/src/domain/api-document';
 import { SERVICES, startTestStack, type TestStack } from './support/stack';
@@ -165,6 +167,26 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(3);
     // What the policy allows still works: order-service reads the product.
     expect(await started('order-service').service.dapr.find<{ id: string }>('product-service', `api/products/${product.id}`)).toMatchObject({ id: product.id });
+  });
+
+  it('when an app\'s sidecar writes another app\'s state (a stock counter, a revocation mark), then it reaches only its own keys; the owner\'s stay', async () => {
+    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
+    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Owned ${stack.run.id}`, price: 1000, stock: 4 } })).body;
+    const counter = new ShardedCounter(started('user-service').service.dapr.state<ShardValue>('statestore'), { shards: 8, prefix: 'stock' });
+    await started('user-service').service.dapr.state('statestore').putMany(counter.keys(product.id).map((key) => ({ key, value: { available: 999, generation: 1, ops: {} } })));
+    expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(4);
+
+    const email = `revoked-${stack.run.id}@example.test`;
+    const { accessToken } = await stack.signUp({ name: 'Han Yuna', email, password: 'Sh0pper!pass', phone: '010-5555-6666', address: 'Incheon' });
+    expect((await apiCall(edgeUrl, '/api/auth/logout', { method: 'POST', token: accessToken })).status).toBe(204);
+    const sessionId = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+    const refusedEverywhere = async () =>
+      (await apiCall(edgeUrl, '/api/users/me', { token: accessToken })).status === 401 && (await apiCall(edgeUrl, '/api/orders', { token: accessToken })).status === 401;
+    await waitUntil('the logout to reach every service', refusedEverywhere, 5000, 50);
+    await started('product-service').service.dapr.state('statestore').delete(revokedSessionKey(sessionId));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the Authenticators' 250 ms "not revoked" cache
+    expect((await apiCall(edgeUrl, '/api/users/me', { token: accessToken })).body.code).toBe('SESSION_REVOKED');
+    expect((await apiCall(edgeUrl, '/api/orders', { token: accessToken })).body.code).toBe('SESSION_REVOKED');
   });
 
   it('when an app that is not its publisher publishes purchase-paid, then its sidecar refuses it (pub/sub scopes)', async () => {

@@ -20,3 +20,18 @@ export const purchasePaidSchema = z.object({
 }).strict();
 
 export type PurchasePaid = z.infer<typeof purchasePaidSchema>;
+
+/**
+ * user-service → every service: these sessions were logged out. Each service keeps a mark per session in its own
+ * state (its sidecar's key prefix) for `ttlSeconds`, the longest an access token of the session could still live.
+ */
+export const SESSION_REVOKED_TOPIC = 'session-revoked';
+
+export const sessionRevokedSchema = z.object({
+  sessionIds: z.array(z.string().uuid()).min(1).max(500),
+  revokedAt: z.string().datetime(),
+  reason: z.string().min(1).max(100),
+  ttlSeconds: z.number().int().min(1).max(86_400),
+}).strict();
+
+export type SessionRevoked = z.infer<typeof sessionRevokedSchema>;

@@ -24,6 +24,7 @@ export interface SidecarOptions {
   ports: SidecarPorts;
   redisHost: string;
   redisPassword?: string;
+  /** The stack's state key prefix; the sidecar's own is this and its app id (stateKeyPrefix()). */
   stateKeyPrefix: string;
   /** The run's topic prefix: the pub/sub scopes name its topics. */
   topicPrefix: string;
@@ -45,6 +46,12 @@ export interface Sidecar extends Managed {
   ports: SidecarPorts;
   metrics(): Promise<string>;
 }
+
+/**
+ * The key prefix of an app's state: the stack's prefix and the app id. Each app's sidecar reads and writes only
+ * its own keys (stock counters of their owner, each service's revocation marks), and runs sharing a Redis stay apart.
+ */
+export const stateKeyPrefix = (base: string, appId: string) => `${base}-${appId}`;
 
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
   return { http: await freePort(), grpc: await freePort(), internalGrpc: await freePort(), metrics: await freePort() };
@@ -95,7 +102,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     env: {
       REDIS_HOST: options.redisHost,
       REDIS_PASSWORD: options.redisPassword ?? '',
-      STATE_KEY_PREFIX: options.stateKeyPrefix,
+      STATE_KEY_PREFIX: stateKeyPrefix(options.stateKeyPrefix, options.appId),
       // The address it registers for other sidecars to reach it (name resolution), where it now listens.
       DAPR_HOST_IP: '127.0.0.1',
       ...(options.sentry ? { DAPR_TRUST_ANCHORS: options.sentry.trustAnchors, NAMESPACE: 'default' } : {}),

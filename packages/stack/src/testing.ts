@@ -76,19 +76,29 @@ export class SidecarRun {
   }
 }
 
+/** Deletes the keys matching `pattern` (a Redis SCAN pattern); returns how many there were. */
 export async function deleteRedisKeys(pattern: string): Promise<number> {
+  return withRedisKeys(pattern, (redis, keys) => (keys.length ? redis.del(...keys) : Promise.resolve(0)));
+}
+
+/** Counts the keys matching `pattern`. */
+export async function countRedisKeys(pattern: string): Promise<number> {
+  return withRedisKeys(pattern, async (_redis, keys) => keys.length);
+}
+
+async function withRedisKeys(pattern: string, each: (redis: Redis, keys: string[]) => Promise<number>): Promise<number> {
   const [host, port] = redisUrl().split(':');
   const redis = new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined, lazyConnect: true });
   await redis.connect();
   try {
-    let deleted = 0;
+    let total = 0;
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      if (keys.length) deleted += await redis.del(...keys);
+      total += await each(redis, keys);
     } while (cursor !== '0');
-    return deleted;
+    return total;
   } finally {
     redis.disconnect();
   }

@@ -1,4 +1,4 @@
-import { daprAuthenticator } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { lifecycleRouter, ORDER_LIFECYCLE_ROUTE } from './api/lifecycle';
 import { ordersRouter } from './api/orders';
@@ -26,7 +26,8 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
       return [ordersRouter(orders, auth, ctx.docs, ctx.metrics), wishlistRouter(wishlist, auth, ctx.docs), lifecycleRouter(orders, ctx.docs, ctx.metrics)];
     },
-    subscriptions: (ctx) => [purchasePaidSubscription(parts(ctx).orders)],
+    // It verifies tokens: it keeps its own marks of revoked sessions.
+    subscriptions: (ctx) => [purchasePaidSubscription(parts(ctx).orders), revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     schedules: (ctx) => [{ name: 'outbox relay', everyMs: config.OUTBOX_RELAY_MS, run: async () => void (await parts(ctx).outbox.flush()) }],
   };
 }

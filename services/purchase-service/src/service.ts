@@ -1,4 +1,4 @@
-import { daprAuthenticator } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
@@ -22,6 +22,8 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
     migrations: [CreateFlashSales1764400000000],
     bindings: [HOLD_EXPIRY_ROUTE],
+    // It verifies tokens: it keeps its own marks of revoked sessions.
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
       const { sales, purchasing } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
