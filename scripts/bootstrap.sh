@@ -47,15 +47,37 @@ go_build_with_progress() {
   [ "${PIPESTATUS[0]}" -eq 0 ] && [ -x "$out" ]
 }
 
-build_daprd() {
-  if version_of "$BIN/daprd" --version | grep -qx "$DAPR_VERSION"; then log "daprd $DAPR_VERSION: cached"; return; fi
-  log "daprd $DAPR_VERSION: building from the Go module proxy"
+# dapr_source: a writable copy of github.com/dapr/dapr at the pinned version (its go.mod has replace directives, so it
+# must be the main module to build); prints its path.
+dapr_source() {
   local mod src
   mod=$(go mod download -json "github.com/dapr/dapr@v$DAPR_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-  # dapr's go.mod has replace directives, so it must be the main module: build in a writable copy of it.
   src="$TOOLS_DIR/src/dapr-$DAPR_VERSION"
   rm -rf "$src"; mkdir -p "$(dirname "$src")"
   cp -r "$mod" "$src"; chmod -R u+w "$src"
+  echo "$src"
+}
+
+# Dapr's certificate authority: the local stack's sidecars get their mTLS identities from it, as in Kubernetes.
+build_sentry() {
+  # sentry has no --version: a marker written after the build says which version it is.
+  if [ -x "$BIN/sentry" ] && [ "$(cat "$BIN/sentry.version" 2>/dev/null)" = "$DAPR_VERSION" ]; then log "sentry $DAPR_VERSION: cached"; return; fi
+  log "sentry $DAPR_VERSION: building from the Go module proxy"
+  local src
+  src=$(dapr_source)
+  CGO_ENABLED=0 go_build_with_progress "$src" ./cmd/sentry "$BIN/sentry.new" -trimpath \
+    -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION"
+  mv "$BIN/sentry.new" "$BIN/sentry"
+  echo "$DAPR_VERSION" > "$BIN/sentry.version"
+  rm -rf "$src"
+  log "sentry $DAPR_VERSION: built"
+}
+
+build_daprd() {
+  if version_of "$BIN/daprd" --version | grep -qx "$DAPR_VERSION"; then log "daprd $DAPR_VERSION: cached"; return; fi
+  log "daprd $DAPR_VERSION: building from the Go module proxy"
+  local src
+  src=$(dapr_source)
   local keep f name
   keep=" ${DAPR_COMPONENTS[*]} "
   for f in "$src"/cmd/daprd/components/*.go; do
@@ -87,6 +109,7 @@ install_module() {
 
 start=$SECONDS
 build_daprd
+build_sentry
 install_module k6 "$K6_VERSION" go.k6.io/k6 "" version
 install_module helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
   "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" version --short

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import {
-  apiClient, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSidecar, succeeded, waitUntil,
+  apiClient, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -105,6 +105,13 @@ async function main(): Promise<void> {
   const mail = await startMailCatcher({ smtpPort: mailSmtpPort, webPort: mailWebPort, logFile: path.join(logDir, 'maildev.log') });
   processes.push(mail.process);
 
+  // Dapr's certificate authority: every sidecar runs with mTLS, so the access-control policies apply as in Kubernetes.
+  const sentryDir = path.join(runDir, 'sentry');
+  mkdirSync(sentryDir, { recursive: true });
+  const sentry = await startSentry(sentryDir, { logFile: path.join(logDir, 'sentry.log') });
+  processes.push(sentry);
+  recordPids();
+
   for (const s of services) {
     const app = startProcess(s.name, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
       cwd: repoRoot,
@@ -137,6 +144,7 @@ async function main(): Promise<void> {
       redisPassword: env.REDIS_PASSWORD,
       stateKeyPrefix: env.STATE_KEY_PREFIX ?? 'flash',
       topicPrefix: env.TOPIC_PREFIX ?? '',
+      sentry,
       apiToken: secrets.DAPR_API_TOKEN,
       appToken: secrets.APP_API_TOKEN,
       logFile: path.join(logDir, `${s.name}-dapr.log`),

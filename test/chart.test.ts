@@ -13,7 +13,7 @@ import * as policy from 'kubernetes-models/policy/v1';
 import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
 import { pubsubScopes } from '@flash/events';
-import { freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
+import { accessControlFor, freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
 
 const run = promisify(execFile);
 const chart = path.join(repoRoot, 'charts/flash-sale');
@@ -97,7 +97,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const production = await render('-f', path.join(chart, 'ci/production-values.yaml'));
     const deployment = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'user-service') as any;
     expect(deployment.spec.template.metadata.annotations).toMatchObject({
-      'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale',
+      'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale-user-service',
       'dapr.io/metrics-port': '9090', 'dapr.io/api-token-secret': 'dapr-api-token', 'dapr.io/app-token-secret': 'dapr-app-token',
       'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
     });
@@ -134,13 +134,30 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(failure).toContain('The Dapr CRDs (dapr.io/v1alpha1) are not installed');
   });
 
+  it('when the Dapr Configurations are rendered, then each service has its own, with the access-control policy the local sidecars get', async () => {
+    const manifests = await render();
+    for (const deployment of manifests.filter((m) => m.kind === 'Deployment') as any[]) {
+      const service = deployment.metadata.name;
+      const name = deployment.spec.template.metadata.annotations['dapr.io/config'];
+      const configuration = manifests.find((m) => m.kind === 'Configuration' && m.metadata.name === name) as any;
+      expect({ service, accessControl: configuration?.spec.accessControl }).toEqual({ service, accessControl: accessControlFor(service, 'default') });
+    }
+    const products = accessControlFor('product-service').policies.map((p) => [p.appId, p.operations.map((o) => `${o.httpVerb.join()} ${o.name}`)]);
+    expect(products).toEqual([
+      ['product-service', ['GET /openapi.json']],
+      ['purchase-service', ['GET /api/products/*']],
+      ['order-service', ['GET /api/products/*', 'POST /internal/stock/reservations/**']],
+    ]);
+  });
+
   it('when the pub/sub component is rendered, then its scopes are the topic table’s, as the local sidecars get them', async () => {
     const pubsub = (await render()).find((m) => m.kind === 'Component' && m.metadata.name === 'pubsub') as any;
     const value = (name: string) => pubsub.spec.metadata.find((m: { name: string }) => m.name === name)?.value;
     expect({ publishing: value('publishingScopes'), subscription: value('subscriptionScopes') }).toEqual(pubsubScopes());
     expect(pubsubScopes().publishing).toBe(
-      'user-service=;product-service=;purchase-service=purchase-paid,refund-requested;'
-      + 'order-service=purchase-paid-dead,order-status-changed,refund-requested,refund-requested-dead',
+      'user-service=session-revoked,session-revoked-dead;product-service=session-revoked-dead;' +
+        'purchase-service=purchase-paid,session-revoked-dead,refund-requested;' +
+        'order-service=purchase-paid-dead,order-status-changed,session-revoked-dead,refund-requested,refund-requested-dead',
     );
   });
 
@@ -189,7 +206,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
         const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: `${id}-api-token-0123456789` });
         const metadata = await dapr.metadata();
         await dapr.close();
-        expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'pubsub', 'statestore']);
+        expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'paymentbook', 'pubsub', 'statestore']);
         const metrics = await sidecar.metrics();
         expect(metrics).toMatch(/dapr_resiliency_loaded\{[^}]*name="flash-sale-resiliency"[^}]*\} 1/);
         expect(sidecar.output()).not.toMatch(/"level":"(error|fatal)"/);

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { Dapr, SidecarError } from '@flash/dapr';
 import { documentedRoutes, listRoutes, type OpenApiDocument } from '@flash/http';
-import { apiCall } from '@flash/stack';
+import { revokedSessionKey } from '@flash/auth';
+import { ShardedCounter, type ShardValue } from '@flash/stock';
+import { apiCall, waitUntil } from '@flash/stack';
 import { UserEntity } from '../services/user-service/src/data/user.entity';
 import { DOCUMENT_CACHE_MS } from '../services/product-service/src/domain/api-document';
 import { SERVICES, startTestStack, type TestStack } from './support/stack';
@@ -138,6 +140,53 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect(orders.body.items).toEqual([]);
     // The edge (like the ingress) routes only /api/...: the Dapr-only routes are not reachable through it at all.
     expect((await fetch(`${edgeUrl}/internal/stock/${product.id}`)).status).toBe(404);
+  });
+
+  it('when a sidecar invokes a route of another app that the access-control policy does not allow, then Dapr refuses it (mTLS identity) and nothing changes', async () => {
+    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
+    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Policed ${stack.run.id}`, price: 1000, stock: 3 } })).body;
+    const reservation = { productId: product.id, quantity: 3, reservationId: randomUUID() };
+    const refusal = async (dapr: Dapr, appId: string, path: string, init: { method?: 'POST'; body?: unknown } = {}) => {
+      const error = await dapr.invoke(appId, path, init).catch((e: unknown) => e);
+      return { path, status: (error as SidecarError).sidecarStatus, body: (error as SidecarError).sidecarBody };
+    };
+    const denied = { status: 403, body: expect.stringContaining('access control policy has denied access') };
+    // user-service may read my orders from order-service, nothing of product-service's stock or purchase-service.
+    const user = started('user-service').service.dapr;
+    expect(await refusal(user, 'product-service', 'internal/stock/reservations', { method: 'POST', body: reservation })).toMatchObject(denied);
+    expect(await refusal(user, 'purchase-service', `internal/purchases/${randomUUID()}/restock`, { method: 'POST', body: {} })).toMatchObject(denied);
+    expect(await refusal(user, 'order-service', 'order-lifecycle', { method: 'POST', body: {} })).toMatchObject(denied);
+    // order-service may reserve stock, but not read user-service's profiles.
+    expect(await refusal(started('order-service').service.dapr, 'user-service', 'api/users/me')).toMatchObject(denied);
+    // A sidecar with a valid certificate of this run but an app id the policies do not name gets nothing.
+    const intruder = await stack.run.start(`${stack.run.id}-intruder`);
+    const outsider = new Dapr({ httpPort: intruder.ports.http, apiToken: stack.run.apiToken });
+    expect(await refusal(outsider, 'product-service', `api/products/${product.id}`)).toMatchObject(denied);
+    expect(await refusal(outsider, 'user-service', 'api/auth/jwks')).toMatchObject(denied);
+    await outsider.close();
+    expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(3);
+    // What the policy allows still works: order-service reads the product.
+    expect(await started('order-service').service.dapr.find<{ id: string }>('product-service', `api/products/${product.id}`)).toMatchObject({ id: product.id });
+  });
+
+  it('when an app\'s sidecar writes another app\'s state (a stock counter, a revocation mark), then it reaches only its own keys; the owner\'s stay', async () => {
+    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
+    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Owned ${stack.run.id}`, price: 1000, stock: 4 } })).body;
+    const counter = new ShardedCounter(started('user-service').service.dapr.state<ShardValue>('statestore'), { shards: 8, prefix: 'stock' });
+    await started('user-service').service.dapr.state('statestore').putMany(counter.keys(product.id).map((key) => ({ key, value: { available: 999, generation: 1, ops: {} } })));
+    expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(4);
+
+    const email = `revoked-${stack.run.id}@example.test`;
+    const { accessToken } = await stack.signUp({ name: 'Han Yuna', email, password: 'Sh0pper!pass', phone: '010-5555-6666', address: 'Incheon' });
+    expect((await apiCall(edgeUrl, '/api/auth/logout', { method: 'POST', token: accessToken })).status).toBe(204);
+    const sessionId = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+    const refusedEverywhere = async () =>
+      (await apiCall(edgeUrl, '/api/users/me', { token: accessToken })).status === 401 && (await apiCall(edgeUrl, '/api/orders', { token: accessToken })).status === 401;
+    await waitUntil('the logout to reach every service', refusedEverywhere, 5000, 50);
+    await started('product-service').service.dapr.state('statestore').delete(revokedSessionKey(sessionId));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the Authenticators' 250 ms "not revoked" cache
+    expect((await apiCall(edgeUrl, '/api/users/me', { token: accessToken })).body.code).toBe('SESSION_REVOKED');
+    expect((await apiCall(edgeUrl, '/api/orders', { token: accessToken })).body.code).toBe('SESSION_REVOKED');
   });
 
   it('when an app that is not its publisher publishes purchase-paid, then its sidecar refuses it (pub/sub scopes)', async () => {

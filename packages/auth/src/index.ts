@@ -1,2 +1,3 @@
 export * from './claims';
 export * from './authenticator';
+export * from './revocations';

@@ -23,7 +23,7 @@ describe('resiliency policies in a real daprd', () => {
     web.use(problemHandler);
     app = await listenOnFreePort(web);
     // The callee takes a real app id, so the app targets of resiliency.yaml apply to calls to it.
-    await run.start('order-service', app.port);
+    await run.start('order-service', app.port, undefined, { accessControl: false });
     const sidecar = await run.start(`${run.id}-caller`);
     caller = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
     callerMetrics = sidecar.metrics;

@@ -24,6 +24,21 @@ export const purchasePaidSchema = z.object({
 export type PurchasePaid = z.infer<typeof purchasePaidSchema>;
 
 /**
+ * user-service → every service: these sessions were logged out. Each service keeps a mark per session in its own
+ * state (its sidecar's key prefix) for `ttlSeconds`, the longest an access token of the session could still live.
+ */
+export const SESSION_REVOKED_TOPIC = 'session-revoked';
+
+export const sessionRevokedSchema = z.object({
+  sessionIds: z.array(z.string().uuid()).min(1).max(500),
+  revokedAt: z.string().datetime(),
+  reason: z.string().min(1).max(100),
+  ttlSeconds: z.number().int().min(1).max(86_400),
+}).strict();
+
+export type SessionRevoked = z.infer<typeof sessionRevokedSchema>;
+
+/**
  * → order-service: give back the money of a charge, exactly once (refund key), retried until the provider confirms.
  * order-service requests refunds of cancelled and returned orders; purchase-service voids a flash charge whose answer
  * never came.

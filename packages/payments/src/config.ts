@@ -24,9 +24,12 @@ export interface PaymentConfig {
   PAYMENT_TIMEOUT_MS: number;
 }
 
-/** The payments of a service: the simulated provider (its book in `statestore`) behind the timeout-bounded adapter. */
-export function paymentsFrom(config: PaymentConfig, dapr: Dapr, statestore: string): Payments {
-  const provider = new SimulatedPaymentProvider(dapr.state<BookEntry>(statestore), {
+/** The simulated provider's book: a state store of its own, shared by purchase- and order-service (dapr/components). */
+export const PAYMENT_BOOK_STORE = 'paymentbook';
+
+/** The payments of a service: the simulated provider (its book in PAYMENT_BOOK_STORE) behind the timeout-bounded adapter. */
+export function paymentsFrom(config: PaymentConfig, dapr: Dapr): Payments {
+  const provider = new SimulatedPaymentProvider(dapr.state<BookEntry>(PAYMENT_BOOK_STORE), {
     failureRate: config.PAYMENT_FAILURE_RATE,
     refundFailureRate: config.PAYMENT_REFUND_FAILURE_RATE,
     timeoutRate: config.PAYMENT_TIMEOUT_RATE,

@@ -1,5 +1,8 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { accessControlFor, accessTable } from './access-control';
+import { SENTRY_TRUST_DOMAIN } from './sentry';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
 import { Dapr } from '@flash/dapr';
 import { pubsubScopes } from '@flash/events';
@@ -21,6 +24,7 @@ export interface SidecarOptions {
   ports: SidecarPorts;
   redisHost: string;
   redisPassword?: string;
+  /** The stack's state key prefix; the sidecar's own is this and its app id (stateKeyPrefix()). */
   stateKeyPrefix: string;
   /** The run's topic prefix: the pub/sub scopes name its topics. */
   topicPrefix: string;
@@ -29,6 +33,10 @@ export interface SidecarOptions {
   /** daprd sends it with every call to the app (APP_API_TOKEN), so the app can tell its sidecar from anyone else. */
   appToken: string;
   resourcesDir?: string;
+  /** With a Sentry, the sidecar runs with mTLS and its identity comes from it; without, no mTLS. */
+  sentry?: { address: string; trustAnchors: string };
+  /** Whether an app of dapr/access-control.json gets its accessControl policy (default true). */
+  accessControl?: boolean;
   logFile?: string;
   echo?: boolean;
 }
@@ -39,12 +47,34 @@ export interface Sidecar extends Managed {
   metrics(): Promise<string>;
 }
 
+/**
+ * The key prefix of an app's state: the stack's prefix and the app id. Each app's sidecar reads and writes only
+ * its own keys (stock counters of their owner, each service's revocation marks), and runs sharing a Redis stay apart.
+ */
+export const stateKeyPrefix = (base: string, appId: string) => `${base}-${appId}`;
+
+/** The key prefix of the simulated payment provider's book (dapr/components/paymentbook.yaml), one per stack. */
+export const paymentBookKeyPrefix = (base: string) => `${base}-payment-book`;
+
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
   // A port is free again once its probe closes, so the OS may hand it out twice in a row: take four different ones.
   const ports = new Set<number>();
   while (ports.size < 4) ports.add(await freePort());
   const [http, grpc, internalGrpc, metrics] = [...ports] as [number, number, number, number];
   return { http, grpc, internalGrpc, metrics };
+}
+
+/**
+ * The sidecar's Configuration: dapr/config.yaml, plus, for an app of dapr/access-control.json, the accessControl
+ * policy of the calls it may receive. Written into the run directory (JSON is YAML to daprd).
+ */
+function sidecarConfig(runDir: string, appId: string, accessControl: boolean): string {
+  if (!accessControl || !accessTable().apps.includes(appId)) return daprConfigFile;
+  const config = parse(readFileSync(daprConfigFile, 'utf8')) as { spec: Record<string, unknown> };
+  config.spec.accessControl = accessControlFor(appId);
+  const file = path.join(runDir, `config-${appId}.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
 }
 
 export function daprdPath(): string {
@@ -68,7 +98,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '--dapr-internal-grpc-listen-address', '127.0.0.1',
     '--metrics-listen-address', '127.0.0.1',
     '--resources-path', options.resourcesDir ?? daprResourcesDir,
-    '--config', daprConfigFile,
+    '--config', sidecarConfig(options.runDir, options.appId, options.accessControl ?? true),
+    ...(options.sentry ? ['--enable-mtls', '--sentry-address', options.sentry.address, '--control-plane-trust-domain', SENTRY_TRUST_DOMAIN] : []),
     '--log-as-json',
     '--dapr-graceful-shutdown-seconds', '3',
   ];
@@ -78,9 +109,11 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     env: {
       REDIS_HOST: options.redisHost,
       REDIS_PASSWORD: options.redisPassword ?? '',
-      STATE_KEY_PREFIX: options.stateKeyPrefix,
+      STATE_KEY_PREFIX: stateKeyPrefix(options.stateKeyPrefix, options.appId),
+      PAYMENT_BOOK_KEY_PREFIX: paymentBookKeyPrefix(options.stateKeyPrefix),
       // The address it registers for other sidecars to reach it (name resolution), where it now listens.
       DAPR_HOST_IP: '127.0.0.1',
+      ...(options.sentry ? { DAPR_TRUST_ANCHORS: options.sentry.trustAnchors, NAMESPACE: 'default' } : {}),
       PUBSUB_PUBLISHING_SCOPES: scopes.publishing,
       PUBSUB_SUBSCRIPTION_SCOPES: scopes.subscription,
       DAPR_API_TOKEN: options.apiToken,

@@ -1,4 +1,4 @@
-import { daprAuthenticator } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { paymentsFrom } from '@flash/payments';
 import { lifecycleRouter, ORDER_LIFECYCLE_ROUTE } from './api/lifecycle';
@@ -35,7 +35,11 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
         paymentsRouter(refunds, auth, ctx.docs),
       ];
     },
-    subscriptions: (ctx) => [purchasePaidSubscription(parts(ctx).orders), refundRequestedSubscription(parts(ctx).refunds)],
+    // It verifies tokens: it keeps its own marks of revoked sessions.
+    subscriptions: (ctx) => [
+      purchasePaidSubscription(parts(ctx).orders), refundRequestedSubscription(parts(ctx).refunds),
+      revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE)),
+    ],
     schedules: (ctx) => [
       { name: 'outbox relay', everyMs: config.OUTBOX_RELAY_MS, run: async () => void (await parts(ctx).outbox.flush()) },
       {
@@ -56,7 +60,7 @@ function assemble(config: OrderConfig, clock: Clock, { dataSource, dapr, logger,
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = new PaymentRepository(dataSource);
   const refundAttempts = metrics.counter('refund_attempts_total', 'Refund attempts at the payment provider by outcome (REFUNDED, FAILED)', ['outcome']);
-  const provider = paymentsFrom(config, dapr, STATESTORE);
+  const provider = paymentsFrom(config, dapr);
   const announce = () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dapr } from '@flash/dapr';
 import { REFUND_REQUESTED_TOPIC } from '@flash/events';
-import { Payments, SimulatedPaymentProvider, TEST_TOKENS, type BookEntry } from '@flash/payments';
+import { PAYMENT_BOOK_STORE, Payments, SimulatedPaymentProvider, TEST_TOKENS, type BookEntry } from '@flash/payments';
 import { apiCall, waitUntil, type ApiRequest, type Json } from '@flash/stack';
 import { ManualClock } from '../src/domain/clock';
 import { basketHash } from '../src/domain/orders';
@@ -18,7 +18,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
   let mint: ReturnType<typeof tokenMinter>;
   let adminToken: string;
   let orderUrl: string;
-  /** A sidecar of the test's own: publishes duplicate events and reads the simulated provider's book. */
+  /** A sidecar of the test's own: publishes duplicate events. */
   let observer: Dapr;
 
   const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
@@ -29,7 +29,10 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     post('/api/orders', token, { items: [{ productId, quantity }], ...(paymentToken ? { paymentToken } : {}) }, key ? { 'idempotency-key': key } : undefined);
   const orderOf = async (token: string, id: string) => (await api(`/api/orders/${id}`, { token })).body;
   const stockOf = async (productId: string) => (await api(`/api/products/${productId}`)).body.stock as number;
-  const book = async (chargeKey: string) => (await observer.state<BookEntry>('statestore').get(`payment-${chargeKey}`))?.value;
+  /** The simulated provider's book, read through order-service's sidecar (the book's store is scoped to purchase- and order-service). */
+  const bookStore = () =>
+    new Dapr({ httpPort: stack.service('order-service').sidecar.ports.http, apiToken: stack.run.apiToken }).state<BookEntry>(PAYMENT_BOOK_STORE);
+  const book = async (chargeKey: string) => (await bookStore().get(`payment-${chargeKey}`))?.value;
 
   async function product(stock: number) {
     return (await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: PRICE, stock } })).body.id as string;
@@ -284,7 +287,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
        VALUES (?, ?, 'REGULAR', ?, ?, ?, 'PENDING', ?)`,
       [paymentId, userId, key, basketHash([{ productId, quantity: 1 }]), PRICE, clock.now()],
     );
-    const provider = new Payments(new SimulatedPaymentProvider(observer.state<BookEntry>('statestore'), {
+    const provider = new Payments(new SimulatedPaymentProvider(bookStore(), {
       failureRate: 0, refundFailureRate: 0, timeoutRate: 0, latencyMs: 0, seed: 'crashed',
     }), { timeoutMs: 2500 });
     expect(await provider.charge({ key: paymentId, amount: PRICE, customerId: userId })).toMatchObject({ status: 'APPROVED' });

@@ -1,4 +1,4 @@
-import { daprAuthenticator } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { docsRouter } from './api/docs';
@@ -24,6 +24,8 @@ export function productService(config: ProductConfig): ServiceParts {
     name: SERVICE_NAME,
     entities: [ProductEntity, ReservationEntity, MovementEntity],
     migrations: [CreateProducts1764200000000, CreateStockLedger1764300000000],
+    // It verifies tokens: it keeps its own marks of revoked sessions.
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
       const stock = stockKeeper(ctx);

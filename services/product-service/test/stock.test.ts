@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@flash/http';
 import { Dapr } from '@flash/dapr';
-import { apiCall, deleteRedisKeys, type ApiRequest } from '@flash/stack';
+import { apiCall, deleteRedisKeys, stateKeyPrefix, type ApiRequest } from '@flash/stack';
 import { ShardedCounter, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 
@@ -26,7 +26,9 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
   };
   const reserve = (productId: string, reservationId: string, quantity = 1, holdSeconds?: number) =>
     invoke('internal/stock/reservations', { productId, quantity, reservationId, ...(holdSeconds ? { holdSeconds } : {}) });
-  const levels = async (productId: string) => (await invoke(`internal/stock/${productId}`)).body;
+  // No app may read stock levels through Dapr (dapr/access-control.json): the test asks product-service as its sidecar would.
+  const levels = async (productId: string) =>
+    (await fetch(`${stack.service('product-service').url}/internal/stock/${productId}`, { headers: { 'dapr-api-token': stack.run.appToken } })).json() as Promise<any>;
   const ledger = async (productId: string) => {
     const [row] = await stack.service('product-service').service.dataSource.query(
       'SELECT SUM(available_delta) AS available, SUM(sold_delta) AS sold, COUNT(*) AS movements FROM stock_movements WHERE stock_id = ?',
@@ -35,7 +37,8 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
     return { available: Number(row.available), sold: Number(row.sold), movements: Number(row.movements) };
   };
   const shards = async (productId: string) => {
-    const counter = new ShardedCounter(dapr.state<ShardValue>('statestore'), { shards: SHARDS, prefix: 'stock' });
+    // The counter is product-service's own state (its sidecar's key prefix): read it as product-service.
+    const counter = new ShardedCounter(stack.service('product-service').service.dapr.state<ShardValue>('statestore'), { shards: SHARDS, prefix: 'stock' });
     return (await counter.read(productId)).shards;
   };
 
@@ -49,7 +52,8 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
     stack = await startTestStack(['user-service', 'product-service'], {
       'product-service': { STOCK_SHARDS: String(SHARDS), STOCK_SWEEP_SECONDS: '0.3', STOCK_ORPHAN_AFTER_SECONDS: '1' },
     });
-    const caller = await stack.run.start(`${stack.run.id}-caller`);
+    // It plays order-service, the one app the access-control policy lets reserve stock (order-service is not in this stack).
+    const caller = await stack.run.start('order-service');
     dapr = new Dapr({ httpPort: caller.ports.http, timeoutMs: 30_000, apiToken: stack.run.apiToken });
     adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
   });
@@ -132,7 +136,7 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
     await invoke('internal/stock/reservations/given-back/release', {});
     expect((await levels(productId)).available).toBe(36);
 
-    expect(await deleteRedisKeys(`${stack.run.id}||stock-${productId}-*`)).toBe(SHARDS);
+    expect(await deleteRedisKeys(`${stateKeyPrefix(stack.run.id, 'product-service')}||stock-${productId}-*`)).toBe(SHARDS);
     expect(await levels(productId)).toEqual({ productId, available: 36, reserved: 10, sold: 4 });
     expect((await reserve(productId, 'after-rebuild', 36)).status).toBe(200);
     expect((await reserve(productId, 'one-too-many', 1)).body.code).toBe('INSUFFICIENT_STOCK');
@@ -140,7 +144,7 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
 
   it('when a request dies between taking units and recording them, then the sweeper gives the units back', async () => {
     const productId = await product(6);
-    const counter = new ShardedCounter(dapr.state<ShardValue>('statestore'), { shards: SHARDS, prefix: 'stock' });
+    const counter = new ShardedCounter(stack.service('product-service').service.dapr.state<ShardValue>('statestore'), { shards: SHARDS, prefix: 'stock' });
     // What a process that crashed right after the counter write leaves behind: units gone, nothing in the ledger.
     expect(await counter.take(productId, 'r:crashed:0001', 4)).toBeDefined();
     expect((await levels(productId)).available).toBe(2);

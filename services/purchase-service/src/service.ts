@@ -1,4 +1,4 @@
-import { daprAuthenticator } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { paymentsFrom } from '@flash/payments';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
@@ -22,6 +22,8 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
     migrations: [CreateFlashSales1764400000000],
     bindings: [HOLD_EXPIRY_ROUTE],
+    // It verifies tokens: it keeps its own marks of revoked sessions.
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
       const { sales, purchasing } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
@@ -51,7 +53,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
-  const payments = paymentsFrom(config, dapr, STATESTORE);
+  const payments = paymentsFrom(config, dapr);
   const purchasing = new Purchasing(sales, purchases, stock, payments, new SoldOutMemory(config.SOLD_OUT_RECHECK_MS), () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
   });

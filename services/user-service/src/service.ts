@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { daprAuthenticator, type SessionRevocation } from '@flash/auth';
-import { oncePerContext, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
+import { oncePerContext, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
 import { authRouter } from './api/auth';
 import { usersRouter } from './api/users';
@@ -8,7 +8,7 @@ import { RefreshTokenEntity, SessionEntity, SigningKeyEntity, VerificationCodeEn
 import { MySqlLoginThrottle } from './data/login-throttle';
 import { CreateUsers1764000000000 } from './data/migrations/1764000000000-CreateUsers';
 import { CreateSessionsAndCodes1764100000000 } from './data/migrations/1764100000000-CreateSessionsAndCodes';
-import { StateRevocationBoard } from './data/revocation-board';
+import { PubSubRevocationBoard } from './data/revocation-board';
 import { SessionRepository } from './data/session-repository';
 import { SigningKeyRepository } from './data/signing-key-repository';
 import { UserEntity } from './data/user.entity';
@@ -32,6 +32,8 @@ export function userService(config: UserConfig): ServiceParts {
       const outcome = await ensureAdmin(new UserRepository(dataSource), vault, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD });
       logger.info({ outcome }, 'admin from configuration');
     },
+    // It verifies tokens: it keeps its own marks of revoked sessions.
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
       const { accounts, sessions, keyring, auth } = parts(ctx);
       const shoppingOf = async (authorization: string) => {
@@ -63,7 +65,7 @@ function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, da
   const sessions = new Sessions(
     users,
     new SessionRepository(dataSource),
-    new StateRevocationBoard(dapr.state<SessionRevocation>(STATESTORE), config.ACCESS_TOKEN_TTL_SECONDS),
+    new PubSubRevocationBoard(dapr, PUBSUB, config.ACCESS_TOKEN_TTL_SECONDS),
     new MySqlLoginThrottle(dataSource, {
       failuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
       failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,

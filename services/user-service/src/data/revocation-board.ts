@@ -1,22 +1,20 @@
-import { revokedSessionKey, type SessionRevocation } from '@flash/auth';
-import type { StateStore } from '@flash/dapr';
+import { announceRevocations } from '@flash/auth';
+import type { Dapr } from '@flash/dapr';
 import type { RevocationBoard } from '../domain/ports';
 
 /**
- * Marks revoked sessions in the shared Dapr state store, where every service's Authenticator looks. A mark lives as
- * long as the longest access token of the session could (plus a margin), then expires by itself.
+ * Announces revoked sessions to every service (the `session-revoked` topic); each keeps its own mark for as long as
+ * the longest access token of the session could live (plus a margin), then the mark expires by itself.
  */
-export class StateRevocationBoard implements RevocationBoard {
+export class PubSubRevocationBoard implements RevocationBoard {
   constructor(
-    private readonly store: StateStore<SessionRevocation>,
+    private readonly dapr: Dapr,
+    private readonly pubsub: string,
     private readonly accessTokenTtlSeconds: number,
   ) {}
 
   async announce(sessionIds: string[], reason: string): Promise<void> {
-    const revokedAt = new Date().toISOString();
-    await this.store.putMany(
-      sessionIds.map((id) => ({ key: revokedSessionKey(id), value: { revokedAt, reason } })),
-      this.accessTokenTtlSeconds + 60,
-    );
+    if (sessionIds.length === 0) return;
+    await announceRevocations(this.dapr, this.pubsub, sessionIds, reason, this.accessTokenTtlSeconds + 60);
   }
 }

@@ -1,0 +1,41 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { toolsBin } from './paths';
+import { failOnExit, freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+
+/** Dapr's certificate authority for a local stack: sidecars get their mTLS identity (SPIFFE id) from it. */
+export interface Sentry extends Managed {
+  /** host:port of its gRPC API, for daprd's --sentry-address. */
+  address: string;
+  /** The root certificate (PEM) sidecars trust (DAPR_TRUST_ANCHORS). */
+  trustAnchors: string;
+}
+
+/** The trust domain of the local CA (the control plane's, as opposed to the apps' `public`). */
+export const SENTRY_TRUST_DOMAIN = 'cluster.local';
+
+/**
+ * Starts Dapr Sentry with its credentials in `dir`: a self-signed root and issuer are generated on the first start
+ * and kept there. Listens on 127.0.0.1 only.
+ */
+export async function startSentry(dir: string, options: { logFile?: string } = {}): Promise<Sentry> {
+  const bin = path.join(toolsBin(), 'sentry');
+  if (!existsSync(bin)) throw new Error(`sentry not found at ${bin}: run \`npm run bootstrap\` first`);
+  const [port, healthz, metrics] = [await freePort(), await freePort(), await freePort()];
+  const config = path.join(dir, 'sentry-config.yaml');
+  writeFileSync(config, 'apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprsystem\nspec:\n  mtls:\n    enabled: true\n    workloadCertTTL: 24h\n    allowedClockSkew: 15m\n');
+  const managed = startProcess('sentry', bin, [
+    '--issuer-credentials', dir, '--trust-domain', SENTRY_TRUST_DOMAIN, '--config', config,
+    '--port', String(port), '--listen-address', '127.0.0.1',
+    '--healthz-port', String(healthz), '--healthz-listen-address', '127.0.0.1',
+    '--metrics-port', String(metrics), '--metrics-listen-address', '127.0.0.1', '--log-as-json',
+  ], { cwd: dir, logFile: options.logFile });
+  try {
+    await Promise.race([waitUntil('sentry', () => httpOk(`http://127.0.0.1:${healthz}/healthz`)), failOnExit(managed)]);
+  } catch (err) {
+    await managed.stop();
+    throw new Error(`sentry did not become ready: ${(err as Error).message}\n${managed.output().slice(-4000)}`);
+  }
+  return { ...managed, address: `127.0.0.1:${port}`, trustAnchors: readFileSync(path.join(dir, 'ca.crt'), 'utf8') };
+}
