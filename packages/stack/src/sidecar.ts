@@ -109,6 +109,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     env: {
       REDIS_HOST: options.redisHost,
       REDIS_PASSWORD: options.redisPassword ?? '',
+      REDIS_TLS: process.env.REDIS_TLS ?? 'false',
       STATE_KEY_PREFIX: stateKeyPrefix(options.stateKeyPrefix, options.appId),
       PAYMENT_BOOK_KEY_PREFIX: paymentBookKeyPrefix(options.stateKeyPrefix),
       // The address it registers for other sidecars to reach it (name resolution), where it now listens.
