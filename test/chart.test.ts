@@ -102,6 +102,10 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
       'dapr.io/env': 'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-user-service',
     });
+    const orders = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'order-service') as any;
+    expect(orders.spec.template.metadata.annotations['dapr.io/env']).toBe(
+      'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-order-service,PAYMENT_BOOK_KEY_PREFIX=flash-payment-book',
+    );
     const container = deployment.spec.template.spec.containers[0];
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
