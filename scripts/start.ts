@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
+import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
   apiClient, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
   type Managed,
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
         SMTP_HOST: '127.0.0.1',
         SMTP_PORT: String(mailSmtpPort),
         ADMIN_EMAIL: env.ADMIN_EMAIL ?? 'admin@flash-sale.local',
-        ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? 'Admin123!',
+        ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? DEMO_ADMIN_PASSWORD,
         DAPR_API_TOKEN: secrets.DAPR_API_TOKEN,
         APP_API_TOKEN: secrets.APP_API_TOKEN,
         ...(s.name === 'user-service' ? { PII_ENCRYPTION_KEY: secrets.PII_ENCRYPTION_KEY, BLIND_INDEX_KEY: secrets.BLIND_INDEX_KEY } : {}),

@@ -96,6 +96,18 @@ describe('the public API document, as the people who use it meet it', () => {
     }
   });
 
+  it('when a path parameter has a broken percent-encoding, then every route that takes one answers a 400 problem, never a 500', async () => {
+    const broken = operationsOf(served).filter((o) => o.template.includes('{')).map((o) => ({ ...o, path: o.template.replace(/\{[^}]+\}/g, '%E0%A4%A') }));
+    expect(broken.length).toBeGreaterThan(10);
+    for (const { method, path: url } of broken) {
+      const res = await fetch(`${stack.edgeUrl}${url}`, { method, headers: { authorization: `Bearer ${shopperToken}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+      const body = (await res.json()) as { code?: string };
+      expect({ route: `${method} ${url}`, status: res.status, type: res.headers.get('content-type'), code: body.code }).toEqual({
+        route: `${method} ${url}`, status: 400, type: expect.stringContaining('application/problem+json'), code: 'MALFORMED_PATH',
+      });
+    }
+  });
+
   it('when a running answer disagrees with the document (a field of another type, a route the document lacks), then the contract check fails the call', async () => {
     const res = await fetch(`${stack.edgeUrl}/api/flash-sales`);
     const answer = { method: 'GET', url: res.url, status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };

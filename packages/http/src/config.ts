@@ -30,6 +30,18 @@ export const baseConfigShape = {
 
 const SECRET_NAME = /KEY|PASSWORD|SECRET|TOKEN/;
 
+/** The demo admin's password of `npm start`: fine on a laptop, refused in production. */
+export const DEMO_ADMIN_PASSWORD = 'Admin123!';
+
+/** Defaults that make a local run easy and a production one unsafe: with NODE_ENV=production, each is refused. */
+function productionRefusals(values: Record<string, unknown>): string[] {
+  const refusals: string[] = [];
+  if ('DB_USER' in values && values.DB_USER === 'root') refusals.push('DB_USER: root in production (give the service its own database user)');
+  if ('DB_PASSWORD' in values && values.DB_PASSWORD === '') refusals.push('DB_PASSWORD: empty in production');
+  if (values.ADMIN_PASSWORD === DEMO_ADMIN_PASSWORD) refusals.push('ADMIN_PASSWORD: the demo password in production');
+  return refusals;
+}
+
 /** Validates the environment at start-up: one line per bad value, naming the variable. */
 export function loadConfig<S extends ZodRawShape>(service: string, shape: S, env: NodeJS.ProcessEnv = process.env) {
   const result = z.object(shape).safeParse(env);
@@ -43,5 +55,7 @@ export function loadConfig<S extends ZodRawShape>(service: string, shape: S, env
       }),
     );
   }
+  const refusals = env.NODE_ENV === 'production' ? productionRefusals(result.data) : [];
+  if (refusals.length) throw new ConfigError(service, refusals);
   return result.data;
 }

@@ -26,8 +26,9 @@ export function toProblem(error: AppError, instance?: string): ProblemBody {
   };
 }
 
-/** Errors raised by express's own body parser carry a status and a type. */
+/** Errors raised by express's own body parser carry a status and a type; a broken path escape is a URIError. */
 function fromBodyParser(err: unknown): AppError | undefined {
+  if (err instanceof URIError) return new AppError(400, 'MALFORMED_PATH', 'Malformed path', 'The path has a broken percent-encoding.');
   if (typeof err !== 'object' || err === null || !('type' in err) || !('status' in err)) return undefined;
   const { type, status } = err as { type: string; status: number };
   if (type === 'entity.parse.failed') return new AppError(400, 'MALFORMED_JSON', 'Malformed JSON', 'The request body is not valid JSON.');

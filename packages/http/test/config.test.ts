@@ -1,4 +1,4 @@
-import { baseConfigShape, ConfigError, loadConfig } from '../src';
+import { baseConfigShape, ConfigError, DEMO_ADMIN_PASSWORD, loadConfig, z } from '../src';
 import { readConfig as userConfig } from '../../../services/user-service/src/config';
 
 describe('configuration validated at start-up', () => {
@@ -11,6 +11,16 @@ describe('configuration validated at start-up', () => {
   it('when the Dapr tokens are missing or short, then start-up fails naming them (no sidecar call or app route works without)', () => {
     expect(() => loadConfig('svc', baseConfigShape, {})).toThrow(/DAPR_API_TOKEN: Required[\s\S]*APP_API_TOKEN: Required/);
     expect(() => loadConfig('svc', baseConfigShape, { ...tokens, APP_API_TOKEN: 'short' })).toThrow(/APP_API_TOKEN: at least 16 characters/);
+  });
+
+  it('when production runs with the local defaults (root, no database password, the demo admin password), then start-up refuses each with the reason', () => {
+    const production = { ...tokens, NODE_ENV: 'production' };
+    const attempt = () => loadConfig('svc', { ...baseConfigShape, ADMIN_PASSWORD: z.string().optional() }, { ...production, ADMIN_PASSWORD: DEMO_ADMIN_PASSWORD });
+    expect(attempt).toThrow(/DB_USER: root in production/);
+    expect(attempt).toThrow(/DB_PASSWORD: empty in production/);
+    expect(attempt).toThrow(/ADMIN_PASSWORD: the demo password in production/);
+    expect(loadConfig('svc', baseConfigShape, { ...production, DB_USER: 'flash_products', DB_PASSWORD: 'a-real-password' })).toMatchObject({ DB_USER: 'flash_products' });
+    expect(loadConfig('svc', baseConfigShape, tokens)).toMatchObject({ DB_USER: 'root', DB_PASSWORD: '' });
   });
 
   it('when a value is bad, then start-up fails with a message naming the variable and the value', () => {
