@@ -11,7 +11,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import {
-  apiCall, apiClient, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, succeeded, toolsBin,
+  apiCall, apiClient, deleteRedisKeys, type ApiClient, type ApiSchema, dropDatabase, mysqlServerFromEnv, privateStackEnv, redisUrl, repoRoot, signUpShopper, startLocalStack, STACK_SERVICES, succeeded, toolsBin,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../services/user-service/src/config';
 import { SigningKeyEntity } from '../services/user-service/src/data/account.entities';
@@ -261,6 +261,10 @@ async function main(): Promise<void> {
       }
       if ((summary.serverErrors as number) > 0) exitCode = 1;
     }
+    // Money: charged − refunded = value of the orders that still stand, for the shop and for the sale.
+    summary.money = await moneyInvariant(asAdmin);
+    if (saleId) summary.saleMoney = await moneyInvariant(asAdmin, { saleId });
+    if (!(summary.money as Money).consistent || (saleId && !(summary.saleMoney as Money).consistent)) exitCode = 1;
 
     print(summary);
     const dir = env.BENCH_RESULTS_DIR ?? path.join(repoRoot, 'results');
@@ -272,6 +276,19 @@ async function main(): Promise<void> {
     await stopStack();
   }
   process.exit(exitCode);
+}
+
+type Money = ApiSchema<'MoneyInvariant'>;
+
+/** order-service's money invariant, once pending refunds are paid out (they settle in the background). */
+async function moneyInvariant(asAdmin: ApiClient, query: { saleId?: string } = {}): Promise<Money> {
+  let check: Money | undefined;
+  for (let i = 0; i < 150; i++) {
+    check = await succeeded(asAdmin.GET('/api/admin/payments/invariant', { params: { query } }));
+    if (check.consistent) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return check!;
 }
 
 function dbSettings() {
@@ -301,6 +318,11 @@ function print(summary: Record<string, any>): void {
     if (summary.checkout) line('checkout', summary.checkout);
     if (summary.invariant) out.push(`  stock: ${JSON.stringify(summary.invariant)}`);
   }
+  const money = (label: string, m: Money | undefined) =>
+    m && out.push(`  money (${label}): charged ${m.charged} − refunded ${m.refunded} = ${m.charged - m.refunded}; standing orders ${m.standing}; `
+      + `refunds pending ${m.refundsPending.count} → ${m.consistent ? 'OK' : 'BROKEN'}`);
+  money('shop', summary.money);
+  money('sale', summary.saleMoney);
   out.push(`  5xx answers ${summary.serverErrors}`);
   out.push('  process                     cpu s   % of a core   peak MiB');
   for (const p of summary.processes as ProcessUsage[]) {

@@ -102,6 +102,10 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
       'dapr.io/env': 'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-user-service',
     });
+    const orders = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'order-service') as any;
+    expect(orders.spec.template.metadata.annotations['dapr.io/env']).toBe(
+      'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-order-service,PAYMENT_BOOK_KEY_PREFIX=flash-payment-book',
+    );
     const container = deployment.spec.template.spec.containers[0];
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
@@ -156,8 +160,9 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     const value = (name: string) => pubsub.spec.metadata.find((m: { name: string }) => m.name === name)?.value;
     expect({ publishing: value('publishingScopes'), subscription: value('subscriptionScopes') }).toEqual(pubsubScopes());
     expect(pubsubScopes().publishing).toBe(
-      'user-service=session-revoked,session-revoked-dead;product-service=session-revoked-dead;purchase-service=purchase-paid,session-revoked-dead;' +
-        'order-service=purchase-paid-dead,order-status-changed,session-revoked-dead',
+      'user-service=session-revoked,session-revoked-dead;product-service=session-revoked-dead;' +
+        'purchase-service=purchase-paid,session-revoked-dead,refund-requested;' +
+        'order-service=purchase-paid-dead,order-status-changed,session-revoked-dead,refund-requested,refund-requested-dead',
     );
   });
 
@@ -206,7 +211,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
         const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: `${id}-api-token-0123456789` });
         const metadata = await dapr.metadata();
         await dapr.close();
-        expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'pubsub', 'statestore']);
+        expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'paymentbook', 'pubsub', 'statestore']);
         const metrics = await sidecar.metrics();
         expect(metrics).toMatch(/dapr_resiliency_loaded\{[^}]*name="flash-sale-resiliency"[^}]*\} 1/);
         expect(sidecar.output()).not.toMatch(/"level":"(error|fatal)"/);

@@ -9,7 +9,7 @@ describe('flash spike (small)', () => {
   const results = mkdtempSync(path.join(tmpdir(), 'flash-spike-'));
   afterAll(() => rmSync(results, { recursive: true, force: true }));
 
-  it('when 300 buyers hit a 30-unit sale at its opening, then nothing is oversold or lost, orders equal sold, and no 5xx', async () => {
+  it('when 300 buyers hit a 30-unit sale at its opening, then nothing is oversold or lost, orders equal sold, money equals standing orders, and no 5xx', async () => {
     const bench = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', 'flash-spike'], {
       cwd: repoRoot,
       env: { ...process.env, BENCH_BUYERS: '300', BENCH_UNITS: '30', BENCH_RESULTS_DIR: results },
@@ -28,5 +28,8 @@ describe('flash spike (small)', () => {
     expect(summary.invariant).toMatchObject({ quantity: 30, held: 0, oversold: 0, lost: 0, balances: true, consistent: true, ordersEqualSold: true });
     expect(summary.invariant.sold + summary.invariant.available).toBe(30);
     expect(summary.invariant.orders).toBe(summary.invariant.sold);
+    expect(summary.saleMoney).toMatchObject({ consistent: true, refundsPending: { count: 0 } });
+    expect(summary.saleMoney.charged - summary.saleMoney.refunded).toBe(summary.saleMoney.standing);
+    expect(summary.money).toMatchObject({ consistent: true });
   }, 180_000);
 });

@@ -64,6 +64,11 @@ export interface TestStack {
   edgeUrl: string;
   /** Signs a shopper up through the edge, verified with the emailed code, and logs them in. */
   signUp(shopper: NewShopper): Promise<{ accessToken: string; refreshToken: string }>;
+  /**
+   * Stops a service (its sidecar stays) and returns the function that starts it again on the same port and database,
+   * as a crashed replica would come back.
+   */
+  halt(name: ServiceName): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +99,19 @@ export async function startTestStack(
       const started = services[name];
       if (!started) throw new Error(`${name} is not part of this test stack`);
       return started;
+    },
+    async halt(name) {
+      const halted = stack.service(name);
+      const stopped = halted.running.stop();
+      // Cut the connections a graceful stop would wait for, as a crash would.
+      halted.running.server.closeAllConnections();
+      await stopped;
+      return async () => {
+        const { parts, config } = serviceParts(name, halted.env, options);
+        const service = await createService(parts, config);
+        const running = await listen(service.built, halted.running.port, [service.close]);
+        services[name] = { ...halted, service, running };
+      };
     },
     async stop() {
       edge?.closeAllConnections();

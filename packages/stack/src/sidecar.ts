@@ -53,8 +53,15 @@ export interface Sidecar extends Managed {
  */
 export const stateKeyPrefix = (base: string, appId: string) => `${base}-${appId}`;
 
+/** The key prefix of the simulated payment provider's book (dapr/components/paymentbook.yaml), one per stack. */
+export const paymentBookKeyPrefix = (base: string) => `${base}-payment-book`;
+
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
-  return { http: await freePort(), grpc: await freePort(), internalGrpc: await freePort(), metrics: await freePort() };
+  // A port is free again once its probe closes, so the OS may hand it out twice in a row: take four different ones.
+  const ports = new Set<number>();
+  while (ports.size < 4) ports.add(await freePort());
+  const [http, grpc, internalGrpc, metrics] = [...ports] as [number, number, number, number];
+  return { http, grpc, internalGrpc, metrics };
 }
 
 /**
@@ -104,6 +111,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       REDIS_PASSWORD: options.redisPassword ?? '',
       REDIS_TLS: process.env.REDIS_TLS ?? 'false',
       STATE_KEY_PREFIX: stateKeyPrefix(options.stateKeyPrefix, options.appId),
+      PAYMENT_BOOK_KEY_PREFIX: paymentBookKeyPrefix(options.stateKeyPrefix),
       // The address it registers for other sidecars to reach it (name resolution), where it now listens.
       DAPR_HOST_IP: '127.0.0.1',
       ...(options.sentry ? { DAPR_TRUST_ANCHORS: options.sentry.trustAnchors, NAMESPACE: 'default' } : {}),

@@ -1,4 +1,5 @@
 import { baseConfigShape, loadConfig, z } from '@flash/http';
+import { paymentConfigShape } from '@flash/payments';
 
 export const SERVICE_NAME = 'order-service';
 
@@ -11,6 +12,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     /** How long regular checkout holds stock in product-service before the order commits it. */
     CHECKOUT_HOLD_SECONDS: z.coerce.number().int().min(10).default(900),
     OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),
+    ...paymentConfigShape,
+    /** Refunds the provider failed or did not answer are tried again after this, doubling up to the maximum. */
+    REFUND_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),
+    REFUND_RETRY_MAX_MS: z.coerce.number().int().min(10).default(60_000),
   }, env);
 }
 

@@ -1,4 +1,5 @@
 import { baseConfigShape, loadConfig, z } from '@flash/http';
+import { paymentConfigShape } from '@flash/payments';
 
 export const SERVICE_NAME = 'purchase-service';
 
@@ -13,10 +14,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
     /** After a SOLD_OUT, further attempts on this instance answer SOLD_OUT from memory for this long. */
     SOLD_OUT_RECHECK_MS: z.coerce.number().int().min(0).max(5000).default(250),
-    /** The simulated payment provider: share of payments that fail, latency, and the seed that decides which. */
-    PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
-    PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(10_000).default(20),
-    PAYMENT_SEED: z.string().default('flash-sale'),
+    ...paymentConfigShape,
     OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),
   }, env);
 }

@@ -1,5 +1,6 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { paymentsFrom } from '@flash/payments';
 import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
 import { HOLD_EXPIRY_ROUTE, holdExpiryRouter } from './api/hold-expiry';
@@ -13,7 +14,6 @@ import { FlashSales } from './domain/flash-sales';
 import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
 import { SoldOutMemory } from './domain/sold-out';
-import { SimulatedPaymentProvider } from './payments/simulated-provider';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
   const parts = oncePerContext((ctx) => assemble(config, ctx));
@@ -53,9 +53,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
-  const payments = new SimulatedPaymentProvider({
-    failureRate: config.PAYMENT_FAILURE_RATE, latencyMs: config.PAYMENT_LATENCY_MS, seed: config.PAYMENT_SEED,
-  });
+  const payments = paymentsFrom(config, dapr);
   const purchasing = new Purchasing(sales, purchases, stock, payments, new SoldOutMemory(config.SOLD_OUT_RECHECK_MS), () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
   });

@@ -479,7 +479,7 @@ export interface paths {
         put?: never;
         /**
          * Pay a held purchase
-         * @description Charges the price within the hold. PAID carries the id of the order the purchase becomes; a failed payment or an expired hold gives the unit back.
+         * @description Charges the price within the hold, under the purchase id as the idempotency key (a retry never charges twice). PAID carries the id of the order the purchase becomes; a declined payment, one the provider does not answer in time, or an expired hold gives the unit back, and a charge that landed anyway is refunded. `paymentToken` is optional; test tokens force an outcome.
          */
         post: operations["payFlashSalePurchase"];
         delete?: never;
@@ -537,13 +537,13 @@ export interface paths {
         };
         /**
          * My orders
-         * @description The caller's orders, regular and from flash sales, newest first.
+         * @description The caller's orders, regular and from flash sales, newest first, each with its payment and refund.
          */
         get: operations["listMyOrders"];
         put?: never;
         /**
-         * Regular checkout
-         * @description Every line is reserved; if one is short, nothing is created and nothing stays reserved (409). Otherwise the order is placed and the stock committed.
+         * Regular checkout, paid
+         * @description Every line is reserved; if one is short, nothing is created and nothing stays reserved (409). Otherwise the total is charged, and only an approved charge places the order and commits the stock. A declined charge (402) or one the provider does not answer in time (504) leaves no order and nothing reserved; a charge that landed anyway is refunded. The same Idempotency-Key with the same basket gets the first answer again, never a second charge or order.
          */
         post: operations["placeOrder"];
         delete?: never;
@@ -560,8 +560,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * An order with its history of transitions
-         * @description PLACED → SHIPPING a day after the order → DELIVERED two days after it; every transition with its time.
+         * An order with its history of transitions, its payment and its refund
+         * @description PLACED → SHIPPING a day after the order → DELIVERED two days after it; every transition with its time. `payment` is what was charged; `refund` appears once the order is cancelled or its return completes (PENDING until the provider confirms).
          */
         get: operations["getOrder"];
         put?: never;
@@ -583,7 +583,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel an order before it ships
-         * @description Only while PLACED; the quantity goes back to stock (or to its flash sale) exactly once.
+         * @description Only while PLACED; the quantity goes back to stock (or to its flash sale) exactly once, and the payment is refunded once: the answer does not wait for the provider (refund PENDING until it confirms).
          */
         post: operations["cancelOrder"];
         delete?: never;
@@ -603,7 +603,7 @@ export interface paths {
         put?: never;
         /**
          * Ask for a return
-         * @description Only while DELIVERED and within a day of delivery; the return completes a day later and the quantity goes back once.
+         * @description Only while DELIVERED and within a day of delivery; the return completes a day later, when the quantity goes back and the payment is refunded, each once.
          */
         post: operations["returnOrder"];
         delete?: never;
@@ -671,9 +671,29 @@ export interface paths {
         put?: never;
         /**
          * Order an item and remove it from the wishlist
-         * @description A regular checkout of the item's product and quantity; when stock is short, nothing is ordered and the item stays.
+         * @description A regular checkout of the item's product and quantity, paid; when stock is short or the payment fails, nothing is ordered and the item stays.
          */
         post: operations["orderWishlistItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/payments/invariant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check that money charged minus money refunded equals the orders that still stand
+         * @description For the whole shop, one user (`userId`) or one flash sale (`saleId`), by the payment provider's book. `consistent` when balanced, settled (no refund pending, no checkout still being charged) and every payment agrees with the provider.
+         */
+        get: operations["checkMoneyInvariant"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -690,6 +710,8 @@ export interface components {
                 productId: string;
                 quantity: number;
             }[];
+            /** @description Test tokens force an outcome: tok_approve, tok_decline, tok_timeout, tok_refund_flaky */
+            paymentToken?: string;
         };
         FlashSale: {
             id: string;
@@ -749,6 +771,24 @@ export interface components {
             email: string;
             password: string;
         };
+        MoneyInvariant: {
+            scope: {
+                userId?: string;
+                saleId?: string;
+            };
+            charged: number;
+            refunded: number;
+            standing: number;
+            refundsPending: {
+                count: number;
+                amount: number;
+            };
+            chargesPending: number;
+            mismatched: string[];
+            balanced: boolean;
+            settled: boolean;
+            consistent: boolean;
+        };
         NewFlashSale: {
             /** Format: uuid */
             productId: string;
@@ -789,10 +829,29 @@ export interface components {
                 to: string;
                 at: string;
             }[];
+            payment: {
+                /** @enum {string} */
+                status: "PENDING" | "PAID" | "DECLINED" | "TIMED_OUT";
+                amount: number;
+                reference: string | null;
+            } | null;
+            refund: {
+                /** @enum {string} */
+                status: "PENDING" | "REFUNDED";
+                amount: number;
+                reference: string | null;
+                requestedAt: string;
+                /** @description when the provider confirmed the refund */
+                at: string | null;
+            } | null;
         };
         PasswordChange: {
             currentPassword: string;
             newPassword: string;
+        };
+        Payment: {
+            /** @description Test tokens force an outcome: tok_approve, tok_decline, tok_timeout, tok_refund_flaky */
+            paymentToken?: string;
         };
         /** @description An RFC 9457 problem: every error answer of the API has this body */
         Problem: {
@@ -923,6 +982,10 @@ export interface components {
             productName: string;
             quantity: number;
             addedAt: string;
+        };
+        WishlistOrder: {
+            /** @description Test tokens force an outcome: tok_approve, tok_decline, tok_timeout, tok_refund_flaky */
+            paymentToken?: string;
         };
         WishlistQuantity: {
             quantity: number;
@@ -2213,7 +2276,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Payment"];
+            };
+        };
         responses: {
             /** @description PAID, with the id of the order it becomes */
             200: {
@@ -2271,6 +2338,15 @@ export interface operations {
             };
             /** @description HOLD_EXPIRED: the unit went back */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYMENT_TIMEOUT: the unit went back; a charge that landed is refunded */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2443,7 +2519,10 @@ export interface operations {
     placeOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A retry with the same key gets the same outcome: never a second charge or order */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2453,7 +2532,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Placed */
+            /** @description Placed and paid (a retry with the same Idempotency-Key gets the same order) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2480,8 +2559,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INSUFFICIENT_STOCK: nothing was created, nothing stays reserved */
+            /** @description PAYMENT_FAILED: no order, the stock went back */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INSUFFICIENT_STOCK: nothing was created, nothing stays reserved; CHECKOUT_IN_PROGRESS for a key still being charged */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED with another basket */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYMENT_TIMEOUT: no order, the stock went back, a charge that landed is refunded */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2918,7 +3024,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["WishlistOrder"];
+            };
+        };
         responses: {
             /** @description Placed */
             201: {
@@ -2947,6 +3057,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description PAYMENT_FAILED: the item stays */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description NOT_FOUND (or not yours) */
             404: {
                 headers: {
@@ -2958,6 +3077,75 @@ export interface operations {
             };
             /** @description INSUFFICIENT_STOCK: the item stays */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYMENT_TIMEOUT: the item stays */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */
+            "5XX": {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkMoneyInvariant: {
+        parameters: {
+            query?: {
+                userId?: string;
+                saleId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The check */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoneyInvariant"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED (no token), INVALID_TOKEN, TOKEN_EXPIRED or SESSION_REVOKED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FORBIDDEN: not an admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 import type { Request, Router } from 'express';
 import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
 import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
+import { PaymentToken } from '@flash/payments';
 import type { WishlistItem } from '../domain/order';
 import type { Wishlist } from '../domain/wishlist';
 import { OrderSchema, orderView } from './orders';
@@ -9,6 +10,7 @@ const quantity = z.number().int('must be a whole number').min(1, 'must be at lea
 const AddBody = z.object({ productId: z.string().uuid('must be a product id'), quantity: quantity.default(1) }).strict().openapi('WishlistAdd');
 const QuantityBody = z.object({ quantity }).strict().openapi('WishlistQuantity');
 const ItemParams = z.object({ itemId: z.string().uuid('must be a wishlist item id') });
+const OrderBody = z.object({ paymentToken: PaymentToken.optional() }).strict().openapi('WishlistOrder');
 export const WishlistItemSchema = z
   .object({ itemId: z.string(), productId: z.string(), productName: z.string(), quantity: z.number(), addedAt: z.string() })
   .openapi('WishlistItem');
@@ -59,11 +61,16 @@ export function wishlistRouter(wishlist: Wishlist, auth: Authenticator, docs: Op
     }))
     .post('/api/wishlist/{itemId}/order', {
       operationId: 'orderWishlistItem', summary: 'Order an item and remove it from the wishlist', security,
-      description: 'A regular checkout of the item\'s product and quantity; when stock is short, nothing is ordered and the item stays.',
-      request: { params: ItemParams },
-      responses: { 201: { description: 'Placed', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('INSUFFICIENT_STOCK: the item stays') },
+      description: 'A regular checkout of the item\'s product and quantity, paid; when stock is short or the payment fails, nothing is '
+        + 'ordered and the item stays.',
+      request: { params: ItemParams, body: { ...jsonContent(OrderBody), required: false } },
+      responses: {
+        201: { description: 'Placed', ...jsonContent(OrderSchema) }, ...mine, 402: problemResponse('PAYMENT_FAILED: the item stays'),
+        409: problemResponse('INSUFFICIENT_STOCK: the item stays'), 504: problemResponse('PAYMENT_TIMEOUT: the item stays'),
+      },
     }, auth.requireUser, handle(async (req, res) => {
-      const order = await wishlist.order(principalOf(res).userId, itemOf(req));
+      const { paymentToken } = parseInput(OrderBody, req.body ?? {});
+      const order = await wishlist.order(principalOf(res).userId, itemOf(req), paymentToken);
       res.status(201).location(`/api/orders/${order.order.id}`).json(orderView(order));
     }))
     .router;

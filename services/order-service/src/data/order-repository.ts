@@ -1,17 +1,31 @@
 import { In, IsNull, Not, type DataSource } from 'typeorm';
 import { addToOutbox, isDuplicateKey } from '@flash/runtime';
-import { RESTOCKING, type Order, type OrderItem, type OrderStatus } from '../domain/order';
-import type { OrderDetails, OrderStore } from '../domain/ports';
-import { OrderEntity, OrderItemEntity, OrderTransitionEntity } from './entities';
+import { RESTOCKING, type Order, type OrderItem } from '../domain/order';
+import type { Payment } from '../domain/payment';
+import type { OrderDetails, OrderStore, Step } from '../domain/ports';
+import { OrderEntity, OrderItemEntity, OrderTransitionEntity, PaymentEntity } from './entities';
+import { requestRefundIn } from './payment-repository';
+
+/** Rolls an order insert back when its checkout payment was settled otherwise meanwhile. */
+class PaymentNoLongerPending extends Error {}
 
 export const ORDER_STATUS_TOPIC = 'order-status-changed';
 
 export class OrderRepository implements OrderStore {
   constructor(private readonly db: DataSource) {}
 
-  async insert(order: Order, items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[]): Promise<boolean> {
+  async insert(order: Order, items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[], payment: Payment): Promise<boolean> {
     try {
       await this.db.transaction(async (tx) => {
+        const payments = tx.getRepository(PaymentEntity);
+        if (order.source === 'REGULAR') {
+          const { affected } = await payments.update({ id: payment.id, status: 'PENDING' }, {
+            status: 'PAID', reference: payment.reference, orderId: order.id,
+          });
+          if (!affected) throw new PaymentNoLongerPending();
+        } else {
+          await payments.insert(payment);
+        }
         await tx.getRepository(OrderEntity).insert(order);
         await tx.getRepository(OrderItemEntity).insert(items.map((item) => ({ ...item, orderId: order.id, restockedAt: null })));
         await tx.getRepository(OrderTransitionEntity).insert({ orderId: order.id, fromStatus: null, toStatus: order.status, at: order.placedAt });
@@ -21,7 +35,7 @@ export class OrderRepository implements OrderStore {
       });
       return true;
     } catch (err) {
-      if (isDuplicateKey(err)) return false;
+      if (isDuplicateKey(err) || err instanceof PaymentNoLongerPending) return false;
       throw err;
     }
   }
@@ -35,7 +49,7 @@ export class OrderRepository implements OrderStore {
     return this.details(await this.db.getRepository(OrderEntity).find({ where: { userId }, order: { placedAt: 'DESC' }, take: 100 }));
   }
 
-  async transition(id: string, decide: (order: Order) => { to: OrderStatus; at: Date } | undefined) {
+  async transition(id: string, decide: (order: Order) => Step | undefined) {
     return this.db.transaction(async (tx) => {
       const orders = tx.getRepository(OrderEntity);
       const order = await orders.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
@@ -49,6 +63,7 @@ export class OrderRepository implements OrderStore {
       });
       await tx.getRepository(OrderTransitionEntity).insert({ orderId: id, fromStatus: order.status, toStatus: made.to, at: made.at });
       await addToOutbox(tx, ORDER_STATUS_TOPIC, { orderId: id, userId: order.userId, from: order.status, to: made.to, at: made.at.toISOString() });
+      if (made.refund) await requestRefundIn(tx, id, made.refund, made.at);
       return made;
     });
   }
@@ -86,10 +101,12 @@ export class OrderRepository implements OrderStore {
     const ids = orders.map((o) => o.id);
     const items = await this.db.getRepository(OrderItemEntity).find({ where: { orderId: In(ids) }, order: { id: 'ASC' } });
     const transitions = await this.db.getRepository(OrderTransitionEntity).find({ where: { orderId: In(ids) }, order: { id: 'ASC' } });
+    const payments = await this.db.getRepository(PaymentEntity).findBy({ id: In(ids) });
     return orders.map((order) => ({
       order,
       items: items.filter((i) => i.orderId === order.id),
       transitions: transitions.filter((t) => t.orderId === order.id),
+      payment: payments.find((p) => p.id === order.id),
     }));
   }
 }

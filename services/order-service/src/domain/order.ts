@@ -68,4 +68,5 @@ export function mayReturn(order: Order, now: Date, dayMs: number): boolean {
   return order.status === 'DELIVERED' && order.deliveredAt !== null && now.getTime() <= order.deliveredAt.getTime() + dayMs;
 }
 
+/** Orders that no longer stand: their quantity goes back to stock and their money back to the shopper. */
 export const RESTOCKING: OrderStatus[] = ['CANCELLED', 'RETURNED'];

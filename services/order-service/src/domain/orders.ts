@@ -1,13 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { PurchasePaid } from '@flash/events';
 import { AppError } from '@flash/http';
+import { PaymentErrors, type Payments } from '@flash/payments';
 import type { Clock } from './clock';
 import { dueTransition, mayReturn, type Order, type OrderItem } from './order';
-import type { OrderDetails, OrderStore, StockGateway } from './ports';
+import { newPayment, refundOnLeaving, type Payment } from './payment';
+import type { OrderDetails, OrderStore, PaymentStore, StockGateway, Step } from './ports';
 
 export interface CheckoutLine {
   productId: string;
   quantity: number;
+}
+
+export interface CheckoutPayment {
+  /** The same key again answers what the first checkout with it got; never a second charge or order. */
+  idempotencyKey?: string;
+  paymentToken?: string;
 }
 
 export interface OrdersOptions {
@@ -16,41 +24,130 @@ export interface OrdersOptions {
 }
 
 const notFound = (id: string) => AppError.notFound(`Order ${id}`);
+const NOTHING_PLACED = 'no order was placed and the stock went back';
+
+const CheckoutErrors = {
+  keyReused: () =>
+    new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency key reused', 'This Idempotency-Key was used for another checkout.'),
+  inProgress: () =>
+    new AppError(409, 'CHECKOUT_IN_PROGRESS', 'Checkout in progress', 'A checkout with this Idempotency-Key is still being charged; ask again shortly.', undefined, { 'retry-after': '1' }),
+};
+
+/** What a checkout asked for, so a reused Idempotency-Key with another basket is told apart. */
+export const basketHash = (lines: CheckoutLine[]) =>
+  createHash('sha256').update(JSON.stringify([...lines].sort((a, b) => a.productId.localeCompare(b.productId)))).digest('hex');
 
 /** Orders from checkout and from paid flash purchases, and their life: ship, deliver, cancel, return. */
 export class Orders {
   constructor(
     private readonly orders: OrderStore,
+    private readonly payments: PaymentStore,
+    private readonly charger: Payments,
     private readonly stock: StockGateway,
     private readonly clock: Clock,
     private readonly options: OrdersOptions,
+    /** Publishes what the last change wrote to the outbox (without waiting for it). */
+    private readonly announce: () => void = () => undefined,
   ) {}
 
-  /** Regular checkout: every line's stock is reserved first; short stock creates nothing and holds nothing. */
-  async checkout(userId: string, lines: CheckoutLine[]): Promise<OrderDetails> {
+  /**
+   * Regular checkout: every line's stock is reserved, the total charged, and the stock committed with the order only
+   * when the charge is approved. Short stock, a decline or a timeout leave no order and nothing reserved.
+   */
+  async checkout(userId: string, lines: CheckoutLine[], pay: CheckoutPayment = {}): Promise<OrderDetails> {
+    const requestHash = basketHash(lines);
+    if (pay.idempotencyKey) {
+      const earlier = await this.payments.byCheckoutKey(userId, pay.idempotencyKey);
+      if (earlier) return this.replay(earlier, requestHash);
+    }
+    const priced = [];
+    for (const [i, line] of lines.entries()) {
+      const product = await this.stock.product(line.productId);
+      if (!product) throw AppError.validation([{ field: `items.${i}.productId`, message: 'no such product' }]);
+      priced.push({ ...line, price: product.price });
+    }
     const orderId = randomUUID();
+    const total = priced.reduce((sum, line) => sum + line.price * line.quantity, 0);
+    const payment = newPayment({
+      id: orderId, userId, saleId: null, orderId: null, source: 'REGULAR', amount: total, status: 'PENDING', reference: null,
+      createdAt: this.clock.now(), idempotencyKey: pay.idempotencyKey ?? null, requestHash,
+    });
+    if (!(await this.payments.begin(payment))) {
+      // The key was claimed meanwhile: its outcome, or (if that attempt just gave it back) ask again shortly.
+      const earlier = await this.payments.byCheckoutKey(userId, pay.idempotencyKey!);
+      if (!earlier) throw CheckoutErrors.inProgress();
+      return this.replay(earlier, requestHash);
+    }
+
     const items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[] = [];
+    const releaseAll = () => Promise.all(items.map((item) => this.stock.release(item.reservationId!).catch(() => undefined)));
     try {
-      for (const [i, line] of lines.entries()) {
-        const product = await this.stock.product(line.productId);
-        if (!product) throw AppError.validation([{ field: `items.${i}.productId`, message: 'no such product' }]);
+      for (const [i, line] of priced.entries()) {
         const reservationId = `o-${orderId}-${i}`;
         await this.stock.reserve(line.productId, line.quantity, reservationId, this.options.checkoutHoldSeconds);
-        items.push({ productId: line.productId, quantity: line.quantity, price: product.price, saleId: null, purchaseId: null, reservationId });
+        items.push({ productId: line.productId, quantity: line.quantity, price: line.price, saleId: null, purchaseId: null, reservationId });
       }
     } catch (err) {
-      // Half a checkout holds nothing: every unit reserved so far goes back.
-      await Promise.all(items.map((item) => this.stock.release(item.reservationId!).catch(() => undefined)));
+      // Half a checkout holds nothing: every unit reserved so far goes back, and the key may be used again.
+      await releaseAll();
+      await this.payments.forget(orderId);
       throw err;
+    }
+
+    // The order id is the charge's idempotency key: however often this is retried, the provider charges once.
+    const charge = await this.charger.charge({ key: orderId, amount: total, customerId: userId, token: pay.paymentToken });
+    if (charge.status !== 'APPROVED') {
+      await releaseAll();
+      if (charge.status === 'DECLINED') {
+        await this.payments.declined(orderId, charge.reason);
+        throw PaymentErrors.failed(charge.reason, NOTHING_PLACED);
+      }
+      await this.voidCharge(orderId, charge.reason);
+      throw PaymentErrors.timedOut(NOTHING_PLACED);
     }
     const now = this.clock.now();
     const order: Order = {
       id: orderId, userId, source: 'REGULAR', status: 'PLACED', placedAt: now, deliveredAt: null, returnRequestedAt: null,
-      stockCommittedAt: null, total: items.reduce((sum, item) => sum + item.price * item.quantity, 0),
+      stockCommittedAt: null, total,
     };
-    await this.orders.insert(order, items);
+    if (!(await this.orders.insert(order, items, { ...payment, status: 'PAID', reference: charge.reference, orderId }))) {
+      // The payment was given up meanwhile (its checkout looked dead): its void gives the money back.
+      await releaseAll();
+      throw PaymentErrors.timedOut(NOTHING_PLACED);
+    }
     await this.commitStock((await this.orders.byId(orderId))!);
     return (await this.orders.byId(orderId))!;
+  }
+
+  /**
+   * Checkouts whose process died between claiming their key and recording the charge's outcome: once their stock
+   * hold has run out, their charge is voided, and a retry with their key answers PAYMENT_TIMEOUT.
+   */
+  async voidAbandonedCheckouts(): Promise<number> {
+    const before = new Date(this.clock.now().getTime() - this.options.checkoutHoldSeconds * 1000);
+    const abandoned = await this.payments.pendingSince(before, 100);
+    for (const payment of abandoned) await this.voidCharge(payment.id, 'checkout did not finish');
+    return abandoned.length;
+  }
+
+  private async voidCharge(paymentId: string, reason: string): Promise<void> {
+    await this.payments.timedOut(paymentId, reason, { key: `void-${paymentId}`, reason: 'charge without an order' }, this.clock.now());
+    this.announce();
+  }
+
+  /** A checkout retried with its Idempotency-Key: the first one's outcome. */
+  private async replay(payment: Payment, requestHash: string): Promise<OrderDetails> {
+    if (payment.requestHash !== requestHash) throw CheckoutErrors.keyReused();
+    switch (payment.status) {
+      case 'PAID':
+        return (await this.orders.byId(payment.id))!;
+      case 'DECLINED':
+        throw PaymentErrors.failed(payment.failure ?? 'declined', NOTHING_PLACED);
+      case 'TIMED_OUT':
+        throw PaymentErrors.timedOut(NOTHING_PLACED);
+      case 'PENDING':
+        throw CheckoutErrors.inProgress();
+    }
   }
 
   /**
@@ -62,13 +159,19 @@ export class Orders {
     const confirmed = recorded && ['PAID', 'RESTOCKED'].includes(recorded.status) && paid.quantity === 1 &&
       recorded.orderId === paid.orderId && recorded.buyerId === paid.buyerId && recorded.saleId === paid.saleId && recorded.price === paid.price;
     if (!confirmed) return 'not paid';
+    const now = this.clock.now();
     const order: Order = {
-      id: paid.orderId, userId: paid.buyerId, source: 'FLASH', status: 'PLACED', placedAt: this.clock.now(), deliveredAt: null,
+      id: paid.orderId, userId: paid.buyerId, source: 'FLASH', status: 'PLACED', placedAt: now, deliveredAt: null,
       returnRequestedAt: null, stockCommittedAt: null, total: paid.price * paid.quantity,
     };
+    // purchase-service charged under the purchase id, which is also the order's id.
+    const payment = newPayment({
+      id: paid.purchaseId, userId: paid.buyerId, saleId: paid.saleId, orderId: order.id, source: 'FLASH', amount: order.total, status: 'PAID',
+      reference: paid.paymentReference ?? null, createdAt: new Date(paid.paidAt),
+    });
     const inserted = await this.orders.insert(order, [{
       productId: paid.productId, quantity: paid.quantity, price: paid.price, saleId: paid.saleId, purchaseId: paid.purchaseId, reservationId: null,
-    }]);
+    }], payment);
     return inserted ? 'placed' : 'already placed';
   }
 
@@ -86,13 +189,15 @@ export class Orders {
   async cancel(userId: string, orderId: string): Promise<OrderDetails> {
     await this.get(userId, orderId);
     const now = this.clock.now();
-    await this.orders.transition(orderId, (order) => {
+    const made = await this.step(orderId, (order) => {
       if (order.status === 'CANCELLED') return undefined;
       if (order.status !== 'PLACED') {
         throw new AppError(409, 'ORDER_NOT_CANCELLABLE', 'Order cannot be cancelled', `The order is ${order.status}; only a PLACED order can be cancelled.`);
       }
       return { to: 'CANCELLED', at: now };
     });
+    // The refund was recorded with the cancellation; it is paid out in the background (the answer shows it PENDING).
+    if (made) this.announce();
     await this.restock((await this.orders.byId(orderId))!.items);
     return this.get(userId, orderId);
   }
@@ -120,7 +225,7 @@ export class Orders {
     let moved = 0;
     for (const candidate of await this.orders.movable(500)) {
       for (let step = 0; step < 3; step++) {
-        const made = await this.orders.transition(candidate.id, (order) => dueTransition(order, now, this.options.dayMs));
+        const made = await this.step(candidate.id, (order) => dueTransition(order, now, this.options.dayMs));
         if (!made) break;
         moved++;
       }
@@ -130,6 +235,14 @@ export class Orders {
       if (await this.commitStock(details).then(() => true, () => false)) committed++;
     }
     return { moved, committed, restocked: await this.restockPending() };
+  }
+
+  /** A transition; leaving an order for good asks for its money back in the same transaction. */
+  private step(orderId: string, decide: (order: Order) => Omit<Step, 'refund'> | undefined): Promise<Step | undefined> {
+    return this.orders.transition(orderId, (order) => {
+      const made = decide(order);
+      return made && { ...made, refund: refundOnLeaving(orderId, made.to) };
+    });
   }
 
   private async commitStock({ order, items }: OrderDetails): Promise<void> {

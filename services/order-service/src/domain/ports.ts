@@ -1,21 +1,35 @@
+import type { RefundRequested } from '@flash/events';
 import type { Order, OrderItem, OrderStatus, OrderTransition, WishlistItem } from './order';
+import type { MoneyScope, Payment, RefundRequest } from './payment';
 
 export interface OrderDetails {
   order: Order;
   items: OrderItem[];
   transitions: OrderTransition[];
+  /** The charge behind the order and its refund (orders placed before payments were recorded have none). */
+  payment?: Payment;
+}
+
+/** A step of an order; leaving it for good may ask for its money back. */
+export interface Step {
+  to: OrderStatus;
+  at: Date;
+  refund?: RefundRequest;
 }
 
 export interface OrderStore {
-  /** Inserts an order, its items and its PLACED transition (announced) at once; false if the id exists. */
-  insert(order: Order, items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[]): Promise<boolean>;
+  /**
+   * Inserts an order, its items, its PLACED transition (announced) and its payment at once: a flash payment is
+   * recorded, a checkout's PENDING payment becomes PAID. False if the order exists or the payment is no longer PENDING.
+   */
+  insert(order: Order, items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[], payment: Payment): Promise<boolean>;
   byId(id: string): Promise<OrderDetails | undefined>;
   ofUser(userId: string): Promise<OrderDetails[]>;
   /**
    * Under a lock on the order: `decide` returns the transition to make (or nothing); it is recorded with its time
    * and announced. Returns the transition made, if any.
    */
-  transition(id: string, decide: (order: Order) => { to: OrderStatus; at: Date } | undefined): Promise<{ to: OrderStatus; at: Date } | undefined>;
+  transition(id: string, decide: (order: Order) => Step | undefined): Promise<Step | undefined>;
   /** Orders a scheduler run may move. */
   movable(limit: number): Promise<Order[]>;
   /** Regular orders whose reserved stock is not committed yet. */
@@ -24,6 +38,28 @@ export interface OrderStore {
   /** Items of cancelled or returned orders not yet back in stock. */
   unrestocked(limit: number): Promise<OrderItem[]>;
   markRestocked(itemId: number, at: Date): Promise<void>;
+}
+
+export interface PaymentStore {
+  byId(id: string): Promise<Payment | undefined>;
+  byCheckoutKey(userId: string, idempotencyKey: string): Promise<Payment | undefined>;
+  /** Records a checkout's PENDING payment, claiming its Idempotency-Key; false if the key is taken. */
+  begin(payment: Payment): Promise<boolean>;
+  /** A checkout that charged nothing (short stock): its PENDING payment goes, and its key may be used again. */
+  forget(id: string): Promise<void>;
+  declined(id: string, reason: string): Promise<void>;
+  /** A PENDING charge without an answer: TIMED_OUT, with its void requested (announced) at once. */
+  timedOut(id: string, reason: string, refund: RefundRequest, at: Date): Promise<void>;
+  /** The refund of a charge, asked by an event: recorded PENDING once (the payment too, if it is not known yet). */
+  requestRefund(request: RefundRequested, at: Date): Promise<void>;
+  refundsDue(now: Date, limit: number): Promise<Payment[]>;
+  refunded(id: string, outcome: { reference: string; amount: number }, at: Date): Promise<boolean>;
+  refundFailed(id: string, error: string, nextAttemptAt: Date): Promise<void>;
+  /** Checkouts still PENDING that began before `before` (their process died mid-charge). */
+  pendingSince(before: Date, limit: number): Promise<Payment[]>;
+  inScope(scope: MoneyScope): Promise<Payment[]>;
+  /** The value of the orders in scope that still stand. */
+  standingValue(scope: MoneyScope): Promise<number>;
 }
 
 export interface WishlistStore {

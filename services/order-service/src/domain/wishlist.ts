@@ -36,10 +36,10 @@ export class Wishlist {
   }
 
   /** Orders the item (regular checkout) and takes it off the list; if the order fails, the item stays. */
-  async order(userId: string, id: string): Promise<OrderDetails> {
+  async order(userId: string, id: string, paymentToken?: string): Promise<OrderDetails> {
     const item = await this.items.byId(userId, id);
     if (!item) throw notFound(id);
-    const placed = await this.orders.checkout(userId, [{ productId: item.productId, quantity: item.quantity }]);
+    const placed = await this.orders.checkout(userId, [{ productId: item.productId, quantity: item.quantity }], { paymentToken });
     await this.items.remove(userId, id);
     return placed;
   }

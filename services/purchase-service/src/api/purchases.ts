@@ -1,11 +1,13 @@
 import type { Router } from 'express';
 import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
 import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { PaymentToken } from '@flash/payments';
 import type { Purchase } from '../domain/flash-sale';
 import type { Purchasing } from '../domain/purchasing';
 
 const SaleParams = z.object({ id: z.string().uuid('must be a flash sale id') });
 const PurchaseParams = z.object({ id: z.string().uuid('must be a purchase id') });
+const PaymentBody = z.object({ paymentToken: PaymentToken.optional() }).strict().openapi('Payment');
 const IdempotencyHeaders = z.object({
   'idempotency-key': z.string({ required_error: 'the Idempotency-Key header is required' }).min(1).max(100)
     .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, ., _, : and - only')
@@ -69,18 +71,22 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
     }))
     .post('/api/purchases/{id}/payment', {
       operationId: 'payFlashSalePurchase', summary: 'Pay a held purchase', security,
-      description: 'Charges the price within the hold. PAID carries the id of the order the purchase becomes; a failed payment or an expired hold gives the unit back.',
-      request: { params: PurchaseParams },
+      description: 'Charges the price within the hold, under the purchase id as the idempotency key (a retry never charges twice). PAID '
+        + 'carries the id of the order the purchase becomes; a declined payment, one the provider does not answer in time, or an expired '
+        + 'hold gives the unit back, and a charge that landed anyway is refunded. `paymentToken` is optional; test tokens force an outcome.',
+      request: { params: PurchaseParams, body: { ...jsonContent(PaymentBody), required: false } },
       responses: {
         200: { description: 'PAID, with the id of the order it becomes', ...jsonContent(PurchaseSchema) },
         ...mine,
         402: problemResponse('PAYMENT_FAILED: the unit went back'),
         409: problemResponse('PURCHASE_NOT_HELD'),
         410: problemResponse('HOLD_EXPIRED: the unit went back'),
+        504: problemResponse('PAYMENT_TIMEOUT: the unit went back; a charge that landed is refunded'),
       },
     }, auth.requireUser, handle(async (req, res) => {
       const { id } = parseInput(PurchaseParams, req.params);
-      res.json(view(await counted(payments, () => purchasing.pay(id, principalOf(res).userId), 'PAID')));
+      const { paymentToken } = parseInput(PaymentBody, req.body ?? {});
+      res.json(view(await counted(payments, () => purchasing.pay(id, principalOf(res).userId, paymentToken), 'PAID')));
     }))
     .delete('/api/purchases/{id}', {
       operationId: 'abandonFlashSalePurchase', summary: 'Abandon a held purchase', security,

@@ -10,8 +10,6 @@ export const SaleErrors = {
   keyReused: () =>
     new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency key reused', 'This Idempotency-Key was used for another sale.'),
   holdExpired: () => new AppError(410, 'HOLD_EXPIRED', 'Hold expired', 'The hold expired before payment; the unit went back to the sale.'),
-  paymentFailed: (reason: string) =>
-    new AppError(402, 'PAYMENT_FAILED', 'Payment failed', `The payment failed (${reason}); the unit went back to the sale.`),
   notPaid: (status: string) => new AppError(409, 'PURCHASE_NOT_PAID', 'Purchase not paid', `The purchase is ${status}.`),
   notHeld: (status: string) => new AppError(409, 'PURCHASE_NOT_HELD', 'Purchase not held', `The purchase is ${status}.`),
 };

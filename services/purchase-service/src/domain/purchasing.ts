@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { PURCHASE_PAID_TOPIC, type PurchasePaid } from '@flash/events';
+import { PURCHASE_PAID_TOPIC, REFUND_REQUESTED_TOPIC, type PurchasePaid, type RefundRequested } from '@flash/events';
 import { AppError } from '@flash/http';
+import { PaymentErrors, type Payments } from '@flash/payments';
 import { INSUFFICIENT_STOCK, type StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
 import type { FlashSales } from './flash-sales';
 import type { Purchase } from './flash-sale';
-import type { PaymentProvider } from './payments';
 import type { PurchaseStore } from './ports';
 import type { SoldOutMemory } from './sold-out';
 
@@ -18,9 +18,10 @@ export class Purchasing {
     private readonly sales: FlashSales,
     private readonly purchases: PurchaseStore,
     private readonly stock: StockKeeper,
-    private readonly payments: PaymentProvider,
+    private readonly payments: Payments,
     private readonly soldOut: SoldOutMemory,
-    private readonly onPaid: () => void = () => undefined,
+    /** Publishes what the last change wrote to the outbox (without waiting for it). */
+    private readonly announce: () => void = () => undefined,
   ) {}
 
   /** Holds one unit for the buyer; the same Idempotency-Key always answers with the same purchase. */
@@ -64,8 +65,8 @@ export class Purchasing {
     });
   }
 
-  /** Pays a held purchase; exactly one unit is sold, or the unit goes back. */
-  async pay(purchaseId: string, buyerId: string, now = new Date()): Promise<Purchase> {
+  /** Pays a held purchase; exactly one unit is sold, or the unit goes back (and money that landed comes back). */
+  async pay(purchaseId: string, buyerId: string, paymentToken?: string, now = new Date()): Promise<Purchase> {
     await this.owned(purchaseId, buyerId);
     const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
       if (p.status === 'PAID') return { result: 'paid' as const };
@@ -73,23 +74,27 @@ export class Purchasing {
         return { result: 'expired' as const, ...(p.status === 'HELD' ? { to: 'EXPIRED' as const, reason: 'hold ran out' } : {}) };
       }
       if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
-      const charge = await this.payments.charge({ key: p.id, amount: p.price, buyerId: p.buyerId });
-      if (!charge.ok) return { result: 'failed' as const, to: 'PAYMENT_FAILED' as const, reason: charge.reason };
+      // The purchase id is the charge's idempotency key: a retried payment can never charge twice.
+      const charge = await this.payments.charge({ key: p.id, amount: p.price, customerId: p.buyerId, token: paymentToken });
+      if (charge.status === 'DECLINED') return { result: 'failed' as const, to: 'PAYMENT_FAILED' as const, reason: charge.reason };
+      if (charge.status === 'TIMED_OUT') {
+        return { result: 'timed out' as const, to: 'PAYMENT_FAILED' as const, reason: 'payment timed out', event: refundOf(p, 'void', 'charge timed out') };
+      }
       try {
         await this.stock.commit(p.id);
       } catch (err) {
         // The stock hold ran out first (only if the purchase expiry fell far behind): give the money back.
         if (!(err instanceof AppError) || err.code !== 'RESERVATION_RELEASED') throw err;
-        await this.payments.refund(p.id);
-        return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'stock hold ran out' };
+        return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'stock hold ran out', event: refundOf(p, 'expired', 'stock hold ran out') };
       }
-      return { result: 'paid' as const, ...this.paid(p, (await this.sales.sale(p.saleId)).productId) };
+      return { result: 'paid' as const, ...this.paid(p, (await this.sales.sale(p.saleId)).productId, charge.reference) };
     });
-    if (outcome === 'expired' || outcome === 'failed') await this.returnUnit(purchaseId);
-    if (outcome === 'paid') this.onPaid();
+    if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') await this.returnUnit(purchaseId);
+    if (outcome !== undefined) this.announce();
     const purchase = (await this.purchases.byId(purchaseId))!;
     if (outcome === 'expired') throw SaleErrors.holdExpired();
-    if (outcome === 'failed') throw SaleErrors.paymentFailed('declined');
+    if (outcome === 'failed') throw PaymentErrors.failed('declined', 'the unit went back to the sale');
+    if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit went back to the sale');
     return purchase;
   }
 
@@ -146,7 +151,7 @@ export class Purchasing {
     return this.purchases.ofBuyer(buyerId);
   }
 
-  private paid(p: Purchase, productId: string) {
+  private paid(p: Purchase, productId: string, paymentReference: string) {
     const orderId = p.id; // one order per paid purchase: order-service creates it under this id
     return {
       to: 'PAID' as const,
@@ -156,7 +161,7 @@ export class Purchasing {
         topic: PURCHASE_PAID_TOPIC,
         data: {
           purchaseId: p.id, saleId: p.saleId, productId, buyerId: p.buyerId, quantity: 1, price: p.price, orderId,
-          paidAt: new Date().toISOString(),
+          paidAt: new Date().toISOString(), paymentReference,
         } satisfies PurchasePaid,
       },
     };
@@ -184,4 +189,15 @@ export class Purchasing {
     if (purchase.saleId !== saleId) throw SaleErrors.keyReused();
     return purchase;
   }
+}
+
+/** Asks order-service (which settles every refund) to give back whatever this purchase's charge took. */
+function refundOf(p: Purchase, why: 'void' | 'expired', reason: string) {
+  return {
+    topic: REFUND_REQUESTED_TOPIC,
+    data: {
+      paymentId: p.id, refundKey: `${why}-${p.id}`, userId: p.buyerId, saleId: p.saleId, amount: p.price,
+      charge: why === 'void' ? 'TIMED_OUT' : 'PAID', reason,
+    } satisfies RefundRequested,
+  };
 }

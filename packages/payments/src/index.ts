@@ -1,0 +1,5 @@
+export * from './provider';
+export * from './gateway';
+export * from './simulated';
+export * from './config';
+export * from './answers';

@@ -1,0 +1,74 @@
+import type { RefundRequested } from '@flash/events';
+import { retryDelayMs, type Payments } from '@flash/payments';
+import type { Clock } from './clock';
+import { moneyInvariant, type MoneyInvariant, type MoneyScope } from './payment';
+import type { PaymentStore } from './ports';
+
+export interface RefundsOptions {
+  /** Backoff between attempts of a refund the provider failed or did not answer: base, doubling, at most max. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Told the outcome of every attempt (metrics). */
+  onAttempt?: (outcome: 'REFUNDED' | 'FAILED') => void;
+}
+
+/**
+ * Pays out refunds recorded PENDING (with a cancellation, a completed return, or a charge that never became an
+ * order): each under its own idempotency key, so the provider refunds once however often it is asked, and recorded
+ * once with the provider's reference. Failures are tried again with backoff until the provider confirms.
+ */
+export class Refunds {
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly payments: PaymentStore,
+    private readonly provider: Payments,
+    private readonly clock: Clock,
+    private readonly options: RefundsOptions,
+  ) {}
+
+  /** A `refund-requested` event (delivered at least once): recorded if new, then paid out. */
+  async requested(request: RefundRequested): Promise<boolean> {
+    await this.payments.requestRefund(request, this.clock.now());
+    return this.settle(request.paymentId);
+  }
+
+  /** Refunds whose next attempt is due (the scheduler). */
+  async settleDue(): Promise<{ refunded: number; failed: number }> {
+    const due = await this.payments.refundsDue(this.clock.now(), 50);
+    const outcomes = await Promise.all(due.map((p) => this.settle(p.id)));
+    const refunded = outcomes.filter(Boolean).length;
+    return { refunded, failed: outcomes.length - refunded };
+  }
+
+  /** One attempt; true once the refund is recorded. Concurrent calls in this process share one attempt. */
+  settle(paymentId: string): Promise<boolean> {
+    let attempt = this.inFlight.get(paymentId);
+    if (!attempt) {
+      attempt = this.attempt(paymentId).finally(() => this.inFlight.delete(paymentId));
+      this.inFlight.set(paymentId, attempt);
+    }
+    return attempt;
+  }
+
+  async invariant(scope: MoneyScope): Promise<MoneyInvariant> {
+    const payments = await this.payments.inScope(scope);
+    const standing = await this.payments.standingValue(scope);
+    return moneyInvariant(payments, await this.provider.statements(payments.map((p) => p.id)), standing);
+  }
+
+  private async attempt(paymentId: string): Promise<boolean> {
+    const payment = await this.payments.byId(paymentId);
+    if (!payment || payment.refundStatus !== 'PENDING') return payment?.refundStatus === 'REFUNDED';
+    const outcome = await this.provider.refund({ key: payment.refundKey!, chargeKey: payment.id });
+    this.options.onAttempt?.(outcome.status);
+    const now = this.clock.now();
+    if (outcome.status === 'REFUNDED') {
+      await this.payments.refunded(payment.id, outcome, now);
+      return true;
+    }
+    const delay = retryDelayMs(payment.refundAttempts + 1, this.options.retryBaseMs, this.options.retryMaxMs);
+    await this.payments.refundFailed(payment.id, outcome.reason, new Date(now.getTime() + delay));
+    return false;
+  }
+}
