@@ -136,7 +136,7 @@ export class Dapr {
   }
 
   /**
-   * Waits for the sidecar the SDK's way (it polls the sidecar's metadata for up to ~60 s), so the first call after
+   * Waits for the sidecar the SDK's way (it polls the sidecar's metadata every 0.5 s, up to ~30 s), so the first call after
    * start-up does not meet a port that is not listening yet.
    */
   async start(): Promise<void> {
