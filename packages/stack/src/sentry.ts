@@ -1,6 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { toolsBin } from './paths';
 import { failOnExit, freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
 

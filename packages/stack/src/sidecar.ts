@@ -129,12 +129,12 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     ports,
     metrics: async () => (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text(),
   };
+  // The SDK's wait: daprd serves its API only once its components are loaded. If daprd exits first, the SDK keeps
+  // polling until its own limit: that late failure is already reported, not an unhandled rejection.
+  const answering = new Dapr({ httpPort: ports.http, apiToken: options.apiToken }).start();
+  answering.catch(() => undefined);
   try {
-    await Promise.race([
-      // The SDK's wait: daprd serves its API only once its components are loaded.
-      new Dapr({ httpPort: ports.http, apiToken: options.apiToken }).start(),
-      failOnExit(managed),
-    ]);
+    await Promise.race([answering, failOnExit(managed)]);
   } catch (err) {
     await managed.stop();
     throw new Error(`daprd for ${options.appId} did not become ready: ${(err as Error).message}\n${managed.output().slice(-4000)}`);
