@@ -24,6 +24,12 @@ describe('the four services behind the edge, each with its own daprd', () => {
     await stack?.stop();
   });
 
+  /** A product of its own for a test, created by the admin through the edge. */
+  async function newProduct(name: string, stock: number): Promise<{ id: string }> {
+    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
+    return (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `${name} ${stack.run.id}`, price: 1000, stock } })).body;
+  }
+
   it('when each service is asked if it is ready, then its database and sidecar checks pass', async () => {
     for (const name of SERVICES) {
       const res = await fetch(`http://127.0.0.1:${started(name).running.port}/readyz`);
@@ -112,8 +118,7 @@ describe('the four services behind the edge, each with its own daprd', () => {
   });
 
   it('when a process that is not a sidecar calls a Dapr-only route directly, then it gets 401 and nothing is written', async () => {
-    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
-    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Guarded ${stack.run.id}`, price: 1000, stock: 5 } })).body;
+    const product = await newProduct('Guarded', 5);
     const buyer = randomUUID();
     const direct = (name: (typeof SERVICES)[number], path: string, body?: unknown, token?: string) =>
       fetch(`http://127.0.0.1:${started(name).running.port}${path}`, {
@@ -143,8 +148,7 @@ describe('the four services behind the edge, each with its own daprd', () => {
   });
 
   it('when a sidecar invokes a route of another app that the access-control policy does not allow, then Dapr refuses it (mTLS identity) and nothing changes', async () => {
-    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
-    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Policed ${stack.run.id}`, price: 1000, stock: 3 } })).body;
+    const product = await newProduct('Policed', 3);
     const reservation = { productId: product.id, quantity: 3, reservationId: randomUUID() };
     const refusal = async (dapr: Dapr, appId: string, path: string, init: { method?: 'POST'; body?: unknown } = {}) => {
       const error = await dapr.invoke(appId, path, init).catch((e: unknown) => e);
@@ -170,8 +174,7 @@ describe('the four services behind the edge, each with its own daprd', () => {
   });
 
   it('when an app\'s sidecar writes another app\'s state (a stock counter, a revocation mark), then it reaches only its own keys; the owner\'s stay', async () => {
-    const admin = (await apiCall(edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken;
-    const product = (await apiCall(edgeUrl, '/api/admin/products', { token: admin, body: { name: `Owned ${stack.run.id}`, price: 1000, stock: 4 } })).body;
+    const product = await newProduct('Owned', 4);
     const counter = new ShardedCounter(started('user-service').service.dapr.state<ShardValue>('statestore'), { shards: 8, prefix: 'stock' });
     await started('user-service').service.dapr.state('statestore').putMany(counter.keys(product.id).map((key) => ({ key, value: { available: 999, generation: 1, ops: {} } })));
     expect((await apiCall(edgeUrl, `/api/products/${product.id}`)).body.stock).toBe(4);

@@ -27,8 +27,7 @@ export interface AccessControl {
  * The `accessControl` of `callee`'s Dapr Configuration (dapr/access-control.json): deny by default; each caller may
  * use exactly the routes listed for it. Dapr enforces it on the identity of the caller's mTLS certificate.
  */
-export function accessControlFor(callee: string, namespace = 'default'): AccessControl {
-  const table = accessTable();
+export function accessControlFor(callee: string, namespace = 'default', table = accessTable()): AccessControl {
   const callsTo = (caller: string) => table.calls.filter((c) => c.to.includes(callee) && c.from.includes(caller));
   return {
     defaultAction: 'deny',

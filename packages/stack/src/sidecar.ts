@@ -69,9 +69,10 @@ export async function freeSidecarPorts(): Promise<SidecarPorts> {
  * policy of the calls it may receive. Written into the run directory (JSON is YAML to daprd).
  */
 function sidecarConfig(runDir: string, appId: string, accessControl: boolean): string {
-  if (!accessControl || !accessTable().apps.includes(appId)) return daprConfigFile;
+  const table = accessTable();
+  if (!accessControl || !table.apps.includes(appId)) return daprConfigFile;
   const config = parse(readFileSync(daprConfigFile, 'utf8')) as { spec: Record<string, unknown> };
-  config.spec.accessControl = accessControlFor(appId);
+  config.spec.accessControl = accessControlFor(appId, 'default', table);
   const file = path.join(runDir, `config-${appId}.json`);
   writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
