@@ -112,6 +112,8 @@ async function main(): Promise<void> {
   }
   const id = `b${randomBytes(4).toString('hex')}`;
   const runDir = path.join(repoRoot, '.run', `bench-${id}`);
+  /** The secrets the stack generated (.run/secrets.json of its run directory). */
+  const stackSecrets = () => JSON.parse(readFileSync(path.join(runDir, 'secrets.json'), 'utf8')) as Record<string, string>;
   const stackEnv = {
     ...(await privateStackEnv(id, runDir)),
     PAYMENT_FAILURE_RATE: env.PAYMENT_FAILURE_RATE ?? '0.2',
@@ -149,8 +151,7 @@ async function main(): Promise<void> {
 
     if (scenario === 'flash-spike') {
       log(`minting ${BUYERS} buyer tokens (setup, not measured)`);
-      const secrets = JSON.parse(readFileSync(path.join(runDir, 'secrets.json'), 'utf8')) as Record<string, string>;
-      const config = userConfig({ ...env, ...secrets, DB_NAME: `${id}_user` });
+      const config = userConfig({ ...env, ...stackSecrets(), DB_NAME: `${id}_user` });
       const db = await new DataSource({
         type: 'mysql', host: config.DB_HOST, port: config.DB_PORT, username: config.DB_USER, password: config.DB_PASSWORD,
         database: config.DB_NAME, entities: [SigningKeyEntity], timezone: 'Z',
@@ -255,7 +256,10 @@ async function main(): Promise<void> {
         ...(scenario === 'mixed' ? { checkout: trend('checkout') } : {}),
       });
       if (scenario === 'mixed') {
-        const levels = (await apiCall(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`)).body;
+        // A Dapr-only route: asked as product-service's sidecar would, with its app token.
+        const levels = (await apiCall(`http://127.0.0.1:${portBase + 2}`, `/internal/stock/${product.id}`, {
+          headers: { 'dapr-api-token': stackSecrets().APP_API_TOKEN! },
+        })).body;
         summary.invariant = { ...levels, quantity: 1_000_000, balances: levels.available + levels.reserved + levels.sold === 1_000_000 };
         if (!(summary.invariant as { balances: boolean }).balances) exitCode = 1;
       }
