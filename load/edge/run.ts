@@ -8,7 +8,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, repoRoot, toolsBin } from '@flash/stack';
+import { freePorts, repoRoot, toolsBin } from '@flash/stack';
 import { cpuMs } from '../measure/proc';
 
 const RATES = (process.env.BENCH_RATE ?? '1000').split(',').map(Number);
@@ -55,8 +55,7 @@ async function k6Run(base: string, rate: number, pids: { edge?: number; app: num
 }
 
 async function main(): Promise<void> {
-  const appPort = await freePort();
-  const edgePort = await freePort();
+  const [appPort, edgePort] = (await freePorts(2)) as [number, number];
   const app = await startNode('noop-app.ts', { PORT: String(appPort) });
   const edge = await startNode('serve-edge.ts', { PORT: String(edgePort), TARGET: `http://127.0.0.1:${appPort}` });
   const rows: Row[] = [];

@@ -4,7 +4,7 @@ import { createEdge } from '@flash/edge';
 import { listen, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
-  createServiceDatabase, dropDatabase, freePort, freeSidecarPorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
+  createServiceDatabase, dropDatabase, freePorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
   type MailCatcher, type NewShopper, type Sidecar,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
@@ -127,7 +127,9 @@ export async function startTestStack(
       const database = `${run.id}_${name.split('-')[0]}`;
       const login = await createServiceDatabase(mysql, database, randomBytes(18).toString('base64url'));
       databases.push(database);
-      const ports = await freeSidecarPorts();
+      // The app's port and its sidecar's four, all different.
+      const [appPort, http, grpc, internalGrpc, metrics] = (await freePorts(5)) as [number, number, number, number, number];
+      const ports = { http, grpc, internalGrpc, metrics };
       const serviceEnv = {
         ...process.env,
         LOG_LEVEL: 'silent',
@@ -149,7 +151,6 @@ export async function startTestStack(
       };
       const { parts, config } = serviceParts(name, serviceEnv, options);
       // The sidecar first, as in Kubernetes: the service waits for it at start-up; daprd waits for the app's port.
-      const appPort = await freePort();
       const sidecar = await run.start(name, appPort, ports);
       const service = await createService(parts, config);
       const running = await listen(service.built, appPort, [service.close]);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { freePort } from './processes';
+import { freePorts } from './processes';
 import { repoRoot } from './paths';
 
 export const STACK_SERVICES = ['user', 'product', 'purchase', 'order'] as const;
@@ -24,12 +24,13 @@ export async function privateStackEnv(id: string, runDir: string): Promise<NodeJ
   do {
     base = 20_000 + Math.floor(Math.random() * 12) * 1000;
   } while ((await Promise.all(blockPorts(base).map(portOpen))).some(Boolean));
+  const [edge, mailWeb, mailSmtp] = await freePorts(3);
   return {
     STACK_RUN_DIR: runDir,
     STACK_PORT_BASE: String(base),
-    EDGE_PORT: String(await freePort()),
-    MAIL_WEB_PORT: String(await freePort()),
-    MAIL_SMTP_PORT: String(await freePort()),
+    EDGE_PORT: String(edge),
+    MAIL_WEB_PORT: String(mailWeb),
+    MAIL_SMTP_PORT: String(mailSmtp),
     STATE_KEY_PREFIX: id,
     TOPIC_PREFIX: id,
     ...Object.fromEntries(STACK_SERVICES.map((s) => [`${s.toUpperCase()}_DB_NAME`, `${id}_${s}`])),

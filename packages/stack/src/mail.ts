@@ -1,5 +1,5 @@
 import { maildevCli } from './paths';
-import { freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+import { freePorts, httpOk, startProcess, waitUntil, type Managed } from './processes';
 
 /** A message as MailDev 2's JSON API shows it. */
 export interface CaughtMail {
@@ -32,8 +32,9 @@ export const verificationCodeIn = (text: string): string | undefined => /code is
 
 /** Starts MailDev (SMTP in, web UI and JSON API out) and waits until it answers. */
 export async function startMailCatcher(options: { smtpPort?: number; webPort?: number; logFile?: string } = {}): Promise<MailCatcher> {
-  const smtpPort = options.smtpPort ?? (await freePort());
-  const webPort = options.webPort ?? (await freePort());
+  const [freeSmtp, freeWeb] = await freePorts(2);
+  const smtpPort = options.smtpPort ?? freeSmtp!;
+  const webPort = options.webPort ?? freeWeb!;
   const process = startProcess(
     'maildev',
     globalThis.process.execPath,

@@ -14,6 +14,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `count` free ports, all different: a port is free again once its probe closes, so the OS may hand it out twice. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

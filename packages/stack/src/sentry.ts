@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toolsBin } from './paths';
-import { failOnExit, freePort, httpOk, startProcess, waitUntil, type Managed } from './processes';
+import { failOnExit, freePorts, httpOk, startProcess, waitUntil, type Managed } from './processes';
 
 /** Dapr's certificate authority for a local stack: sidecars get their mTLS identity (SPIFFE id) from it. */
 export interface Sentry extends Managed {
@@ -21,7 +21,7 @@ export const SENTRY_TRUST_DOMAIN = 'cluster.local';
 export async function startSentry(dir: string, options: { logFile?: string } = {}): Promise<Sentry> {
   const bin = path.join(toolsBin(), 'sentry');
   if (!existsSync(bin)) throw new Error(`sentry not found at ${bin}: run \`npm run bootstrap\` first`);
-  const [port, healthz, metrics] = [await freePort(), await freePort(), await freePort()];
+  const [port, healthz, metrics] = (await freePorts(3)) as [number, number, number];
   const config = path.join(dir, 'sentry-config.yaml');
   writeFileSync(config, 'apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprsystem\nspec:\n  mtls:\n    enabled: true\n    workloadCertTTL: 24h\n    allowedClockSkew: 15m\n');
   const managed = startProcess('sentry', bin, [

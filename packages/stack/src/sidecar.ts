@@ -6,7 +6,7 @@ import { SENTRY_TRUST_DOMAIN } from './sentry';
 import { daprConfigFile, daprResourcesDir, toolsBin } from './paths';
 import { Dapr } from '@flash/dapr';
 import { pubsubScopes } from '@flash/events';
-import { failOnExit, freePort, startProcess, type Managed } from './processes';
+import { failOnExit, freePorts, startProcess, type Managed } from './processes';
 
 export interface SidecarPorts {
   http: number;
@@ -57,10 +57,7 @@ export const stateKeyPrefix = (base: string, appId: string) => `${base}-${appId}
 export const paymentBookKeyPrefix = (base: string) => `${base}-payment-book`;
 
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
-  // A port is free again once its probe closes, so the OS may hand it out twice in a row: take four different ones.
-  const ports = new Set<number>();
-  while (ports.size < 4) ports.add(await freePort());
-  const [http, grpc, internalGrpc, metrics] = [...ports] as [number, number, number, number];
+  const [http, grpc, internalGrpc, metrics] = (await freePorts(4)) as [number, number, number, number];
   return { http, grpc, internalGrpc, metrics };
 }
 
