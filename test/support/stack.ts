@@ -132,7 +132,7 @@ export async function startTestStack(
       const ports = { http, grpc, internalGrpc, metrics };
       const serviceEnv = {
         ...process.env,
-        LOG_LEVEL: 'silent',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
         PORT: '0',
         DAPR_HTTP_PORT: String(ports.http),
         TOPIC_PREFIX: run.id,
