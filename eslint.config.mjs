@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // load/*.js are k6 scripts (k6's own JavaScript runtime, not Node).
-  { ignores: ['**/node_modules/**', '.run/**', 'coverage/**', 'load/*.js'] },
+  { ignores: ['**/node_modules/**', '.run/**', 'coverage/**', 'dist/**', 'load/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
-  apiClient, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
+  apiClient, buildServices, compiledMain, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -28,6 +28,8 @@ const mailWebPort = Number(env.MAIL_WEB_PORT ?? 1080);
 const mailSmtpPort = Number(env.MAIL_SMTP_PORT ?? 1025);
 const db = mysqlServerFromEnv(env);
 
+/** STACK_COMPILED=true runs the services as production does: compiled JavaScript (npm run build), not tsx. */
+const compiled = env.STACK_COMPILED === 'true';
 /** PURCHASE_REPLICAS=2 runs a second purchase-service (own daprd, same app id and database); the edge takes turns. */
 const replicas: Record<string, number> = { 'purchase-service': Number(env.PURCHASE_REPLICAS ?? 1) };
 const services = [
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
     rmSync(path.join(runDir, stale), { force: true });
   }
   const secrets = localSecrets();
+  if (compiled) await buildServices((line) => log(`compiled ${line}`));
 
   log(`databases on ${db.host}:${db.port}, one user each`);
   const logins = new Map<string, { user: string; password: string }>();
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
   recordPids();
 
   for (const s of services) {
-    const app = startProcess(s.label, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
+    const app = startProcess(s.label, process.execPath, compiled ? ['--enable-source-maps', compiledMain(s.name)] : ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
       cwd: repoRoot,
       logFile: path.join(logDir, `${s.label}.log`),
       env: {
