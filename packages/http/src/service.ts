@@ -86,6 +86,8 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** Connections waiting to be accepted, at most (the kernel caps it at net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 /** Longer than any of our callers keeps an idle connection (nginx ingress: 60 s). */
 const KEEP_ALIVE_MS = 65_000;
 
@@ -98,7 +100,9 @@ export async function listen(
   host = '127.0.0.1',
 ): Promise<RunningService> {
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = built.app.listen(port, host, () => resolve(s)).on('error', reject);
+    // A sale opens with thousands of connections in the same second: a short accept queue (Node's default is 511)
+    // overflows while the process is busy, and the kernel then resets connections the clients think are open.
+    const s = built.app.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve(s)).on('error', reject);
   });
   // Callers keep connections open (the edge's and the ingress's keep-alive pools, Dapr): the server must outlast their
   // idle timeout, or it closes a socket just as a request is sent on it and the caller sees ECONNRESET.

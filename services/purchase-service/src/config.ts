@@ -18,6 +18,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
      */
     SALE_SNAPSHOT_MS: z.coerce.number().int().min(10).max(5000).default(500),
     /** How long after a sale stops selling its refusals still look in the database (a hold may still be committing). */
+    /** Purchase attempts one user may make per replica per PURCHASE_ATTEMPT_WINDOW_SECONDS (429 beyond). */
+    PURCHASE_ATTEMPTS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10),
+    PURCHASE_ATTEMPT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+    /** Attempts waiting for a sale's next batch on one replica; beyond it: 503 with Retry-After. */
+    HOLD_QUEUE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(5000),
+    /** An abandoned or expired hold counts against its buyer's per-sale limit for this long (no hold → abandon loops). */
+    HOLD_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,
     OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),

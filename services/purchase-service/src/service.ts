@@ -14,6 +14,7 @@ import { SaleRepository } from './data/sale-repository';
 import { FlashSales } from './domain/flash-sales';
 import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
+import { AttemptThrottle } from './domain/attempt-throttle';
 import { HoldBatches } from './domain/hold-batches';
 import { SaleBoard } from './domain/sale-board';
 
@@ -31,7 +32,9 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
       return [
         flashSalesRouter(sales, auth, ctx.docs),
-        purchasesRouter(purchasing, auth, ctx.docs, ctx.metrics),
+        purchasesRouter(purchasing, auth, ctx.docs, ctx.metrics, new AttemptThrottle({
+          points: config.PURCHASE_ATTEMPTS_PER_USER, windowSeconds: config.PURCHASE_ATTEMPT_WINDOW_SECONDS,
+        })),
         holdExpiryRouter(purchasing, ctx.docs, ctx.metrics),
       ];
     },
@@ -60,7 +63,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog, board);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = paymentsFrom(config, dapr);
-  const purchasing = new Purchasing(sales, purchases, stock, payments, board, new HoldBatches(purchases, stock, board), () => {
+  const purchasing = new Purchasing(sales, purchases, stock, payments, board, new HoldBatches(purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000), () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
   });
   return { sales, purchasing, stock, outbox };

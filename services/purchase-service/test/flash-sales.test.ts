@@ -48,7 +48,7 @@ describe('flash sales: exactly the stock, always', () => {
 
   beforeAll(async () => {
     stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {
-      'purchase-service': { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_LATENCY_MS: '5', PAYMENT_SEED: 'test', SALE_SNAPSHOT_MS: '250' },
+      'purchase-service': { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_LATENCY_MS: '5', PAYMENT_SEED: 'test', SALE_SNAPSHOT_MS: '250', HOLD_COOLDOWN_SECONDS: '3' },
     });
     mint = tokenMinter(stack);
     purchaseUrl = stack.service('purchase-service').url;
@@ -75,14 +75,17 @@ describe('flash sales: exactly the stock, always', () => {
     expect((await api(`/api/flash-sales/${id}`)).body).toMatchObject({ remaining: 0, status: 'SOLD_OUT' });
   });
 
-  it('when one buyer fires 50 attempts over 3 sessions, then exactly their limit is held', async () => {
+  it('when one buyer fires 50 attempts over 3 sessions, then exactly their limit is held and the attempts past their rate get 429', async () => {
     const { id } = await sale(100, { perUserLimit: 2 });
     const buyer = randomUUID();
     const sessions = await Promise.all([mint(buyer), mint(buyer), mint(buyer)]);
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => buy(id, sessions[i % 3]!)));
     expect(results.filter((r) => r.status === 201)).toHaveLength(2);
-    expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'LIMIT_REACHED')).toBe(true);
-    expect(results.filter((r) => r.status === 409)).toHaveLength(48);
+    // Past the per-user attempt rate (10 per 5 s) the answer is 429 with Retry-After; below it, LIMIT_REACHED.
+    const refused = results.filter((r) => r.status !== 201);
+    expect(new Set(refused.map((r) => `${r.status} ${r.body.code}`))).toEqual(new Set(['409 LIMIT_REACHED', '429 TOO_MANY_ATTEMPTS']));
+    expect(refused.filter((r) => r.status === 409)).toHaveLength(8);
+    expect(refused.filter((r) => r.status === 429).every((r) => Number(r.headers.get('retry-after')) >= 1)).toBe(true);
     expect((await expectInvariant(id)).ledger).toEqual({ available: 98, held: 2, sold: 0 });
   });
 
@@ -90,8 +93,9 @@ describe('flash sales: exactly the stock, always', () => {
     const { id } = await sale(10);
     const token = await mint();
     const answers = await Promise.all(Array.from({ length: 5 }, () => buy(id, token, 'same-key')));
-    for (let i = 0; i < 5; i++) answers.push(await buy(id, token, 'same-key'));
-    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
+    // 9 here and 1 below: within the per-user attempt rate (10 per 5 s).
+    for (let i = 0; i < 4; i++) answers.push(await buy(id, token, 'same-key'));
+    expect(answers.map((a) => a.status)).toEqual(Array(9).fill(201));
     expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
     expect((await expectInvariant(id)).ledger).toEqual({ available: 9, held: 1, sold: 0 });
 
@@ -210,6 +214,21 @@ describe('flash sales: exactly the stock, always', () => {
     expect(new Set(held.map((r) => r.body.purchaseId)).size).toBe(10);
     const check = await expectInvariant(id);
     expect(check.ledger).toEqual({ available: 0, held: 10, sold: 0 });
+  });
+
+  it('when a buyer holds, abandons and tries again with fresh keys, then the abandoned hold counts against their limit until its cooldown is over', async () => {
+    const { id } = await sale(10, { perUserLimit: 1 });
+    const token = await mint();
+    const first = await buy(id, token);
+    expect(first.status).toBe(201);
+    expect((await api(`/api/purchases/${first.body.purchaseId}`, { method: 'DELETE', token })).status).toBe(200);
+    const again = await buy(id, token);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('LIMIT_REACHED');
+    await sleep(3100);
+    const later = await buy(id, token);
+    expect(later.status).toBe(201);
+    expect((await expectInvariant(id)).ledger).toEqual({ available: 9, held: 1, sold: 0 });
   });
 
   it('when a buyer looks at their history, then they see their own purchases only', async () => {

@@ -3,6 +3,7 @@ import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '
 import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
 import type { Purchase } from '../domain/flash-sale';
+import type { AttemptThrottle } from '../domain/attempt-throttle';
 import type { Purchasing } from '../domain/purchasing';
 
 const SaleParams = z.object({ id: z.string().uuid('must be a flash sale id') });
@@ -33,7 +34,7 @@ const view = (p: Purchase) => ({
   purchaseId: p.id, saleId: p.saleId, status: p.status, price: p.price, holdExpiresAt: p.holdExpiresAt.toISOString(), orderId: p.orderId,
 });
 
-export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
+export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics, throttle: AttemptThrottle): Router {
   const attempts = metrics.counter('purchase_attempts_total', 'Purchase attempts by outcome', ['outcome']);
   const payments = metrics.counter('payments_total', 'Payments by outcome', ['outcome']);
   const security = bearerAuth(docs);
@@ -62,11 +63,17 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
         404: problemResponse('NOT_FOUND'),
         409: problemResponse('SOLD_OUT or LIMIT_REACHED'),
         422: problemResponse('IDEMPOTENCY_KEY_REUSED for another sale'),
+        429: problemResponse('TOO_MANY_ATTEMPTS: retry after Retry-After seconds'),
+        503: problemResponse('SERVICE_UNAVAILABLE: retry with the same Idempotency-Key after Retry-After seconds'),
       },
     }, auth.requireUser, handle(async (req, res) => {
       const { id } = parseInput(SaleParams, req.params);
       const key = parseInput(IdempotencyHeaders, req.headers)['idempotency-key'];
-      const purchase = await counted(attempts, () => purchasing.attempt(id, principalOf(res).userId, key), 'HELD');
+      const { userId } = principalOf(res);
+      const purchase = await counted(attempts, async () => {
+        await throttle.admit(userId);
+        return purchasing.attempt(id, userId, key);
+      }, 'HELD');
       res.status(201).json(held(purchase));
     }))
     .post('/api/purchases/{id}/payment', {

@@ -1,6 +1,6 @@
 import { Semaphore } from 'async-mutex';
 import { Brackets, In, LessThanOrEqual, MoreThanOrEqual, type DataSource, type EntityManager } from 'typeorm';
-import { COUNTS_AGAINST_LIMIT, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
+import { COUNTS_AGAINST_LIMIT, KEEPS_SLOT_FOR_COOLDOWN, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
 import type { OutboxEvent, PurchaseStore } from '../domain/ports';
 import { addToOutbox, insertRows } from '@flash/runtime';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
@@ -35,7 +35,8 @@ export class PurchaseRepository implements PurchaseStore {
       .getMany();
   }
 
-  async insertHeld(tx: EntityManager, purchases: Purchase[]): Promise<void> {
+  async insertHeld(tx: EntityManager, purchases: Purchase[], freeing: string[]): Promise<void> {
+    if (freeing.length) await tx.getRepository(PurchaseEntity).update({ id: In(freeing) }, { limitSlot: null });
     await insertRows(tx, PurchaseEntity, purchases);
     await insertRows(tx, PurchaseTransitionEntity, purchases.map((p) => ({
       purchaseId: p.id, fromStatus: null, toStatus: p.status, reason: 'unit held', at: p.createdAt,
@@ -57,7 +58,7 @@ export class PurchaseRepository implements PurchaseStore {
       const { result, to, reason, orderId, event } = await change(purchase);
       if (to && to !== purchase.status) {
         const at = new Date();
-        const slot = COUNTS_AGAINST_LIMIT.includes(to) ? {} : { limitSlot: null };
+        const slot = COUNTS_AGAINST_LIMIT.includes(to) || KEEPS_SLOT_FOR_COOLDOWN.includes(to) ? {} : { limitSlot: null };
         await purchases.update({ id }, { status: to, updatedAt: at, ...slot, ...(orderId ? { orderId } : {}) });
         await tx.getRepository(PurchaseTransitionEntity).insert({ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at });
         if (event) await addToOutbox(tx, event.topic, event.data);

@@ -43,6 +43,18 @@ export interface Purchase {
 
 /** Statuses that count against the buyer's per-user limit. */
 export const COUNTS_AGAINST_LIMIT: PurchaseStatus[] = ['HELD', 'PAID'];
+/**
+ * Holds the buyer walked away from or let run out keep their slot for a cooldown: hold → abandon → hold with fresh
+ * keys cannot keep units away from other buyers. A declined payment frees its slot at once (the buyer did try to pay).
+ */
+export const KEEPS_SLOT_FOR_COOLDOWN: PurchaseStatus[] = ['ABANDONED', 'EXPIRED'];
+
+/** Whether `p` still occupies its limit slot at `now`. */
+export function occupiesSlot(p: Pick<Purchase, 'status' | 'limitSlot' | 'updatedAt'>, now: number, cooldownMs: number): boolean {
+  if (p.limitSlot === null) return false;
+  if (COUNTS_AGAINST_LIMIT.includes(p.status)) return true;
+  return KEEPS_SLOT_FOR_COOLDOWN.includes(p.status) && now - p.updatedAt.getTime() < cooldownMs;
+}
 
 /** The lowest of the buyer's `limit` slots that `taken` does not use; undefined when the buyer is at the limit. */
 export function freeSlot(taken: ReadonlySet<number>, limit: number): number | undefined {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '@flash/http';
 import { BatchConflictError, type BatchRequest, type StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
-import { freeSlot, type FlashSale, type Purchase } from './flash-sale';
+import { freeSlot, occupiesSlot, type FlashSale, type Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
 import type { SaleBoard } from './sale-board';
 
@@ -38,6 +38,10 @@ export class HoldBatches {
     private readonly purchases: PurchaseStore,
     private readonly stock: Pick<StockKeeper, 'reserveBatch'>,
     private readonly board: SaleBoard,
+    /** Attempts waiting for a sale's next batch, at most: memory stays bounded under any crowd. */
+    private readonly queueLimit: number,
+    /** How long an abandoned or expired hold keeps counting against its buyer's limit. */
+    private readonly cooldownMs: number,
   ) {}
 
   hold(sale: FlashSale, buyerId: string, idempotencyKey: string): Promise<Purchase> {
@@ -45,6 +49,9 @@ export class HoldBatches {
     if (!queue) {
       queue = { sale, waiting: [], writing: false };
       this.queues.set(sale.id, queue);
+    }
+    if (queue.waiting.length >= this.queueLimit) {
+      return Promise.reject(AppError.unavailable('Too many attempts are waiting on this sale; retry with the same Idempotency-Key.'));
     }
     const promise = new Promise<Purchase>((resolve, reject) => queue.waiting.push({ buyerId, idempotencyKey, resolve, reject }));
     if (!queue.writing) void this.drain(queue);
@@ -81,13 +88,19 @@ export class HoldBatches {
   private async decideAndWrite(sale: FlashSale, batch: Attempt[]): Promise<(Purchase | AppError)[]> {
     const existing = await this.purchases.forAttempts(sale.id, batch);
     const byKey = new Map(existing.map((p) => [keyOf(p.buyerId, p.idempotencyKey), p]));
+    const now = new Date();
     const slots = new Map<string, Set<number>>();
+    /** Slots still written on purchases whose cooldown is over: a new hold may take them (freeing the old row's). */
+    const stale = new Map<string, string>();
     for (const p of existing) {
       if (p.saleId !== sale.id || p.limitSlot === null) continue;
+      if (!occupiesSlot(p, now.getTime(), this.cooldownMs)) {
+        stale.set(`${p.buyerId}\n${p.limitSlot}`, p.id);
+        continue;
+      }
       if (!slots.has(p.buyerId)) slots.set(p.buyerId, new Set());
       slots.get(p.buyerId)!.add(p.limitSlot);
     }
-    const now = new Date();
     const wanted: Purchase[] = [];
     const decided = batch.map((a): Purchase | AppError => {
       const earlier = byKey.get(keyOf(a.buyerId, a.idempotencyKey));
@@ -109,7 +122,9 @@ export class HoldBatches {
     const requests: BatchRequest[] = wanted.map((p) => ({ reservationId: p.id, holdSeconds: sale.holdSeconds + STOCK_HOLD_MARGIN_SECONDS }));
     const held = new Set(await this.stock.reserveBatch(sale.id, requests, async (tx, got) => {
       const ids = new Set(got.map((r) => r.reservationId));
-      await this.purchases.insertHeld(tx, wanted.filter((p) => ids.has(p.id)));
+      const writing = wanted.filter((p) => ids.has(p.id));
+      const freeing = writing.map((p) => stale.get(`${p.buyerId}\n${p.limitSlot}`)).filter((id): id is string => id !== undefined);
+      await this.purchases.insertHeld(tx, writing, freeing);
     }));
     if (held.size < wanted.length) this.board.soldOut(sale.id);
     const unitless = new Set(wanted.filter((p) => !held.has(p.id)).map((p) => p.id));

@@ -17,8 +17,11 @@ export interface PurchaseStore {
    * purchases on the sale that still take a limit slot.
    */
   forAttempts(saleId: string, attempts: { buyerId: string; idempotencyKey: string }[]): Promise<Purchase[]>;
-  /** Writes new held purchases (and their first transition) in the caller's transaction. */
-  insertHeld(tx: EntityManager, purchases: Purchase[]): Promise<void>;
+  /**
+   * Writes new held purchases (and their first transition) in the caller's transaction, after taking the limit slot
+   * from the purchases in `freeing` (ones whose cooldown is over).
+   */
+  insertHeld(tx: EntityManager, purchases: Purchase[], freeing: string[]): Promise<void>;
   /** The sale's purchases changed at or after `since`, oldest change first. */
   changedSince(saleId: string, since: Date): Promise<Purchase[]>;
   /** Under a lock on the purchase: `change` sees it and may return a transition to record (with an event). */
