@@ -25,9 +25,17 @@ export function traceIdOf(req: IncomingMessage): string | undefined {
   return value?.split('-')[1];
 }
 
+/**
+ * One compact line per request: what was asked, of whom, the answer's status and time. No headers: they cost more to
+ * serialise (and redact) than the request costs to answer, and they are where credentials travel.
+ */
 export function requestLogger(logger: Logger) {
   return pinoHttp({
     logger,
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
     customProps: (req) => ({ traceId: traceIdOf(req) }),
     autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
   });
