@@ -1,0 +1,60 @@
+/**
+ * Work counted, not timed: SQL statements (MariaDB's global status), calls into each sidecar (daprd's own
+ * `dapr_http_server_request_count`) and Redis commands (`INFO stats`). MariaDB and Redis are the machine's, shared
+ * with every other stack and test run on it: their counts include whatever else ran in the same window.
+ */
+import Redis from 'ioredis';
+import mysql from 'mysql2/promise';
+import { mysqlServerFromEnv, redisUrl } from '@flash/stack';
+import type { StackProcess } from './processes';
+
+/** Counters by name: `sql:Questions`, `sql:Com_insert`, …, `sidecar:<app id> daprd`, `redis:commands`. */
+export type Counts = Record<string, number>;
+
+export const SQL_COUNTERS = ['Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_begin', 'Com_commit', 'Com_rollback'] as const;
+
+export class WorkCounters {
+  private readonly redis: Redis;
+  private sql?: mysql.Connection;
+
+  constructor(private readonly sidecars: StackProcess[]) {
+    const [host, port] = redisUrl().split(':');
+    this.redis = new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined, lazyConnect: true });
+  }
+
+  async read(): Promise<Counts> {
+    const [sql, redis, ...sidecars] = await Promise.all([this.sqlStatus(), this.redisCommands(), ...this.sidecars.map((s) => sidecarCalls(s))]);
+    return { ...sql, 'redis:commands': redis, ...Object.fromEntries(sidecars) };
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+    await this.sql?.end();
+  }
+
+  private async sqlStatus(): Promise<Counts> {
+    this.sql ??= await mysql.createConnection({ ...mysqlServerFromEnv() });
+    const [rows] = await this.sql.query(`SHOW GLOBAL STATUS WHERE Variable_name IN (${SQL_COUNTERS.map(() => '?').join(', ')})`, [...SQL_COUNTERS]);
+    return Object.fromEntries((rows as { Variable_name: string; Value: string }[]).map((r) => [`sql:${r.Variable_name}`, Number(r.Value)]));
+  }
+
+  private async redisCommands(): Promise<number> {
+    if (this.redis.status === 'wait') await this.redis.connect();
+    return Number(/total_commands_processed:(\d+)/.exec(await this.redis.info('stats'))?.[1] ?? 0);
+  }
+}
+
+/** Requests a sidecar's HTTP API has served (every label summed), from its metrics port. */
+async function sidecarCalls(sidecar: StackProcess): Promise<[string, number]> {
+  let total = 0;
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${sidecar.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    for (const line of text.split('\n')) {
+      const m = /^dapr_http_server_request_count(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
+      if (m) total += Number(m[1]);
+    }
+  } catch {
+    // A sidecar that does not answer counts nothing in this reading; the report shows its zero.
+  }
+  return [`sidecar:${sidecar.name}`, total];
+}

@@ -1,0 +1,166 @@
+/**
+ * The stack a bench runs against: a whole `npm start` of its own (real sidecars, own databases, keys, topics and
+ * ports), what the scenarios need from it (admin, products, sales, buyers' tokens, invariants), and its removal.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DataSource } from 'typeorm';
+import {
+  apiClient, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, repoRoot, startLocalStack, STACK_SERVICES, succeeded,
+  type ApiClient, type ApiSchema,
+} from '@flash/stack';
+import { readConfig as userConfig } from '../../services/user-service/src/config';
+import { SigningKeyEntity } from '../../services/user-service/src/data/account.entities';
+import { personalDataVault, signingKeyring } from '../../services/user-service/src/service';
+import { stackProcesses, type StackProcess } from './processes';
+
+export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type SaleInvariant = ApiSchema<'FlashSaleInvariant'>;
+export type Money = ApiSchema<'MoneyInvariant'>;
+
+export class BenchStack {
+  private constructor(
+    readonly id: string,
+    readonly runDir: string,
+    readonly env: Awaited<ReturnType<typeof privateStackEnv>> & Record<string, string>,
+    private readonly stop: () => Promise<void>,
+    readonly orchestratorPid: number,
+    readonly admin: ApiClient,
+  ) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.env.EDGE_PORT}`;
+  }
+
+  get portBase(): number {
+    return Number(this.env.STACK_PORT_BASE);
+  }
+
+  static async start(): Promise<BenchStack> {
+    const id = `b${randomBytes(4).toString('hex')}`;
+    const runDir = path.join(repoRoot, '.run', `bench-${id}`);
+    const stackEnv = {
+      ...(await privateStackEnv(id, runDir)),
+      PAYMENT_FAILURE_RATE: process.env.PAYMENT_FAILURE_RATE ?? '0.2',
+      PAYMENT_LATENCY_MS: process.env.PAYMENT_LATENCY_MS ?? '20',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      SEED_DEMO_DATA: 'false',
+    };
+    log(`starting a stack of its own (${id}, edge http://127.0.0.1:${stackEnv.EDGE_PORT})`);
+    const stack = startLocalStack(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], stackEnv);
+    const stop = async () => {
+      if (stack.child.exitCode === null) {
+        stack.child.kill('SIGTERM');
+        await new Promise((resolve) => stack.child.once('exit', resolve));
+      }
+      for (const s of STACK_SERVICES) await dropDatabase(mysqlServerFromEnv(), `${id}_${s}`);
+      await deleteRedisKeys(`${id}*`);
+      rmSync(runDir, { recursive: true, force: true });
+    };
+    try {
+      await stack.ready;
+      const base = `http://127.0.0.1:${stackEnv.EDGE_PORT}`;
+      const login = await succeeded(apiClient(base).POST('/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } }));
+      return new BenchStack(id, runDir, stackEnv as BenchStack['env'], stop, stack.child.pid!, apiClient(base, { token: login.accessToken }));
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+  }
+
+  /** The processes to measure, as they run now. */
+  processes(): StackProcess[] {
+    return stackProcesses(this.orchestratorPid, this.runDir);
+  }
+
+  /** The secrets the stack generated (secrets.json of its run directory). */
+  secrets(): Record<string, string> {
+    return JSON.parse(readFileSync(path.join(this.runDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+  }
+
+  file(name: string): string {
+    return path.join(this.runDir, name);
+  }
+
+  async product(stock = 0): Promise<ApiSchema<'Product'>> {
+    return succeeded(this.admin.POST('/api/admin/products', { body: { name: `Bench sneaker ${randomBytes(4).toString('hex')}`, price: 129_000, stock } }));
+  }
+
+  /** A flash sale of `quantity` units of `productId`, opening at `opensAt` (now: live at once), for an hour. */
+  async sale(productId: string, quantity: number, options: { opensAt?: number; holdSeconds?: number } = {}): Promise<ApiSchema<'FlashSale'>> {
+    const opensAt = options.opensAt ?? Date.now() - 1000;
+    return succeeded(this.admin.POST('/api/admin/flash-sales', {
+      body: {
+        productId, quantity, startsAt: new Date(opensAt).toISOString(), endsAt: new Date(opensAt + 3_600_000).toISOString(),
+        holdSeconds: options.holdSeconds ?? 300,
+      },
+    }));
+  }
+
+  /**
+   * Access tokens of `count` distinct buyers, signed with the stack's real key (setup, not measured), written to a
+   * JSON file for k6.
+   */
+  async buyerTokens(count: number, ttlSeconds = 3600): Promise<{ file: string; tokens: string[] }> {
+    const config = userConfig({ ...process.env, ...this.secrets(), DB_NAME: `${this.id}_user` });
+    const db = await new DataSource({
+      type: 'mysql', host: config.DB_HOST, port: config.DB_PORT, username: config.DB_USER, password: config.DB_PASSWORD,
+      database: config.DB_NAME, entities: [SigningKeyEntity], timezone: 'Z',
+    }).initialize();
+    const keyring = signingKeyring(config, db, personalDataVault(config));
+    const tokens = await Promise.all(Array.from({ length: count }, () => keyring.sign({ userId: randomUUID(), role: 'customer', sessionId: randomUUID() }, ttlSeconds)));
+    await db.destroy();
+    const file = this.file(`tokens-${count}.json`);
+    writeFileSync(file, JSON.stringify(tokens));
+    return { file, tokens };
+  }
+
+  /** The sale's invariant, once `settled` says it is done (or after ~`timeoutMs`). */
+  async saleInvariant(saleId: string, settled: (i: SaleInvariant) => boolean = (i) => i.consistent, timeoutMs = 20_000): Promise<SaleInvariant> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const invariant = await succeeded(this.admin.GET('/api/admin/flash-sales/{id}/invariant', { params: { path: { id: saleId } } }));
+      if (settled(invariant) || Date.now() > deadline) return invariant;
+      await sleep(200);
+    }
+  }
+
+  /** order-service's money invariant, once pending refunds are paid out (they settle in the background). */
+  async moneyInvariant(query: { saleId?: string } = {}): Promise<Money> {
+    let check: Money | undefined;
+    for (let i = 0; i < 150; i++) {
+      check = await succeeded(this.admin.GET('/api/admin/payments/invariant', { params: { query } }));
+      if (check.consistent) break;
+      await sleep(200);
+    }
+    return check!;
+  }
+
+  /** A purchase-service counter (`purchase_attempts_total`, …) by outcome, from its own metrics. */
+  async purchaseMetric(name: string): Promise<Record<string, number>> {
+    const text = await (await fetch(`http://127.0.0.1:${this.portBase + 3}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      const m = new RegExp(`^${name}\\{outcome="([^"]+)"[^}]*\\} (\\d+)`).exec(line);
+      if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    }
+    return out;
+  }
+}
+
+/** Runs `work` against a fresh stack and removes the stack afterwards, whatever happens. */
+export async function withStack<T>(work: (stack: BenchStack) => Promise<T>): Promise<T> {
+  const stack = await BenchStack.start();
+  try {
+    return await work(stack);
+  } finally {
+    await stack.remove();
+  }
+}
