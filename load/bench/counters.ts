@@ -3,9 +3,9 @@
  * `dapr_http_server_request_count`) and Redis commands (`INFO stats`). MariaDB and Redis are the machine's, shared
  * with every other stack and test run on it: their counts include whatever else ran in the same window.
  */
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import mysql from 'mysql2/promise';
-import { mysqlServerFromEnv, redisUrl } from '@flash/stack';
+import { mysqlServerFromEnv, redisClient } from '@flash/stack';
 import type { StackProcess } from './processes';
 
 /** Counters by name: `sql:Questions`, `sql:Com_insert`, …, `sidecar:<app id> daprd`, `redis:commands`. */
@@ -18,8 +18,7 @@ export class WorkCounters {
   private sql?: mysql.Connection;
 
   constructor(private readonly sidecars: StackProcess[]) {
-    const [host, port] = redisUrl().split(':');
-    this.redis = new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined, lazyConnect: true });
+    this.redis = redisClient({ lazyConnect: true });
   }
 
   async read(): Promise<Counts> {

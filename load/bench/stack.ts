@@ -71,8 +71,11 @@ export class BenchStack {
     }
   }
 
-  async remove(): Promise<void> {
-    await this.stop();
+  private removing?: Promise<void>;
+
+  /** Stops the stack and drops its databases and keys (once, however often it is asked). */
+  remove(): Promise<void> {
+    return (this.removing ??= this.stop());
   }
 
   /** The processes to measure, as they run now. */
@@ -155,12 +158,20 @@ export class BenchStack {
   }
 }
 
-/** Runs `work` against a fresh stack and removes the stack afterwards, whatever happens. */
+/** Runs `work` against a fresh stack and removes the stack afterwards, whatever happens (Ctrl-C included). */
 export async function withStack<T>(work: (stack: BenchStack) => Promise<T>): Promise<T> {
   const stack = await BenchStack.start();
+  const interrupted = () => {
+    log('interrupted: removing the stack');
+    void stack.remove().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     return await work(stack);
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await stack.remove();
   }
 }

@@ -4,9 +4,8 @@
  * the same crowd: a Lua decrement straight on Redis from Node, and the same k6 crowd against a no-op express app
  * behind the edge (load/edge) — the full path as a ratio of each.
  */
-import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { mysqlServerFromEnv, redisUrl } from '@flash/stack';
+import { mysqlServerFromEnv, redisClient } from '@flash/stack';
 import { startNoopStack } from '../../edge/noop-stack';
 import { runK6, ms, type K6Result, type Latency } from '../k6';
 import { StackMeter, part } from '../meter';
@@ -149,8 +148,7 @@ function dbSettings() {
 
 /** The limit of the machine: one Lua decrement per reservation, straight on Redis, same crowd. */
 async function luaBaseline(id: string, buyers: number, units: number) {
-  const [host, port] = redisUrl().split(':');
-  const clients = Array.from({ length: 8 }, () => new Redis({ host, port: Number(port), password: env.REDIS_PASSWORD || undefined }));
+  const clients = Array.from({ length: 8 }, () => redisClient());
   const key = `${id}:baseline-stock`;
   await clients[0]!.set(key, String(units));
   const script = "local v = redis.call('DECR', KEYS[1]) if v < 0 then redis.call('INCR', KEYS[1]) return -1 end return v";

@@ -21,7 +21,8 @@ export async function idle(stack: BenchStack): Promise<number> {
   const holdSeconds = Number(env.BENCH_IDLE_HOLD_SECONDS ?? 20);
   const saleCount = Math.ceil(holds / SALE_SIZE);
   const perSale = Math.ceil(holds / saleCount);
-  const { file } = await stack.buyerTokens(perSale);
+  // Seeding 50,000 holds at today's pace takes most of an hour: the tokens outlive it.
+  const { file } = await stack.buyerTokens(perSale, 6 * 3600);
   const product = await stack.product();
   const meter = new StackMeter(stack.processes());
   try {

@@ -3,7 +3,8 @@
  * step offers BENCH_STEPS reads a second (1,000, 2,000, 3,000) for BENCH_STEP_SECONDS (30), while
  * BENCH_REFRESH_HOLD_RATE (20) buyers a second hold units of the sale (load/page-refresh.js). Beside k6 the bench
  * reads the sale page and the sale's invariant every BENCH_STALENESS_EVERY_MS (100) and reports how stale the page's
- * `remaining` was: how long before the read the ledger last could have shown that value.
+ * `remaining` was: how long before the read the ledger last could have shown that value. A step's dropped
+ * iterations count both k6 scenarios (reads and the holds beside them).
  */
 import { succeeded } from '@flash/stack';
 import { StackMeter } from '../meter';
