@@ -8,7 +8,10 @@ import mysql from 'mysql2/promise';
 import { mysqlServerFromEnv, redisClient } from '@flash/stack';
 import type { StackProcess } from './processes';
 
-/** Counters by name: `sql:Questions`, `sql:Com_insert`, …, `sidecar:<app id> daprd`, `redis:commands`. */
+/**
+ * Counters by name: `sql:Questions`, `sql:Com_insert`, …, `redis:commands`, and one per sidecar series,
+ * `sidecar:<app id> daprd|<labels>` (see `sidecarCalls`).
+ */
 export type Counts = Record<string, number>;
 
 export const SQL_COUNTERS = ['Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_begin', 'Com_commit', 'Com_rollback'] as const;
@@ -23,7 +26,7 @@ export class WorkCounters {
 
   async read(): Promise<Counts> {
     const [sql, redis, ...sidecars] = await Promise.all([this.sqlStatus(), this.redisCommands(), ...this.sidecars.map((s) => sidecarCalls(s))]);
-    return { ...sql, 'redis:commands': redis, ...Object.fromEntries(sidecars) };
+    return Object.assign({ ...sql, 'redis:commands': redis }, ...sidecars);
   }
 
   async close(): Promise<void> {
@@ -43,17 +46,31 @@ export class WorkCounters {
   }
 }
 
-/** Requests a sidecar's HTTP API has served (every label summed), from its metrics port. */
-async function sidecarCalls(sidecar: StackProcess): Promise<[string, number]> {
-  let total = 0;
+/**
+ * Requests a sidecar's HTTP API has served, one counter per series (method, path, status): daprd drops series it has
+ * not touched for a while, so a sum over series can shrink; a series that appears counts from zero, one that is gone
+ * counts nothing.
+ */
+async function sidecarCalls(sidecar: StackProcess): Promise<Counts> {
+  const series: Counts = {};
   try {
     const text = await (await fetch(`http://127.0.0.1:${sidecar.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
     for (const line of text.split('\n')) {
-      const m = /^dapr_http_server_request_count(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
-      if (m) total += Number(m[1]);
+      const m = /^dapr_http_server_request_count(\{[^}]*\})? ([\d.e+]+)$/.exec(line);
+      if (m) series[`sidecar:${sidecar.name}|${m[1] ?? ''}`] = Number(m[2]);
     }
   } catch {
     // A sidecar that does not answer counts nothing in this reading; the report shows its zero.
   }
-  return [`sidecar:${sidecar.name}`, total];
+  return series;
+}
+
+/** `counts` with the sidecar series added up per sidecar: `sidecar:<app id> daprd`. */
+export function bySidecar(counts: Counts): Counts {
+  const out: Counts = {};
+  for (const [key, value] of Object.entries(counts)) {
+    const name = key.startsWith('sidecar:') ? key.split('|')[0]! : key;
+    out[name] = (out[name] ?? 0) + value;
+  }
+  return out;
 }

@@ -3,12 +3,12 @@
  * `idle()` gives the same per second with no load, so a step's cost can be told apart from the background.
  */
 import { sample } from '../measure/proc';
-import { WorkCounters, type Counts } from './counters';
+import { bySidecar, WorkCounters, type Counts } from './counters';
 import type { StackProcess } from './processes';
 
 export interface Window {
   seconds: number;
-  /** `cpu:<process>` in CPU ms, and the counters of `WorkCounters`, as differences over the window. */
+  /** `cpu:<process>` in CPU ms, and the counters of `WorkCounters` (sidecar calls per sidecar), as differences. */
   delta: Counts;
   /** Highest resident memory seen per process, sampled every 250 ms. */
   peakRssMiB: Record<string, number>;
@@ -57,7 +57,10 @@ export class StackMeter {
     const countersAfter = await this.counters.read();
     const delta: Counts = {};
     for (const [name, ticks] of lastTicks) delta[`cpu:${name}`] = (ticks - (startTicks.get(name) ?? 0)) * 10;
-    for (const [key, value] of Object.entries(countersAfter)) delta[key] = value - (countersBefore[key] ?? 0);
+    // A counter lower than before was made anew (a sidecar series dropped and started again): it counts from zero.
+    const counted: Counts = {};
+    for (const [key, value] of Object.entries(countersAfter)) counted[key] = value >= (countersBefore[key] ?? 0) ? value - (countersBefore[key] ?? 0) : value;
+    Object.assign(delta, bySidecar(counted));
     const peakRssMiB = Object.fromEntries([...peak].map(([name, kib]) => [name, Math.round(kib / 1024)]));
     return { result, window: { seconds, delta, peakRssMiB } };
   }

@@ -129,7 +129,7 @@ export class BenchStack {
   async saleInvariant(saleId: string, settled: (i: SaleInvariant) => boolean = (i) => i.consistent, timeoutMs = 20_000): Promise<SaleInvariant> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const invariant = await succeeded(this.admin.GET('/api/admin/flash-sales/{id}/invariant', { params: { path: { id: saleId } } }));
+      const invariant = await answered(() => succeeded(this.admin.GET('/api/admin/flash-sales/{id}/invariant', { params: { path: { id: saleId } } })), deadline);
       if (settled(invariant) || Date.now() > deadline) return invariant;
       await sleep(200);
     }
@@ -139,7 +139,7 @@ export class BenchStack {
   async moneyInvariant(query: { saleId?: string } = {}): Promise<Money> {
     let check: Money | undefined;
     for (let i = 0; i < 150; i++) {
-      check = await succeeded(this.admin.GET('/api/admin/payments/invariant', { params: { query } }));
+      check = await answered(() => succeeded(this.admin.GET('/api/admin/payments/invariant', { params: { query } })), Date.now() + 20_000);
       if (check.consistent) break;
       await sleep(200);
     }
@@ -155,6 +155,22 @@ export class BenchStack {
       if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
     }
     return out;
+  }
+}
+
+/**
+ * `call`, again when the connection fails (fetch's TypeError: a reset or a closed keep-alive socket under load), until
+ * `deadline`; an answer, even an error status, is final.
+ */
+async function answered<T>(call: () => Promise<T>, deadline: number): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof TypeError) || Date.now() > deadline) throw err;
+      log(`an admin call got no answer (${String((err as { cause?: unknown }).cause ?? err.message)}); trying again`);
+      await sleep(500);
+    }
   }
 }
 

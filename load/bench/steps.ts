@@ -131,7 +131,10 @@ export async function runStep(stack: BenchStack, meter: StackMeter, spec: StepSp
     latency,
     serverErrors,
     noAnswer,
-    outcomes: { held: k6.count('held'), soldOut: k6.count('sold_out'), otherRefusals: k6.count('other_refusals') },
+    outcomes: {
+      held: k6.count('held'), soldOut: k6.count('sold_out'), otherRefusals: k6.count('other_refusals'),
+      ...Object.fromEntries([500, 502, 503, 504].map((s) => [`status${s}`, k6.count(`status_${s}`)]).filter(([, n]) => n)),
+    },
     perUnit: costPerUnit(window, idle.perSecond, spec.units(k6)),
     peakRssMiB: window.peakRssMiB,
     idle: idleRates(idle.perSecond),
@@ -146,13 +149,19 @@ export const bestRate = (steps: StepResult[]) => Math.max(0, ...steps.filter((s)
 
 const SHARED_NOTE = 'MariaDB and Redis are the machine\'s, shared with other runs: their CPU and counts include whatever else ran (idle subtracted, measured just before each step).';
 
+/** Which 5xx a step got: ` [503×2]`. */
+const statuses = (s: StepResult) => {
+  const seen = Object.entries(s.outcomes).filter(([k]) => k.startsWith('status')).map(([k, n]) => `${k.slice(6)}×${n}`);
+  return seen.length ? ` [${seen.join(', ')}]` : '';
+};
+
 /** The report of stepped runs: one line per step, then CPU per unit and peak memory per process. */
 export function stepTables(steps: StepResult[], unit: string): string[] {
   const invariantCell = (s: StepResult) => (s.invariant ? (s.invariant.consistent && s.invariant.ledgerBalances ? 'OK' : 'BROKEN') : '–');
   const overview = table(
     ['step', 'offered/s', 'achieved/s', 'dropped', 'p50 ms', 'p95 ms', 'p99 ms', '5xx (no answer)', unit + 's', `CPU ms/${unit} (ours)`, `k6 CPU ms/${unit}`, `SQL/${unit}`, `sidecar calls/${unit}`, `Redis cmds/${unit}`, 'invariant', `p99 ≤ ${P99_TARGET_MS}, 0 dropped, 0 5xx, all answered`],
     steps.map((s) => [
-      s.label, s.rate, s.achievedPerSecond, s.dropped, s.latency?.p50, s.latency?.p95, s.latency?.p99, `${s.serverErrors} (${s.noAnswer})`, s.perUnit.units,
+      s.label, s.rate, s.achievedPerSecond, s.dropped, s.latency?.p50, s.latency?.p95, s.latency?.p99, `${s.serverErrors}${statuses(s)} (${s.noAnswer})`, s.perUnit.units,
       s.perUnit.cpuMsTotal, s.perUnit.k6CpuMs, s.perUnit.sql.Questions, s.perUnit.sidecarCallsTotal, s.perUnit.redisCommands, invariantCell(s), s.withinTarget ? 'yes' : 'no',
     ]),
   );

@@ -9,11 +9,15 @@ const soldOut = new Counter('sold_out');
 const refused = new Counter('other_refusals');
 export const serverErrors = new Counter('server_errors');
 export const noAnswers = new Counter('no_answer');
+// Which 5xx: k6's summary has no per-tag counts, so one counter per status (metrics are made at init).
+const serverErrorsByStatus = Object.fromEntries([500, 502, 503, 504].map((s) => [s, new Counter(`status_${s}`)]));
 
-/** Counts a failed answer: a 5xx, or none at all (status 0). */
+/** Counts a failed answer: a 5xx (by status), or none at all (status 0). */
 export function countFailure(res) {
-  if (res.status >= 500) serverErrors.add(1);
-  else if (res.status === 0) noAnswers.add(1);
+  if (res.status >= 500) {
+    serverErrors.add(1);
+    serverErrorsByStatus[res.status]?.add(1);
+  } else if (res.status === 0) noAnswers.add(1);
 }
 
 /** The answer, or null when the buyer did not get a unit; `tags` name the request in k6's metrics. */

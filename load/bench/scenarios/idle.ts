@@ -1,14 +1,14 @@
 /**
- * idle: what the stack costs when nobody shops. It sits idle BENCH_IDLE_SECONDS (60) while the shop is empty; then
- * BENCH_IDLE_HOLDS (50,000) holds are made through the API by BENCH_IDLE_SEED_VUS (50) buyers at a time
- * (load/seed-holds.js: six in ten pay, two abandon, two let the hold run out), over sales of at most 10,000 holds,
- * each hold lasting BENCH_IDLE_HOLD_SECONDS (20); once every hold has expired and the money has settled it sits idle
- * again as long. Reported: CPU % of one core per process, SQL statements/s, sidecar calls/s, Redis commands/s.
+ * idle: what the stack costs when nobody shops. After BENCH_SETTLE_SECONDS (15) it sits idle BENCH_IDLE_SECONDS (60)
+ * while the shop is empty; then BENCH_IDLE_HOLDS (50,000) holds are made through the API by BENCH_IDLE_SEED_VUS
+ * (50) buyers at a time (load/seed-holds.js: six in ten pay, two abandon, two let the hold run out), over sales of at
+ * most 10,000 holds, each hold lasting BENCH_IDLE_HOLD_SECONDS (20); once every hold has expired and the money has
+ * settled it sits idle again as long. Reported: CPU % of one core per process, SQL statements/s, sidecar calls/s, Redis commands/s.
  */
 import { StackMeter, sum } from '../meter';
 import { runK6 } from '../k6';
 import { machine, print, round, table, writeResults } from '../report';
-import { log, type BenchStack, type SaleInvariant } from '../stack';
+import { log, sleep, type BenchStack, type SaleInvariant } from '../stack';
 import { costPerUnit, idleRates, K6 } from '../steps';
 import { SQL_COUNTERS } from '../counters';
 
@@ -26,6 +26,8 @@ export async function idle(stack: BenchStack): Promise<number> {
   const product = await stack.product();
   const meter = new StackMeter(stack.processes());
   try {
+    // The first seconds after start-up still warm up (JIT, first connections, the first sweeps): not idle yet.
+    await sleep(Number(env.BENCH_SETTLE_SECONDS ?? 15) * 1000);
     log(`idle ${seconds} s with an empty shop`);
     const empty = await meter.idle(seconds);
 
