@@ -7,6 +7,7 @@ import type Redis from 'ioredis';
 import mysql from 'mysql2/promise';
 import { mysqlServerFromEnv, redisClient } from '@flash/stack';
 import type { StackProcess } from './processes';
+import { log } from './report';
 
 /**
  * Counters by name: `sql:Questions`, `sql:Com_insert`, …, `redis:commands`, and one per sidecar series,
@@ -47,22 +48,28 @@ export class WorkCounters {
 }
 
 /**
- * Requests a sidecar's HTTP API has served, one counter per series (method, path, status): daprd drops series it has
- * not touched for a while, so a sum over series can shrink; a series that appears counts from zero, one that is gone
- * counts nothing.
+ * Requests a sidecar's HTTP API has served, one counter per series (method, path, status), so a series that appears
+ * counts from zero and one that is gone counts nothing. A sidecar whose metrics cannot be read (three tries) gives
+ * NaN, which the report shows as unknown rather than as a drop to zero.
  */
 async function sidecarCalls(sidecar: StackProcess): Promise<Counts> {
-  const series: Counts = {};
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${sidecar.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    for (const line of text.split('\n')) {
-      const m = /^dapr_http_server_request_count(\{[^}]*\})? ([\d.e+]+)$/.exec(line);
-      if (m) series[`sidecar:${sidecar.name}|${m[1] ?? ''}`] = Number(m[2]);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${sidecar.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const series: Counts = {};
+      for (const line of (await res.text()).split('\n')) {
+        const m = /^dapr_http_server_request_count(\{[^}]*\})? ([\d.e+]+)$/.exec(line);
+        if (m) series[`sidecar:${sidecar.name}|${m[1] ?? ''}`] = Number(m[2]);
+      }
+      return series;
+    } catch (err) {
+      if (attempt === 3) {
+        log(`the metrics of ${sidecar.name} could not be read (${String(err)}): its calls are unknown in this window`);
+        return { [`sidecar:${sidecar.name}|unread`]: NaN };
+      }
     }
-  } catch {
-    // A sidecar that does not answer counts nothing in this reading; the report shows its zero.
   }
-  return series;
 }
 
 /** `counts` with the sidecar series added up per sidecar: `sidecar:<app id> daprd`. */

@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '@flash/stack';
 
+/** Progress, on stderr (the report goes to stdout). */
+export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 type Cell = string | number | null | undefined;
 
 export const round = (v: number | null | undefined, digits = 2): number | null => {

@@ -14,9 +14,8 @@ import { readConfig as userConfig } from '../../services/user-service/src/config
 import { SigningKeyEntity } from '../../services/user-service/src/data/account.entities';
 import { personalDataVault, signingKeyring } from '../../services/user-service/src/service';
 import { stackProcesses, type StackProcess } from './processes';
+import { log, sleep } from './report';
 
-export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type SaleInvariant = ApiSchema<'FlashSaleInvariant'>;
 export type Money = ApiSchema<'MoneyInvariant'>;

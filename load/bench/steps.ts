@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { SQL_COUNTERS, type Counts } from './counters';
 import { runK6, type K6Result, type Latency } from './k6';
 import { aboveIdle, part, sum, type StackMeter, type Window } from './meter';
-import { round, table } from './report';
-import { log, type BenchStack, type SaleInvariant } from './stack';
+import { log, round, table } from './report';
+import { type BenchStack, type SaleInvariant } from './stack';
 
 export const K6 = 'k6';
 /** A step is within target when p99 ≤ this, nothing dropped, no 5xx, no request unanswered and the invariant holds. */

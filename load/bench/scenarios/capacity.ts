@@ -4,8 +4,8 @@
  * logged-in buyers (load/hold-attempts.js); the cost is divided by the attempts that held a unit.
  */
 import { StackMeter } from '../meter';
-import { machine, print, writeResults } from '../report';
-import { log, type BenchStack } from '../stack';
+import { log, machine, print, writeResults } from '../report';
+import { type BenchStack } from '../stack';
 import { bestRate, P99_TARGET_MS, runStep, stepRates, stepSeconds, stepTables, type StepResult } from '../steps';
 
 export async function capacity(stack: BenchStack): Promise<number> {

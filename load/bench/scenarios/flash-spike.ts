@@ -9,8 +9,8 @@ import { mysqlServerFromEnv, redisClient } from '@flash/stack';
 import { startNoopStack } from '../../edge/noop-stack';
 import { runK6, ms, type K6Result, type Latency } from '../k6';
 import { StackMeter, part } from '../meter';
-import { machine, print, round, table, writeResults } from '../report';
-import { log, sleep, type BenchStack, type Money, type SaleInvariant } from '../stack';
+import { log, machine, print, round, sleep, table, writeResults } from '../report';
+import { type BenchStack, type Money, type SaleInvariant } from '../stack';
 
 const env = process.env;
 const BUYERS = Number(env.BENCH_BUYERS ?? 5000);

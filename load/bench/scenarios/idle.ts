@@ -7,8 +7,8 @@
  */
 import { StackMeter, sum } from '../meter';
 import { runK6 } from '../k6';
-import { machine, print, round, table, writeResults } from '../report';
-import { log, sleep, type BenchStack, type SaleInvariant } from '../stack';
+import { log, machine, print, round, sleep, table, writeResults } from '../report';
+import { type BenchStack, type SaleInvariant } from '../stack';
 import { costPerUnit, idleRates, K6 } from '../steps';
 import { SQL_COUNTERS } from '../counters';
 

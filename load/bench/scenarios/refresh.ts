@@ -8,8 +8,8 @@
  */
 import { succeeded } from '@flash/stack';
 import { StackMeter } from '../meter';
-import { machine, print, round, table, writeResults } from '../report';
-import { log, sleep, type BenchStack } from '../stack';
+import { log, machine, print, round, sleep, table, writeResults } from '../report';
+import { type BenchStack } from '../stack';
 import { bestRate, P99_TARGET_MS, runStep, stepRates, stepSeconds, stepTables, type StepResult } from '../steps';
 
 const env = process.env;

@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { apiClient } from '@flash/stack';
 import { StackMeter } from '../meter';
-import { machine, print, writeResults } from '../report';
-import { log, type BenchStack } from '../stack';
+import { log, machine, print, writeResults } from '../report';
+import { type BenchStack } from '../stack';
 import { bestRate, P99_TARGET_MS, runStep, stepRates, stepSeconds, stepTables, type StepResult } from '../steps';
 
 /** Buys the sale's one unit: hold and pay, with the next buyer when the simulated provider declines. */
