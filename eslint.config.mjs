@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // load/*.js and load/lib/*.js are k6 scripts (k6's own JavaScript runtime, not Node).
-  { ignores: ['**/node_modules/**', '.run/**', 'coverage/**', 'load/*.js', 'load/lib/*.js'] },
+  { ignores: ['**/node_modules/**', '.run/**', 'coverage/**', 'dist/**', 'load/*.js', 'load/lib/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
-  apiClient, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
+  apiClient, buildServices, compiledMain, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -28,17 +28,23 @@ const mailWebPort = Number(env.MAIL_WEB_PORT ?? 1080);
 const mailSmtpPort = Number(env.MAIL_SMTP_PORT ?? 1025);
 const db = mysqlServerFromEnv(env);
 
+/** STACK_COMPILED=true runs the services as production does: compiled JavaScript (npm run build), not tsx. */
+const compiled = env.STACK_COMPILED === 'true';
+/** PURCHASE_REPLICAS=2 runs a second purchase-service (own daprd, same app id and database); the edge takes turns. */
+const replicas: Record<string, number> = { 'purchase-service': Number(env.PURCHASE_REPLICAS ?? 1) };
 const services = [
   { name: 'user-service', database: 'flash_users' },
   { name: 'product-service', database: 'flash_products' },
   { name: 'purchase-service', database: 'flash_purchases' },
   { name: 'order-service', database: 'flash_orders' },
-].map((s, i) => ({
+].flatMap((s, i) => Array.from({ length: replicas[s.name] ?? 1 }, (_, r) => ({
   ...s,
+  // Replica r's ports are 10·r above the first replica's.
+  label: r ? `${s.name}-${r + 1}` : s.name,
   database: env[`${s.name.split('-')[0]!.toUpperCase()}_DB_NAME`] ?? s.database,
-  appPort: base + 1 + i,
-  dapr: { http: base + 501 + i, grpc: base + 601 + i, internalGrpc: base + 701 + i, metrics: base + 801 + i },
-}));
+  appPort: base + 1 + i + 10 * r,
+  dapr: { http: base + 501 + i + 10 * r, grpc: base + 601 + i + 10 * r, internalGrpc: base + 701 + i + 10 * r, metrics: base + 801 + i + 10 * r },
+})));
 
 const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
 const processes: Managed[] = [];
@@ -98,6 +104,7 @@ async function main(): Promise<void> {
     rmSync(path.join(runDir, stale), { force: true });
   }
   const secrets = localSecrets();
+  if (compiled) await buildServices((line) => log(`compiled ${line}`));
 
   log(`databases on ${db.host}:${db.port}, one user each`);
   const logins = new Map<string, { user: string; password: string }>();
@@ -114,9 +121,9 @@ async function main(): Promise<void> {
   recordPids();
 
   for (const s of services) {
-    const app = startProcess(s.name, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
+    const app = startProcess(s.label, process.execPath, compiled ? ['--enable-source-maps', compiledMain(s.name)] : ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')], {
       cwd: repoRoot,
-      logFile: path.join(logDir, `${s.name}.log`),
+      logFile: path.join(logDir, `${s.label}.log`),
       env: {
         PORT: String(s.appPort),
         DAPR_HTTP_PORT: String(s.dapr.http),
@@ -138,6 +145,7 @@ async function main(): Promise<void> {
     recordPids();
     const sidecar = await startSidecar({
       appId: s.name,
+      name: `${s.label}-dapr`,
       appPort: s.appPort,
       runDir,
       ports: s.dapr,
@@ -148,18 +156,19 @@ async function main(): Promise<void> {
       sentry,
       apiToken: secrets.DAPR_API_TOKEN,
       appToken: secrets.APP_API_TOKEN,
-      logFile: path.join(logDir, `${s.name}-dapr.log`),
+      logFile: path.join(logDir, `${s.label}-dapr.log`),
     });
     processes.push(sidecar);
     recordPids();
   }
 
   for (const s of services) {
-    const app = processes.find((p) => p.name === s.name)!;
-    await Promise.race([waitUntil(`${s.name} /readyz`, () => httpOk(`http://127.0.0.1:${s.appPort}/readyz`), 90_000), failOnExit(app)]);
+    const app = processes.find((p) => p.name === s.label)!;
+    await Promise.race([waitUntil(`${s.label} /readyz`, () => httpOk(`http://127.0.0.1:${s.appPort}/readyz`), 90_000), failOnExit(app)]);
   }
 
-  const targets = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${s.appPort}`]));
+  const targets: Record<string, string[]> = {};
+  for (const s of services) (targets[s.name] ??= []).push(`http://127.0.0.1:${s.appPort}`);
   edge = await new Promise<Server>((resolve, reject) => {
     const server = createEdge(targets).listen(edgePort, edgeHost, () => resolve(server)).on('error', reject);
   });
@@ -171,7 +180,7 @@ async function main(): Promise<void> {
   log(`  API docs        http://localhost:${edgePort}/api/docs`);
   log(`  caught mail     http://localhost:${mailWebPort}  (JSON: http://localhost:${mailWebPort}/email)`);
   for (const s of services) {
-    log(`  ${s.name.padEnd(16)} app :${s.appPort}  dapr http :${s.dapr.http}  dapr metrics :${s.dapr.metrics}`);
+    log(`  ${s.label.padEnd(18)} app :${s.appPort}  dapr http :${s.dapr.http}  dapr metrics :${s.dapr.metrics}`);
   }
   log(`  logs            ${path.relative(process.cwd(), logDir)}/`);
   log('Ctrl-C stops everything.');

@@ -45,6 +45,8 @@ export function serviceParts(name: ServiceName, env: NodeJS.ProcessEnv, options:
 export interface StackOptions {
   /** The clock order-service runs on (tests move it by days). */
   orderClock?: Clock;
+  /** How many replicas of a service run (default 1): each with its own sidecar, same app id and database, the edge takes turns. */
+  replicas?: Partial<Record<ServiceName, number>>;
 }
 
 export interface StartedService {
@@ -58,8 +60,11 @@ export interface StartedService {
 export interface TestStack {
   run: SidecarRun;
   admin: { email: string; password: string };
+  /** The first replica of each service. */
   services: Partial<Record<ServiceName, StartedService>>;
   service(name: ServiceName): StartedService;
+  /** Every replica of a service, the first one first. */
+  replicas(name: ServiceName): StartedService[];
   mail: MailCatcher;
   edgeUrl: string;
   /** Signs a shopper up through the edge, verified with the emailed code, and logs them in. */
@@ -86,6 +91,7 @@ export async function startTestStack(
   const admin = { email: `admin-${run.id}@example.test`, password: 'Admin123!' };
   const mail = await startMailCatcher();
   const services: TestStack['services'] = {};
+  const extraReplicas = new Map<ServiceName, StartedService[]>();
   const databases: string[] = [];
   let edge: Server | undefined;
   const stack: TestStack = {
@@ -100,6 +106,7 @@ export async function startTestStack(
       if (!started) throw new Error(`${name} is not part of this test stack`);
       return started;
     },
+    replicas: (name) => [stack.service(name), ...(extraReplicas.get(name) ?? [])],
     async halt(name) {
       const halted = stack.service(name);
       const stopped = halted.running.stop();
@@ -116,7 +123,7 @@ export async function startTestStack(
     async stop() {
       edge?.closeAllConnections();
       await new Promise((resolve) => (edge ? edge.close(resolve) : resolve(undefined)));
-      for (const started of Object.values(services)) await started.running.stop();
+      for (const name of Object.keys(services) as ServiceName[]) for (const started of stack.replicas(name)) await started.running.stop();
       await run.stop();
       await mail.stop();
       for (const database of databases) await dropDatabase(mysql, database);
@@ -127,14 +134,10 @@ export async function startTestStack(
       const database = `${run.id}_${name.split('-')[0]}`;
       const login = await createServiceDatabase(mysql, database, randomBytes(18).toString('base64url'));
       databases.push(database);
-      // The app's port and its sidecar's four, all different.
-      const [appPort, http, grpc, internalGrpc, metrics] = (await freePorts(5)) as [number, number, number, number, number];
-      const ports = { http, grpc, internalGrpc, metrics };
       const serviceEnv = {
         ...process.env,
-        LOG_LEVEL: 'silent',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
         PORT: '0',
-        DAPR_HTTP_PORT: String(ports.http),
         TOPIC_PREFIX: run.id,
         DAPR_API_TOKEN: run.apiToken,
         APP_API_TOKEN: run.appToken,
@@ -149,14 +152,13 @@ export async function startTestStack(
         SMTP_PORT: String(mail.smtpPort),
         ...env[name],
       };
-      const { parts, config } = serviceParts(name, serviceEnv, options);
-      // The sidecar first, as in Kubernetes: the service waits for it at start-up; daprd waits for the app's port.
-      const sidecar = await run.start(name, appPort, ports);
-      const service = await createService(parts, config);
-      const running = await listen(service.built, appPort, [service.close]);
-      services[name] = { service, running, sidecar, url: `http://127.0.0.1:${running.port}`, env: serviceEnv };
+      for (let replica = 0; replica < (options.replicas?.[name] ?? 1); replica++) {
+        const started = await startReplica(run, name, serviceEnv, options);
+        if (replica === 0) services[name] = started;
+        else extraReplicas.set(name, [...(extraReplicas.get(name) ?? []), started]);
+      }
     }
-    const targets = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.url]));
+    const targets = Object.fromEntries(Object.keys(services).map((n) => [n, stack.replicas(n as ServiceName).map((s) => s.url)]));
     edge = await new Promise<Server>((resolve) => {
       const server = createEdge(targets).listen(0, '127.0.0.1', () => resolve(server));
     });
@@ -166,4 +168,17 @@ export async function startTestStack(
     await stack.stop();
     throw err;
   }
+}
+
+/** One replica: its own app port and sidecar (the sidecar first, as in Kubernetes: the service waits for it at start-up). */
+async function startReplica(run: SidecarRun, name: ServiceName, env: NodeJS.ProcessEnv, options: StackOptions): Promise<StartedService> {
+  // The app's port and its sidecar's four, all different.
+  const [appPort, http, grpc, internalGrpc, metrics] = (await freePorts(5)) as [number, number, number, number, number];
+  const ports = { http, grpc, internalGrpc, metrics };
+  const replicaEnv = { ...env, DAPR_HTTP_PORT: String(ports.http) };
+  const { parts, config } = serviceParts(name, replicaEnv, options);
+  const sidecar = await run.start(name, appPort, ports);
+  const service = await createService(parts, config);
+  const running = await listen(service.built, appPort, [service.close]);
+  return { service, running, sidecar, url: `http://127.0.0.1:${running.port}`, env: replicaEnv };
 }

@@ -86,6 +86,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** Longer than any of our callers keeps an idle connection (nginx ingress: 60 s). */
+const KEEP_ALIVE_MS = 65_000;
+
 /** Listens, and on SIGTERM/SIGINT stops taking requests, lets in-flight ones finish, then runs the closers. */
 export async function listen(
   built: BuiltService,
@@ -97,6 +100,10 @@ export async function listen(
   const server = await new Promise<Server>((resolve, reject) => {
     const s = built.app.listen(port, host, () => resolve(s)).on('error', reject);
   });
+  // Callers keep connections open (the edge's and the ingress's keep-alive pools, Dapr): the server must outlast their
+  // idle timeout, or it closes a socket just as a request is sent on it and the caller sees ECONNRESET.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   let stopping: Promise<void> | undefined;

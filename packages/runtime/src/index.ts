@@ -121,13 +121,13 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     database: config.DB_NAME,
     entities: parts.entities,
     migrations: parts.migrations,
-    migrationsRun: true,
     migrationsTransactionMode: 'each',
     charset: 'utf8mb4',
     timezone: 'Z',
     poolSize: config.DB_POOL_SIZE,
   });
   await dataSource.initialize();
+  await migrate(dataSource);
   const dapr = new Dapr({ host: config.DAPR_HOST, httpPort: config.DAPR_HTTP_PORT, topicPrefix: config.TOPIC_PREFIX, apiToken: config.DAPR_API_TOKEN });
   // The SDK's way: wait (up to ~30 s) until the sidecar answers, so init and the first requests find it.
   await dapr.start();
@@ -160,6 +160,23 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
       await dapr.close();
     },
   };
+}
+
+/**
+ * Runs pending migrations under a database-wide lock: replicas that start together (as a Deployment's pods do) take
+ * turns, and the later ones find nothing left to do.
+ */
+async function migrate(dataSource: DataSource): Promise<void> {
+  const lock = dataSource.createQueryRunner();
+  const name = `migrations:${String(dataSource.options.database)}`;
+  try {
+    const [row] = (await lock.query('SELECT GET_LOCK(?, 120) AS got', [name])) as { got: number | null }[];
+    if (row?.got !== 1) throw new Error(`could not take the migration lock ${name} within 120 s`);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await lock.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => undefined);
+    await lock.release();
+  }
 }
 
 export async function startService(parts: ServiceParts, config: RuntimeConfig): Promise<Service & { running: RunningService }> {

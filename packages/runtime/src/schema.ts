@@ -1,3 +1,6 @@
+import type { EntityManager, EntitySchema, ObjectLiteral } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+
 /** Table options of every table our migrations create (the databases are made utf8mb4_unicode_ci too). */
 export const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
 
@@ -6,3 +9,12 @@ export const bigintAsNumber = { from: Number, to: (v: unknown) => v };
 
 /** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
 export const isDuplicateKey = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
+
+/**
+ * One multi-row INSERT and nothing else: TypeORM's `insert` may read generated columns back afterwards, a round trip
+ * the hot path does not need (callers set every column they later read).
+ */
+export async function insertRows<T extends ObjectLiteral>(tx: EntityManager, entity: EntitySchema<T>, rows: QueryDeepPartialEntity<T>[]): Promise<void> {
+  if (!rows.length) return;
+  await tx.createQueryBuilder().insert().into(entity).values(rows).updateEntity(false).execute();
+}

@@ -8,3 +8,4 @@ export * from './testing';
 export * from './mail';
 export * from './local-stack';
 export * from './api-client';
+export * from './build';

@@ -19,7 +19,8 @@ export const portOpen = (port: number) =>
 type StackVariable = 'STACK_RUN_DIR' | 'STACK_PORT_BASE' | 'EDGE_PORT' | 'MAIL_WEB_PORT' | 'MAIL_SMTP_PORT' | 'STATE_KEY_PREFIX' | 'TOPIC_PREFIX';
 
 export async function privateStackEnv(id: string, runDir: string): Promise<NodeJS.ProcessEnv & Record<StackVariable, string>> {
-  const blockPorts = (b: number) => [1, 2, 3, 4].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
+  // Four services and room for a second replica of each (10 above the first).
+  const blockPorts = (b: number) => [1, 2, 3, 4, 11, 12, 13, 14].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
   let base: number;
   do {
     base = 20_000 + Math.floor(Math.random() * 12) * 1000;

@@ -39,6 +39,8 @@ export interface SidecarOptions {
   accessControl?: boolean;
   logFile?: string;
   echo?: boolean;
+  /** The process's name in output (default `<appId>-dapr`; replicas of one app need their own). */
+  name?: string;
 }
 
 export interface Sidecar extends Managed {
@@ -102,7 +104,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '--dapr-graceful-shutdown-seconds', '3',
   ];
   const scopes = pubsubScopes(options.topicPrefix);
-  const managed = startProcess(options.appId + '-dapr', daprdPath(), args, {
+  const managed = startProcess(options.name ?? `${options.appId}-dapr`, daprdPath(), args, {
     cwd: options.runDir,
     env: {
       REDIS_HOST: options.redisHost,

@@ -3,3 +3,4 @@ export * from './sharded-counter';
 export * from './keeper';
 export * from './entities';
 export * from './mysql-ledger';
+export * from './snapshots';

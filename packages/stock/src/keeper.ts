@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { AppError } from '@flash/http';
 import { CounterMissingError, type Part, type ShardedCounter } from './sharded-counter';
 
@@ -35,8 +36,16 @@ export type NewMovement = Pick<Movement, 'stockId' | 'opId' | 'kind' | 'availabl
 
 export interface StockLedger {
   reservation(id: string): Promise<Reservation | undefined>;
-  /** Records units taken (and the reservation they are for) if the counter generation is still current. */
-  recordTake(movement: NewMovement, generation: number, reservation?: Omit<Reservation, 'createdAt'>): Promise<'recorded' | 'duplicate' | 'stale'>;
+  /**
+   * Records units taken (and the reservations they are for) if the counter generation is still current, with whatever
+   * `alsoWrite` writes in the same transaction (the owner's own rows: purchases for a flash sale).
+   */
+  recordTake(
+    movement: NewMovement,
+    generation: number,
+    reservations?: Omit<Reservation, 'createdAt'>[],
+    alsoWrite?: (tx: EntityManager) => Promise<void>,
+  ): Promise<'recorded' | 'duplicate' | 'stale'>;
   /** RESERVED → COMMITTED with its movement; any other state is returned as it is. */
   commit(reservationId: string): Promise<ReservationStatus | undefined>;
   /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
@@ -69,6 +78,8 @@ export interface StockOptions {
   defaultHoldSeconds: number;
   /** After this long, a counter entry the ledger has not settled belongs to a dead request and is settled by the sweeper. */
   orphanAfterMs: number;
+  /** Told after this process changed a stock's free units (e.g. to drop a snapshot of them). */
+  onChange?: (stockId: string) => void;
 }
 
 export interface StockLevels {
@@ -80,6 +91,20 @@ export interface StockLevels {
 }
 
 export const INSUFFICIENT_STOCK = 'INSUFFICIENT_STOCK';
+
+/** A batch's own rows collided with rows written meanwhile (unique keys): nothing was kept; decide again and retry. */
+export class BatchConflictError extends Error {
+  constructor(readonly stockId: string) {
+    super(`a batch of reservations for ${stockId} collided with a concurrent write`);
+    this.name = 'BatchConflictError';
+  }
+}
+
+/** One unit request in a batch: its reservation id and how long the hold lasts. */
+export interface BatchRequest {
+  reservationId: string;
+  holdSeconds: number;
+}
 const insufficient = (stockId: string, quantity: number) =>
   new AppError(409, INSUFFICIENT_STOCK, 'Insufficient stock', `Fewer than ${quantity} units of ${stockId} are available.`);
 const reservationConflict = (id: string) =>
@@ -115,7 +140,7 @@ export class StockKeeper {
     };
     const outcome = await this.recordTake(parts, {
       stockId, opId, kind: 'reserve', availableDelta: -quantity, soldDelta: 0, reservationId,
-    }, reservation);
+    }, [reservation]);
     if (outcome === 'duplicate') {
       // A concurrent call with the same id won: ours is undone, theirs is the answer.
       const winner = await this.ledger.reservation(reservationId);
@@ -123,6 +148,29 @@ export class StockKeeper {
       throw AppError.unavailable('The reservation could not be recorded; retry with the same id.');
     }
     return reservation;
+  }
+
+  /**
+   * Group commit: one unit for as many of `requests` as there are units, in order, with one counter take and one ledger
+   * transaction for the whole batch; `record` writes the owner's rows for the held ones in that same transaction, so a
+   * unit is never held without its owner's record (or the reverse). Returns the reservation ids that got a unit.
+   */
+  async reserveBatch(stockId: string, requests: BatchRequest[], record: (tx: EntityManager, held: BatchRequest[]) => Promise<void>): Promise<string[]> {
+    if (!requests.length) return [];
+    const opId = `b:${randomUUID()}`;
+    const parts = await this.withCounter(stockId, () => this.counter.takeUpTo(stockId, opId, requests.length));
+    const units = parts.reduce((sum, p) => sum + p.units, 0);
+    if (!units) return [];
+    const held = requests.slice(0, units);
+    const now = Date.now();
+    const reservations = held.map((r) => ({
+      id: r.reservationId, stockId, quantity: 1, status: 'RESERVED' as const, expiresAt: new Date(now + r.holdSeconds * 1000),
+    }));
+    const outcome = await this.recordTake(parts, {
+      stockId, opId, kind: 'reserve', availableDelta: -units, soldDelta: 0, reservationId: null,
+    }, reservations, (tx) => record(tx, held));
+    if (outcome === 'duplicate') throw new BatchConflictError(stockId);
+    return held.map((r) => r.reservationId);
   }
 
   async commit(reservationId: string): Promise<Reservation> {
@@ -174,6 +222,11 @@ export class StockKeeper {
   /** The ledger's own view, which balances in every transaction (the counter may lag by in-flight movements). */
   async ledgerTotals(stockId: string): Promise<{ available: number; reserved: number; sold: number }> {
     return this.ledger.totals(stockId);
+  }
+
+  /** Units free to sell now, from the counter alone (no ledger query). */
+  async available(stockId: string): Promise<number> {
+    return (await this.withCounter(stockId, () => this.counter.read(stockId))).available;
   }
 
   async levels(stockId: string): Promise<StockLevels> {
@@ -242,12 +295,18 @@ export class StockKeeper {
     return settled;
   }
 
-  private async recordTake(parts: Part[], movement: NewMovement, reservation?: Omit<Reservation, 'createdAt'>) {
-    const outcome = await this.ledger.recordTake(movement, parts[0]!.generation, reservation).catch(async (err: unknown) => {
+  private async recordTake(
+    parts: Part[],
+    movement: NewMovement,
+    reservations?: Omit<Reservation, 'createdAt'>[],
+    alsoWrite?: (tx: EntityManager) => Promise<void>,
+  ) {
+    const outcome = await this.ledger.recordTake(movement, parts[0]!.generation, reservations, alsoWrite).catch(async (err: unknown) => {
       await this.counter.settle(movement.stockId, parts, true);
       throw err;
     });
     if (outcome === 'recorded') {
+      this.options.onChange?.(movement.stockId);
       // Recorded units stay taken whatever happens to this cleanup; a leftover entry is settled by the sweeper.
       this.counter.settle(movement.stockId, parts, false).catch(() => undefined);
       return outcome;
@@ -264,7 +323,10 @@ export class StockKeeper {
         part = await this.counter.give(stockId, opId, movement.availableDelta);
       }),
     );
-    if (part) await this.counter.settle(stockId, [part], false);
+    if (part) {
+      this.options.onChange?.(stockId);
+      await this.counter.settle(stockId, [part], false);
+    }
   }
 
   /** Runs a counter operation; if Redis lost the counter, rebuilds it from the ledger and runs it again. */

@@ -1,5 +1,5 @@
 import { In, IsNull, LessThan, MoreThan, type DataSource, type EntityManager } from 'typeorm';
-import { isDuplicateKey } from '@flash/runtime';
+import { insertRows, isDuplicateKey } from '@flash/runtime';
 import type { Movement, NewMovement, Reservation, ReservationStatus, StockLedger } from './keeper';
 import { MovementEntity, ReservationEntity } from './entities';
 
@@ -22,12 +22,19 @@ export class MySqlStockLedger implements StockLedger {
     return (await this.db.getRepository(ReservationEntity).findOneBy({ id })) ?? undefined;
   }
 
-  async recordTake(movement: NewMovement, generation: number, reservation?: Omit<Reservation, 'createdAt'>) {
+  async recordTake(
+    movement: NewMovement,
+    generation: number,
+    reservations: Omit<Reservation, 'createdAt'>[] = [],
+    alsoWrite?: (tx: EntityManager) => Promise<void>,
+  ) {
     try {
       return await this.db.transaction(async (tx) => {
         if ((await this.generationOf(tx, movement.stockId, 'LOCK IN SHARE MODE')) !== generation) return 'stale' as const;
-        if (reservation) await tx.getRepository(ReservationEntity).insert(reservation);
-        await tx.getRepository(MovementEntity).insert({ ...movement, appliedAt: new Date() });
+        const now = new Date();
+        if (reservations.length) await insertRows(tx, ReservationEntity, reservations.map((r) => ({ ...r, createdAt: now })));
+        await insertRows(tx, MovementEntity, [{ ...movement, appliedAt: now, createdAt: now }]);
+        await alsoWrite?.(tx);
         return 'recorded' as const;
       });
     } catch (err) {

@@ -120,23 +120,32 @@ export class ShardedCounter {
    * Returns the parts taken, or undefined when fewer units are available.
    */
   async take(counterId: string, opId: string, units: number): Promise<Part[] | undefined> {
-    const { available, shards } = await this.read(counterId);
-    if (available < units) return undefined;
+    const parts = await this.takeUpTo(counterId, opId, units);
+    if (parts.reduce((sum, p) => sum + p.units, 0) === units) return parts;
+    await this.settle(counterId, parts, true);
+    return undefined;
+  }
+
+  /**
+   * Takes as many of `max` units as there are (a batch of buyers shares one take), from as few shards as it can.
+   * Returns the parts taken: none when the counter is empty.
+   */
+  async takeUpTo(counterId: string, opId: string, max: number): Promise<Part[]> {
+    const { shards } = await this.read(counterId);
     const start = randomInt(shards.length);
     const order = shards.map((_, i) => (start + i) % shards.length).filter((i) => shards[i]!.available > 0);
-    order.sort((a, b) => Number(shards[b]!.available >= units) - Number(shards[a]!.available >= units));
+    order.sort((a, b) => Number(shards[b]!.available >= max) - Number(shards[a]!.available >= max));
     const parts: Part[] = [];
-    let missing = units;
+    let missing = max;
     for (const shard of order) {
       const partId = `${opId}#${shard}`;
       const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing });
       const taken = value as number;
       if (taken > 0) parts.push({ shard, opId: partId, units: taken, generation });
       missing -= taken;
-      if (missing <= 0) return parts;
+      if (missing <= 0) break;
     }
-    await this.settle(counterId, parts, true);
-    return undefined;
+    return parts;
   }
 
   /** Adds units under an op id (to the shard the op id hashes to, so a retry finds its earlier entry). */

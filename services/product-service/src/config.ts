@@ -13,6 +13,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
     /** State keys one product's stock is split over: more shards, fewer ETag conflicts between concurrent buyers. */
     STOCK_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
+    /** The product page's stock is re-read from the counter after this long, and never shown older than twice it. */
+    STOCK_SNAPSHOT_MS: z.coerce.number().int().min(10).max(5000).default(500),
     /** How long reserved units are held when the caller names no time. */
     RESERVATION_HOLD_SECONDS: z.coerce.number().int().min(1).default(900),
     STOCK_SWEEP_SECONDS: z.coerce.number().min(0.1).default(2),

@@ -1,6 +1,6 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
-import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
+import { AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { docsRouter } from './api/docs';
 import { productsRouter } from './api/products';
 import { stockRouter } from './api/stock';
@@ -14,11 +14,17 @@ import { Catalog } from './domain/catalog';
 export function productService(config: ProductConfig): ServiceParts {
   const stockKeeper = oncePerContext((ctx) => {
     const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
-    return new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource, 'products'), {
+    // The product page shows stock from a snapshot; what this replica changes, it shows at once.
+    const snapshots = new AvailabilitySnapshots((productId) => keeper.available(productId), {
+      refreshAfterMs: config.STOCK_SNAPSHOT_MS, maxAgeMs: 2 * config.STOCK_SNAPSHOT_MS,
+    });
+    const keeper = new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource, 'products'), {
       what: 'Product',
       defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
       orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
+      onChange: (productId) => snapshots.invalidate(productId),
     });
+    return { keeper, snapshots };
   });
   return {
     name: SERVICE_NAME,
@@ -28,9 +34,9 @@ export function productService(config: ProductConfig): ServiceParts {
     subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
-      const stock = stockKeeper(ctx);
+      const { keeper: stock, snapshots } = stockKeeper(ctx);
       return [
-        productsRouter(new Catalog(new ProductRepository(ctx.dataSource)), stock, auth, ctx.docs),
+        productsRouter(new Catalog(new ProductRepository(ctx.dataSource)), snapshots, auth, ctx.docs),
         stockRouter(stock, auth, ctx.docs, ctx.metrics),
         docsRouter(ctx.dapr, config.OPENAPI_SOURCES, ctx.docs),
       ];
@@ -41,7 +47,7 @@ export function productService(config: ProductConfig): ServiceParts {
         name: 'stock sweep: expired reservations, unfinished movements',
         everyMs: config.STOCK_SWEEP_SECONDS * 1000,
         run: async () => {
-          const done = await stockKeeper(ctx).sweep();
+          const done = await stockKeeper(ctx).keeper.sweep();
           for (const [action, count] of Object.entries(done)) if (count) swept.inc({ action }, count);
           if (done.expired || done.applied || done.settled) ctx.logger.info(done, 'stock sweep');
         },

@@ -12,8 +12,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     STOCK_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
     STOCK_SWEEP_SECONDS: z.coerce.number().min(0.1).default(2),
     STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
-    /** After a SOLD_OUT, further attempts on this instance answer SOLD_OUT from memory for this long. */
-    SOLD_OUT_RECHECK_MS: z.coerce.number().int().min(0).max(5000).default(250),
+    /**
+     * Each replica's snapshot of a sale's free units (the sale page, sold-out refusals) is re-read after this long and
+     * never served older than twice it: a unit that comes back is offered again on every replica within that.
+     */
+    SALE_SNAPSHOT_MS: z.coerce.number().int().min(10).max(5000).default(500),
+    /** How long after a sale stops selling its refusals still look in the database (a hold may still be committing). */
+    HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,
     OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),
   }, env);

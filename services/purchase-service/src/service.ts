@@ -1,26 +1,28 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { paymentsFrom } from '@flash/payments';
-import { MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
+import { AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
 import { HOLD_EXPIRY_ROUTE, holdExpiryRouter } from './api/hold-expiry';
 import { purchasesRouter } from './api/purchases';
 import { SERVICE_NAME, type PurchaseConfig } from './config';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
 import { CreateFlashSales1764400000000 } from './data/migrations/1764400000000-CreateFlashSales';
+import { LimitSlots1764500000000 } from './data/migrations/1764500000000-LimitSlots';
 import { PurchaseRepository } from './data/purchase-repository';
 import { SaleRepository } from './data/sale-repository';
 import { FlashSales } from './domain/flash-sales';
 import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
-import { SoldOutMemory } from './domain/sold-out';
+import { HoldBatches } from './domain/hold-batches';
+import { SaleBoard } from './domain/sale-board';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
   const parts = oncePerContext((ctx) => assemble(config, ctx));
   return {
     name: SERVICE_NAME,
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
-    migrations: [CreateFlashSales1764400000000],
+    migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000],
     bindings: [HOLD_EXPIRY_ROUTE],
     // It verifies tokens: it keeps its own marks of revoked sessions.
     subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
@@ -51,10 +53,14 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
     product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
   };
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
-  const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog);
+  const snapshots = new AvailabilitySnapshots((saleId) => stock.available(saleId), {
+    refreshAfterMs: config.SALE_SNAPSHOT_MS, maxAgeMs: 2 * config.SALE_SNAPSHOT_MS,
+  });
+  const board = new SaleBoard(snapshots, purchases, { refreshAfterMs: config.SALE_SNAPSHOT_MS, settleMs: config.HOLD_SETTLE_MS });
+  const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog, board);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = paymentsFrom(config, dapr);
-  const purchasing = new Purchasing(sales, purchases, stock, payments, new SoldOutMemory(config.SOLD_OUT_RECHECK_MS), () => {
+  const purchasing = new Purchasing(sales, purchases, stock, payments, board, new HoldBatches(purchases, stock, board), () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
   });
   return { sales, purchasing, stock, outbox };

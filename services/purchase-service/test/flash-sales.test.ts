@@ -48,7 +48,7 @@ describe('flash sales: exactly the stock, always', () => {
 
   beforeAll(async () => {
     stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {
-      'purchase-service': { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_LATENCY_MS: '5', PAYMENT_SEED: 'test', SOLD_OUT_RECHECK_MS: '250' },
+      'purchase-service': { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_LATENCY_MS: '5', PAYMENT_SEED: 'test', SALE_SNAPSHOT_MS: '250' },
     });
     mint = tokenMinter(stack);
     purchaseUrl = stack.service('purchase-service').url;

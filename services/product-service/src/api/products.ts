@@ -1,8 +1,8 @@
 import type { Router } from 'express';
 import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
 import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
+import { SNAPSHOT_CACHE_CONTROL, type AvailabilitySnapshots } from '@flash/stock';
 import type { Catalog } from '../domain/catalog';
-import type { StockKeeper } from '@flash/stock';
 import type { Product } from '../domain/product';
 
 const name = z.string().trim().min(1, 'is required').max(200, 'must be at most 200 characters');
@@ -30,9 +30,9 @@ const view = (p: Product) => ({ ...p, createdAt: p.createdAt.toISOString(), upda
 export const CATALOG: ApiTag = { name: 'catalog', description: 'Browse the products and their live stock' };
 export const CATALOG_ADMIN: ApiTag = { name: 'catalog admin', description: 'Admins create and change products and set their stock' };
 
-export function productsRouter(catalog: Catalog, stock: StockKeeper, auth: Authenticator, docs: OpenAPIRegistry): Router {
+export function productsRouter(catalog: Catalog, stock: AvailabilitySnapshots, auth: Authenticator, docs: OpenAPIRegistry): Router {
   const security = bearerAuth(docs);
-  const withStock = async (product: Product) => ({ ...view(product), stock: (await stock.levels(product.id)).available });
+  const withStock = async (product: Product) => ({ ...view(product), stock: await stock.available(product.id) });
   return new ApiRoutes(docs, CATALOG)
     .get('/api/products', {
       operationId: 'listProducts', summary: 'Browse the catalog, a page at a time',
@@ -57,7 +57,7 @@ export function productsRouter(catalog: Catalog, stock: StockKeeper, auth: Authe
         404: problemResponse('NOT_FOUND'),
       },
     }, handle(async (req, res) => {
-      res.json(await withStock(await catalog.get(parseInput(IdParams, req.params).id)));
+      res.set('Cache-Control', SNAPSHOT_CACHE_CONTROL).json(await withStock(await catalog.get(parseInput(IdParams, req.params).id)));
     }))
     .post('/api/admin/products', {
       operationId: 'createProduct', summary: 'Create a product', security, tag: CATALOG_ADMIN,

@@ -31,6 +31,7 @@ export const PurchaseEntity = new EntitySchema<Purchase>({
     price: { type: 'bigint', transformer: bigintAsNumber },
     holdExpiresAt: { name: 'hold_expires_at', type: 'datetime', precision: 3 },
     orderId: { name: 'order_id', type: 'char', length: 36, nullable: true },
+    limitSlot: { name: 'limit_slot', type: 'smallint', nullable: true },
     createdAt: { name: 'created_at', type: 'datetime', precision: 3 },
     updatedAt: { name: 'updated_at', type: 'datetime', precision: 3 },
   },

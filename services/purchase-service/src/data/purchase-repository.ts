@@ -1,18 +1,16 @@
-import { Mutex, Semaphore } from 'async-mutex';
-import { In, LessThanOrEqual, type DataSource } from 'typeorm';
+import { Semaphore } from 'async-mutex';
+import { Brackets, In, LessThanOrEqual, MoreThanOrEqual, type DataSource, type EntityManager } from 'typeorm';
 import { COUNTS_AGAINST_LIMIT, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
 import type { OutboxEvent, PurchaseStore } from '../domain/ports';
-import { addToOutbox } from '@flash/runtime';
+import { addToOutbox, insertRows } from '@flash/runtime';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
 
 export class PurchaseRepository implements PurchaseStore {
   /**
-   * Buyer-lock and purchase-lock transactions hold a connection while the stock ledger needs another: capping how
-   * many run at once keeps connections free for the ledger, and one queue per buyer keeps a crowd from one buyer
-   * from filling the pool.
+   * Purchase-lock transactions hold a connection while the stock ledger needs another: capping how many run at once
+   * keeps connections free for the ledger.
    */
   private readonly lockingTransactions: Semaphore;
-  private readonly buyerQueues = new Map<string, Mutex>();
 
   constructor(private readonly db: DataSource, poolSize: number) {
     this.lockingTransactions = new Semaphore(Math.max(1, Math.floor(poolSize / 2)));
@@ -26,52 +24,26 @@ export class PurchaseRepository implements PurchaseStore {
     return (await this.db.getRepository(PurchaseEntity).findOneBy({ buyerId, idempotencyKey })) ?? undefined;
   }
 
-  async withBuyerLock(
-    saleId: string,
-    buyerId: string,
-    idempotencyKey: string,
-    decide: (state: { existing?: Purchase; active: number }) => Promise<Purchase>,
-    onTurn: () => void = () => undefined,
-  ): Promise<Purchase> {
-    const key = `${saleId}:${buyerId}`;
-    let queue = this.buyerQueues.get(key);
-    if (!queue) {
-      queue = new Mutex();
-      this.buyerQueues.set(key, queue);
-    }
-    try {
-      return await queue.runExclusive(() =>
-        this.lockingTransactions.runExclusive(() => {
-          onTurn();
-          return this.lockBuyer(saleId, buyerId, idempotencyKey, decide);
-        }),
-      );
-    } finally {
-      if (!queue.isLocked()) this.buyerQueues.delete(key);
-    }
+  async forAttempts(saleId: string, attempts: { buyerId: string; idempotencyKey: string }[]): Promise<Purchase[]> {
+    if (!attempts.length) return [];
+    const buyers = [...new Set(attempts.map((a) => a.buyerId))];
+    const keys = [...new Map(attempts.map((a) => [`${a.buyerId}\n${a.idempotencyKey}`, a])).values()];
+    return this.db.getRepository(PurchaseEntity).createQueryBuilder('p')
+      .where(new Brackets((q) => keys.forEach((a, i) =>
+        q.orWhere(`(p.buyerId = :b${i} AND p.idempotencyKey = :k${i})`, { [`b${i}`]: a.buyerId, [`k${i}`]: a.idempotencyKey }))))
+      .orWhere('(p.saleId = :saleId AND p.buyerId IN (:...buyers) AND p.limitSlot IS NOT NULL)', { saleId, buyers })
+      .getMany();
   }
 
-  private async lockBuyer(
-    saleId: string,
-    buyerId: string,
-    idempotencyKey: string,
-    decide: (state: { existing?: Purchase; active: number }) => Promise<Purchase>,
-  ): Promise<Purchase> {
-    // The lock row is made outside the transaction: concurrent INSERT IGNOREs of one new row inside it deadlock.
-    await this.db.query('INSERT IGNORE INTO sale_buyers (sale_id, buyer_id) VALUES (?, ?)', [saleId, buyerId]);
-    return this.db.transaction(async (tx) => {
-      await tx.query('SELECT sale_id FROM sale_buyers WHERE sale_id = ? AND buyer_id = ? FOR UPDATE', [saleId, buyerId]);
-      const purchases = tx.getRepository(PurchaseEntity);
-      const existing = (await purchases.findOneBy({ buyerId, idempotencyKey })) ?? undefined;
-      const active = await purchases.countBy({ saleId, buyerId, status: In(COUNTS_AGAINST_LIMIT) });
-      const purchase = await decide({ existing, active });
-      if (purchase === existing) return purchase;
-      await purchases.insert(purchase);
-      await tx.getRepository(PurchaseTransitionEntity).insert({
-        purchaseId: purchase.id, fromStatus: null, toStatus: purchase.status, reason: 'unit held', at: purchase.createdAt,
-      });
-      return purchase;
-    });
+  async insertHeld(tx: EntityManager, purchases: Purchase[]): Promise<void> {
+    await insertRows(tx, PurchaseEntity, purchases);
+    await insertRows(tx, PurchaseTransitionEntity, purchases.map((p) => ({
+      purchaseId: p.id, fromStatus: null, toStatus: p.status, reason: 'unit held', at: p.createdAt,
+    })));
+  }
+
+  async changedSince(saleId: string, since: Date): Promise<Purchase[]> {
+    return this.db.getRepository(PurchaseEntity).find({ where: { saleId, updatedAt: MoreThanOrEqual(since) }, order: { updatedAt: 'ASC' } });
   }
 
   async withPurchaseLock<T>(
@@ -85,7 +57,8 @@ export class PurchaseRepository implements PurchaseStore {
       const { result, to, reason, orderId, event } = await change(purchase);
       if (to && to !== purchase.status) {
         const at = new Date();
-        await purchases.update({ id }, { status: to, updatedAt: at, ...(orderId ? { orderId } : {}) });
+        const slot = COUNTS_AGAINST_LIMIT.includes(to) ? {} : { limitSlot: null };
+        await purchases.update({ id }, { status: to, updatedAt: at, ...slot, ...(orderId ? { orderId } : {}) });
         await tx.getRepository(PurchaseTransitionEntity).insert({ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at });
         if (event) await addToOutbox(tx, event.topic, event.data);
       }

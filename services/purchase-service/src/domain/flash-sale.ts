@@ -35,9 +35,17 @@ export interface Purchase {
   price: number;
   holdExpiresAt: Date;
   orderId: string | null;
+  /** Which of the buyer's per-sale slots (0 … perUserLimit-1) it takes while it counts against the limit; else null. */
+  limitSlot: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
 /** Statuses that count against the buyer's per-user limit. */
 export const COUNTS_AGAINST_LIMIT: PurchaseStatus[] = ['HELD', 'PAID'];
+
+/** The lowest of the buyer's `limit` slots that `taken` does not use; undefined when the buyer is at the limit. */
+export function freeSlot(taken: ReadonlySet<number>, limit: number): number | undefined {
+  for (let slot = 0; slot < limit; slot++) if (!taken.has(slot)) return slot;
+  return undefined;
+}

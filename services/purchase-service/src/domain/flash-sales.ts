@@ -3,6 +3,7 @@ import { AppError } from '@flash/http';
 import type { StockKeeper } from '@flash/stock';
 import { saleStatus, type FlashSale, type NewFlashSale, type SaleStatus } from './flash-sale';
 import type { ProductCatalog, PurchaseStore, SaleStore } from './ports';
+import type { SaleBoard } from './sale-board';
 
 export interface SaleView extends FlashSale {
   remaining: number;
@@ -30,6 +31,8 @@ export class FlashSales {
     private readonly purchases: PurchaseStore,
     private readonly stock: StockKeeper,
     private readonly catalog: ProductCatalog,
+    /** Units free to sell, from the replica's snapshot (the sale page must not cost a counter read per view). */
+    private readonly board: Pick<SaleBoard, 'available'>,
   ) {}
 
   async create(input: NewFlashSale, now = new Date()): Promise<SaleView> {
@@ -84,7 +87,7 @@ export class FlashSales {
   }
 
   private async view(sale: FlashSale, now: Date): Promise<SaleView> {
-    const remaining = (await this.stock.levels(sale.id)).available;
+    const remaining = await this.board.available(sale.id);
     return { ...sale, remaining, status: saleStatus(sale, remaining, now) };
   }
 }

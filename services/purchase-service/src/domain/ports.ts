@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { FlashSale, Purchase, PurchaseStatus } from './flash-sale';
 
 export interface SaleStore {
@@ -12,17 +13,14 @@ export interface PurchaseStore {
   byId(id: string): Promise<Purchase | undefined>;
   byKey(buyerId: string, idempotencyKey: string): Promise<Purchase | undefined>;
   /**
-   * Serialises a buyer's attempts on a sale: under a lock on (sale, buyer), hands `decide` the purchase already made
-   * with this key (if any) and how many purchases count against the limit; inserts the purchase `decide` returns.
+   * For a batch of attempts (one query): the purchases made with these buyers' keys (on any sale), and the buyers'
+   * purchases on the sale that still take a limit slot.
    */
-  withBuyerLock(
-    saleId: string,
-    buyerId: string,
-    idempotencyKey: string,
-    decide: (state: { existing?: Purchase; active: number }) => Promise<Purchase>,
-    /** Runs when the attempt's turn comes, before any locking: throwing here costs no database work. */
-    onTurn?: () => void,
-  ): Promise<Purchase>;
+  forAttempts(saleId: string, attempts: { buyerId: string; idempotencyKey: string }[]): Promise<Purchase[]>;
+  /** Writes new held purchases (and their first transition) in the caller's transaction. */
+  insertHeld(tx: EntityManager, purchases: Purchase[]): Promise<void>;
+  /** The sale's purchases changed at or after `since`, oldest change first. */
+  changedSince(saleId: string, since: Date): Promise<Purchase[]>;
   /** Under a lock on the purchase: `change` sees it and may return a transition to record (with an event). */
   withPurchaseLock<T>(
     id: string,

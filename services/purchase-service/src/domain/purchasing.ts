@@ -1,16 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { PURCHASE_PAID_TOPIC, REFUND_REQUESTED_TOPIC, type PurchasePaid, type RefundRequested } from '@flash/events';
 import { AppError } from '@flash/http';
 import { PaymentErrors, type Payments } from '@flash/payments';
-import { INSUFFICIENT_STOCK, type StockKeeper } from '@flash/stock';
+import type { StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
 import type { FlashSales } from './flash-sales';
 import type { Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
-import type { SoldOutMemory } from './sold-out';
-
-/** The stock hold outlives the purchase hold, so the purchase's own expiry always decides first. */
-const STOCK_HOLD_MARGIN_SECONDS = 60;
+import type { HoldBatches } from './hold-batches';
+import type { SaleBoard } from './sale-board';
 
 /** A shopper's purchase: attempt (hold one unit), pay, abandon; holds that run out are expired. */
 export class Purchasing {
@@ -19,50 +16,29 @@ export class Purchasing {
     private readonly purchases: PurchaseStore,
     private readonly stock: StockKeeper,
     private readonly payments: Payments,
-    private readonly soldOut: SoldOutMemory,
+    private readonly board: SaleBoard,
+    private readonly holds: HoldBatches,
     /** Publishes what the last change wrote to the outbox (without waiting for it). */
     private readonly announce: () => void = () => undefined,
   ) {}
 
-  /** Holds one unit for the buyer; the same Idempotency-Key always answers with the same purchase. */
+  /**
+   * Holds one unit for the buyer; the same Idempotency-Key always answers with the same purchase. A sale that is not
+   * open, has ended or is sold out is refused from memory; everything else joins the sale's next batch (HoldBatches).
+   */
   async attempt(saleId: string, buyerId: string, idempotencyKey: string, now = new Date()): Promise<Purchase> {
-    const earlier = await this.purchases.byKey(buyerId, idempotencyKey);
-    if (earlier) return this.sameSale(earlier, saleId);
     const sale = await this.sales.sale(saleId);
     if (now.getTime() < sale.startsAt.getTime()) throw SaleErrors.notOpen(sale.startsAt);
-    if (now.getTime() >= sale.endsAt.getTime()) throw SaleErrors.ended();
-    if (this.soldOut.isSoldOut(saleId)) throw SaleErrors.soldOut();
-
-    let held: string | undefined;
-    return this.purchases.withBuyerLock(saleId, buyerId, idempotencyKey, async ({ existing, active }) => {
-      if (existing) return this.sameSale(existing, saleId);
-      if (active >= sale.perUserLimit) throw SaleErrors.limitReached(sale.perUserLimit);
-      const id = randomUUID();
-      try {
-        await this.stock.reserve(saleId, 1, id, sale.holdSeconds + STOCK_HOLD_MARGIN_SECONDS);
-        held = id;
-      } catch (err) {
-        if (err instanceof AppError && err.code === INSUFFICIENT_STOCK) {
-          this.soldOut.soldOut(saleId);
-          throw SaleErrors.soldOut();
-        }
-        throw err;
-      }
-      return {
-        id, saleId, buyerId, idempotencyKey, status: 'HELD', price: sale.price, orderId: null,
-        holdExpiresAt: new Date(now.getTime() + sale.holdSeconds * 1000), createdAt: now, updatedAt: now,
-      };
-    }, () => {
-      // The crowd queued behind the first SOLD_OUT learns it when its turn comes, without database or counter work.
-      if (this.soldOut.isSoldOut(saleId)) throw SaleErrors.soldOut();
-    }).catch(async (err: unknown) => {
-      // The unit was held but the purchase not recorded: it goes back now rather than when the stock hold ends.
-      if (held) await this.stock.release(held).catch(() => undefined);
-      // A retry of an attempt that did hold a unit keeps its answer, even if the sale sold out meanwhile.
-      const earlier = err instanceof AppError && err.code === 'SOLD_OUT' ? await this.purchases.byKey(buyerId, idempotencyKey) : undefined;
+    const ended = now.getTime() >= sale.endsAt.getTime();
+    const stoppedAt = ended ? sale.endsAt.getTime() : (await this.board.available(saleId)) > 0 ? undefined : this.board.soldOutSince(saleId);
+    if (stoppedAt !== undefined) {
+      // Nothing to sell: only a retry of an attempt that did hold gets something other than the refusal.
+      let earlier = this.board.earlierAttempt(saleId, buyerId, idempotencyKey, stoppedAt);
+      if (earlier === undefined && ended) earlier = (await this.purchases.byKey(buyerId, idempotencyKey)) ?? null;
       if (earlier) return this.sameSale(earlier, saleId);
-      throw err;
-    });
+      if (earlier === null) throw ended ? SaleErrors.ended() : SaleErrors.soldOut();
+    }
+    return this.holds.hold(sale, buyerId, idempotencyKey);
   }
 
   /** Pays a held purchase; exactly one unit is sold, or the unit goes back (and money that landed comes back). */
@@ -136,7 +112,7 @@ export class Purchasing {
     if (!outcome) throw AppError.notFound(`Purchase ${purchaseId}`);
     await this.stock.returnSold(purchaseId);
     const purchase = (await this.purchases.byId(purchaseId))!;
-    this.soldOut.unitReturned(purchase.saleId);
+    this.board.unitReturned(purchase.saleId);
     return purchase;
   }
 
@@ -176,7 +152,7 @@ export class Purchasing {
       // Already sold means the purchase was paid meanwhile; anything else is retried by the next expiry run.
       if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') throw err;
     }
-    this.soldOut.unitReturned(purchase.saleId);
+    this.board.unitReturned(purchase.saleId);
   }
 
   private async owned(purchaseId: string, buyerId: string): Promise<Purchase> {

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '@flash/http';
+import { BatchConflictError, type BatchRequest, type StockKeeper } from '@flash/stock';
+import { SaleErrors } from './errors';
+import { freeSlot, type FlashSale, type Purchase } from './flash-sale';
+import type { PurchaseStore } from './ports';
+import type { SaleBoard } from './sale-board';
+
+/** The stock hold outlives the purchase hold, so the purchase's own expiry always decides first. */
+export const STOCK_HOLD_MARGIN_SECONDS = 60;
+/** Attempts written in one transaction at most. */
+const MAX_BATCH = 500;
+/** A batch whose rows collide with another replica's (same buyer at once) is decided again, this often at most. */
+const MAX_TRIES = 3;
+
+interface Attempt {
+  buyerId: string;
+  idempotencyKey: string;
+  resolve(purchase: Purchase): void;
+  reject(err: unknown): void;
+}
+
+interface Queue {
+  sale: FlashSale;
+  waiting: Attempt[];
+  writing: boolean;
+}
+
+/**
+ * Group commit of holds: attempts on one sale that arrive while the previous batch is being written are decided and
+ * written together — one query for what the buyers already have, one counter take for the units, one transaction for
+ * the reservations, the ledger movement and the purchases. Each buyer is answered only after that commit.
+ */
+export class HoldBatches {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly purchases: PurchaseStore,
+    private readonly stock: Pick<StockKeeper, 'reserveBatch'>,
+    private readonly board: SaleBoard,
+  ) {}
+
+  hold(sale: FlashSale, buyerId: string, idempotencyKey: string): Promise<Purchase> {
+    let queue = this.queues.get(sale.id);
+    if (!queue) {
+      queue = { sale, waiting: [], writing: false };
+      this.queues.set(sale.id, queue);
+    }
+    const promise = new Promise<Purchase>((resolve, reject) => queue.waiting.push({ buyerId, idempotencyKey, resolve, reject }));
+    if (!queue.writing) void this.drain(queue);
+    return promise;
+  }
+
+  private async drain(queue: Queue): Promise<void> {
+    queue.writing = true;
+    while (queue.waiting.length) await this.write(queue.sale, queue.waiting.splice(0, MAX_BATCH));
+    queue.writing = false;
+    this.queues.delete(queue.sale.id);
+  }
+
+  private async write(sale: FlashSale, batch: Attempt[]): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        const answers = await this.decideAndWrite(sale, batch);
+        batch.forEach((attempt, i) => {
+          const answer = answers[i]!;
+          if (answer instanceof Error) attempt.reject(answer);
+          else attempt.resolve(answer);
+        });
+        return;
+      } catch (err) {
+        if (err instanceof BatchConflictError && tries < MAX_TRIES) continue;
+        const answer = err instanceof BatchConflictError ? AppError.unavailable('Too many attempts at once; retry with the same Idempotency-Key.') : err;
+        batch.forEach((attempt) => attempt.reject(answer));
+        return;
+      }
+    }
+  }
+
+  /** Each attempt's answer, in order: its purchase, or the refusal. Throws when nothing was written. */
+  private async decideAndWrite(sale: FlashSale, batch: Attempt[]): Promise<(Purchase | AppError)[]> {
+    const existing = await this.purchases.forAttempts(sale.id, batch);
+    const byKey = new Map(existing.map((p) => [keyOf(p.buyerId, p.idempotencyKey), p]));
+    const slots = new Map<string, Set<number>>();
+    for (const p of existing) {
+      if (p.saleId !== sale.id || p.limitSlot === null) continue;
+      if (!slots.has(p.buyerId)) slots.set(p.buyerId, new Set());
+      slots.get(p.buyerId)!.add(p.limitSlot);
+    }
+    const now = new Date();
+    const wanted: Purchase[] = [];
+    const decided = batch.map((a): Purchase | AppError => {
+      const earlier = byKey.get(keyOf(a.buyerId, a.idempotencyKey));
+      if (earlier) return earlier.saleId === sale.id ? earlier : SaleErrors.keyReused();
+      const taken = slots.get(a.buyerId) ?? new Set<number>();
+      slots.set(a.buyerId, taken);
+      const slot = freeSlot(taken, sale.perUserLimit);
+      if (slot === undefined) return SaleErrors.limitReached(sale.perUserLimit);
+      taken.add(slot);
+      const purchase: Purchase = {
+        id: randomUUID(), saleId: sale.id, buyerId: a.buyerId, idempotencyKey: a.idempotencyKey, status: 'HELD', price: sale.price,
+        orderId: null, limitSlot: slot, holdExpiresAt: new Date(now.getTime() + sale.holdSeconds * 1000), createdAt: now, updatedAt: now,
+      };
+      // The same key twice in one batch: both get the one purchase.
+      byKey.set(keyOf(a.buyerId, a.idempotencyKey), purchase);
+      wanted.push(purchase);
+      return purchase;
+    });
+    const requests: BatchRequest[] = wanted.map((p) => ({ reservationId: p.id, holdSeconds: sale.holdSeconds + STOCK_HOLD_MARGIN_SECONDS }));
+    const held = new Set(await this.stock.reserveBatch(sale.id, requests, async (tx, got) => {
+      const ids = new Set(got.map((r) => r.reservationId));
+      await this.purchases.insertHeld(tx, wanted.filter((p) => ids.has(p.id)));
+    }));
+    if (held.size < wanted.length) this.board.soldOut(sale.id);
+    const unitless = new Set(wanted.filter((p) => !held.has(p.id)).map((p) => p.id));
+    return decided.map((d) => (d instanceof AppError || !unitless.has(d.id) ? d : SaleErrors.soldOut()));
+  }
+}
+
+const keyOf = (buyerId: string, idempotencyKey: string) => `${buyerId}\n${idempotencyKey}`;
