@@ -19,8 +19,9 @@ const SAMPLE_EVERY_MS = 250;
 export class StackMeter {
   readonly counters: WorkCounters;
 
-  constructor(readonly processes: StackProcess[]) {
-    this.counters = new WorkCounters(processes.filter((p) => p.metricsPort));
+  /** `dbUsers`: the stack's own MariaDB users (see WorkCounters). */
+  constructor(readonly processes: StackProcess[], dbUsers: string[] = []) {
+    this.counters = new WorkCounters(processes.filter((p) => p.metricsPort), dbUsers);
   }
 
   /**

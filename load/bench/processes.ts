@@ -44,7 +44,8 @@ export function stackProcesses(orchestratorPid: number, runDir: string): StackPr
     if (!read(`/proc/${entry}/environ`).split('\0').includes(`STACK_RUN_DIR=${runDir}`)) continue;
     const cmd = read(`/proc/${entry}/cmdline`).replace(/\0/g, ' ');
     const appId = /--app-id (\S+)/.exec(cmd)?.[1];
-    const service = /services\/([a-z]+-service)\//.exec(cmd)?.[1];
+    // services/<name>/src/main.ts through tsx, or dist/<name>/main.js compiled.
+    const service = /(?:services|dist)\/([a-z]+-service)\//.exec(cmd)?.[1];
     if (appId) found.push({ name: named(`${appId} daprd`), pid, metricsPort: Number(/--metrics-port (\d+)/.exec(cmd)?.[1]) });
     else if (service) found.push({ name: named(service), pid });
     else if (/maildev/.test(cmd)) found.push({ name: 'maildev', pid });

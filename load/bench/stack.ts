@@ -13,6 +13,7 @@ import {
 import { readConfig as userConfig } from '../../services/user-service/src/config';
 import { SigningKeyEntity } from '../../services/user-service/src/data/account.entities';
 import { personalDataVault, signingKeyring } from '../../services/user-service/src/service';
+import { StackMeter } from './meter';
 import { stackProcesses, type StackProcess } from './processes';
 import { log, sleep } from './report';
 
@@ -47,6 +48,9 @@ export class BenchStack {
       PAYMENT_LATENCY_MS: process.env.PAYMENT_LATENCY_MS ?? '20',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       SEED_DEMO_DATA: 'false',
+      // The services run compiled, as in production; BENCH_COMPILED=false measures them through tsx.
+      STACK_COMPILED: process.env.BENCH_COMPILED === 'false' ? 'false' : 'true',
+      PURCHASE_REPLICAS: process.env.PURCHASE_REPLICAS ?? '1',
     };
     log(`starting a stack of its own (${id}, edge http://127.0.0.1:${stackEnv.EDGE_PORT})`);
     const stack = startLocalStack(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], stackEnv);
@@ -80,6 +84,11 @@ export class BenchStack {
   /** The processes to measure, as they run now. */
   processes(): StackProcess[] {
     return stackProcesses(this.orchestratorPid, this.runDir);
+  }
+
+  /** A meter of the stack's processes and counters, its own database users included. */
+  meter(): StackMeter {
+    return new StackMeter(this.processes(), STACK_SERVICES.map((s) => `${this.id}_${s}`));
   }
 
   /** The secrets the stack generated (secrets.json of its run directory). */
@@ -145,13 +154,16 @@ export class BenchStack {
     return check!;
   }
 
-  /** A purchase-service counter (`purchase_attempts_total`, …) by outcome, from its own metrics. */
+  /** A purchase-service counter (`purchase_attempts_total`, …) by outcome, from its own metrics, every replica's added. */
   async purchaseMetric(name: string): Promise<Record<string, number>> {
-    const text = await (await fetch(`http://127.0.0.1:${this.portBase + 3}/metrics`)).text();
     const out: Record<string, number> = {};
-    for (const line of text.split('\n')) {
-      const m = new RegExp(`^${name}\\{outcome="([^"]+)"[^}]*\\} (\\d+)`).exec(line);
-      if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    // Replica r listens 10·r above the first (scripts/start.ts).
+    for (let r = 0; r < Number(this.env.PURCHASE_REPLICAS ?? 1); r++) {
+      const text = await (await fetch(`http://127.0.0.1:${this.portBase + 3 + 10 * r}/metrics`)).text();
+      for (const line of text.split('\n')) {
+        const m = new RegExp(`^${name}\\{outcome="([^"]+)"[^}]*\\} (\\d+)`).exec(line);
+        if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+      }
     }
     return out;
   }

@@ -4,7 +4,7 @@
  * refusals, page reads). After each step the sale's stock invariant is checked.
  */
 import { randomBytes } from 'node:crypto';
-import { SQL_COUNTERS, type Counts } from './counters';
+import { OWN_SQL_COUNTERS, SQL_COUNTERS, type Counts } from './counters';
 import { runK6, type K6Result, type Latency } from './k6';
 import { aboveIdle, part, sum, type StackMeter, type Window } from './meter';
 import { log, round, table } from './report';
@@ -26,7 +26,10 @@ export interface UnitCost {
   cpuMs: Record<string, number | null>;
   cpuMsTotal: number | null;
   k6CpuMs: number | null;
+  /** MariaDB's global counters: every client of the shared server. */
   sql: Record<string, number | null>;
+  /** The stack's own database users (where MariaDB keeps user statistics), CPU ms included. */
+  ownSql: Record<string, number | null>;
   sidecarCalls: Record<string, number | null>;
   sidecarCallsTotal: number | null;
   redisCommands: number | null;
@@ -45,6 +48,7 @@ export function costPerUnit(window: Window, idlePerSecond: Counts, units: number
     cpuMsTotal: per(sum(ours)),
     k6CpuMs: cpu[K6] === undefined ? null : per(cpu[K6]),
     sql: perEach(part(cost, 'sql:')),
+    ownSql: perEach(part(cost, 'ours:')),
     sidecarCalls: perEach(sidecars),
     sidecarCallsTotal: per(sum(sidecars)),
     redisCommands: per(cost['redis:commands'] ?? 0),
@@ -56,6 +60,7 @@ export function idleRates(perSecond: Counts) {
   return {
     cpuPercentOfOneCore: Object.fromEntries(Object.entries(part(perSecond, 'cpu:')).map(([k, v]) => [k, round(v / 10, 1)])),
     sqlPerSecond: Object.fromEntries(Object.entries(part(perSecond, 'sql:')).map(([k, v]) => [k, round(v, 1)])),
+    ownSqlPerSecond: Object.fromEntries(Object.entries(part(perSecond, 'ours:')).map(([k, v]) => [k, round(v, 1)])),
     sidecarCallsPerSecond: round(sum(part(perSecond, 'sidecar:')), 1),
     redisCommandsPerSecond: round(perSecond['redis:commands'] ?? 0, 1),
   };
@@ -147,7 +152,10 @@ export async function runStep(stack: BenchStack, meter: StackMeter, spec: StepSp
 /** The highest offered rate whose step stayed within target. */
 export const bestRate = (steps: StepResult[]) => Math.max(0, ...steps.filter((s) => s.withinTarget).map((s) => s.rate)) || null;
 
-const SHARED_NOTE = 'MariaDB and Redis are the machine\'s, shared with other runs: their CPU and counts include whatever else ran (idle subtracted, measured just before each step).';
+const SHARED_NOTE = 'MariaDB and Redis are the machine\'s, shared with other runs: their CPU and global counts include whatever else ran (idle subtracted, measured just before each step); "stack\'s own users" counts only this stack\'s database users (MariaDB user statistics).';
+
+/** SQL statements per unit: the stack's own users' where counted, else the whole server's (marked). */
+const sqlCell = (cost: UnitCost) => (cost.ownSql.statements !== undefined ? cost.ownSql.statements : cost.sql.Questions === null ? null : `${cost.sql.Questions} (server)`);
 
 /** Which 5xx a step got: ` [503×2]`. */
 const statuses = (s: StepResult) => {
@@ -162,7 +170,7 @@ export function stepTables(steps: StepResult[], unit: string): string[] {
     ['step', 'offered/s', 'achieved/s', 'dropped', 'p50 ms', 'p95 ms', 'p99 ms', '5xx (no answer)', unit + 's', `CPU ms/${unit} (ours)`, `k6 CPU ms/${unit}`, `SQL/${unit}`, `sidecar calls/${unit}`, `Redis cmds/${unit}`, 'invariant', `p99 ≤ ${P99_TARGET_MS}, 0 dropped, 0 5xx, all answered`],
     steps.map((s) => [
       s.label, s.rate, s.achievedPerSecond, s.dropped, s.latency?.p50, s.latency?.p95, s.latency?.p99, `${s.serverErrors}${statuses(s)} (${s.noAnswer})`, s.perUnit.units,
-      s.perUnit.cpuMsTotal, s.perUnit.k6CpuMs, s.perUnit.sql.Questions, s.perUnit.sidecarCallsTotal, s.perUnit.redisCommands, invariantCell(s), s.withinTarget ? 'yes' : 'no',
+      s.perUnit.cpuMsTotal, s.perUnit.k6CpuMs, sqlCell(s.perUnit), s.perUnit.sidecarCallsTotal, s.perUnit.redisCommands, invariantCell(s), s.withinTarget ? 'yes' : 'no',
     ]),
   );
   const names = [...new Set(steps.flatMap((s) => Object.keys(s.perUnit.cpuMs)))];
@@ -174,9 +182,13 @@ export function stepTables(steps: StepResult[], unit: string): string[] {
       ['k6 (apart)', ...steps.map((s) => s.perUnit.k6CpuMs)],
     ],
   );
+  const own = steps.some((s) => Object.keys(s.perUnit.ownSql).length);
   const sql = table(
-    [`SQL per ${unit} (MariaDB global status, idle subtracted)`, ...steps.map((s) => s.label)],
-    SQL_COUNTERS.map((c) => [c, ...steps.map((s) => s.perUnit.sql[c])]),
+    [`SQL per ${unit}, idle subtracted`, ...steps.map((s) => s.label)],
+    [
+      ...(own ? Object.keys(OWN_SQL_COUNTERS).map((c) => [`stack's own users: ${c}`, ...steps.map((s) => s.perUnit.ownSql[c])]) : []),
+      ...SQL_COUNTERS.map((c) => [`whole server: ${c}`, ...steps.map((s) => s.perUnit.sql[c])]),
+    ],
   );
   const sidecarNames = [...new Set(steps.flatMap((s) => Object.keys(s.perUnit.sidecarCalls)))];
   const sidecars = table(
@@ -189,6 +201,7 @@ export function stepTables(steps: StepResult[], unit: string): string[] {
     ['idle before the step', ...steps.map((s) => s.label)],
     [
       ['CPU % of a core, all of ours', ...steps.map((s) => round(sum(Object.fromEntries(Object.entries(s.idle.cpuPercentOfOneCore).filter(([k]) => k !== K6).map(([k, v]) => [k, v ?? 0]))), 1))],
+      ['SQL statements/s (stack\'s own users)', ...steps.map((s) => s.idle.ownSqlPerSecond.statements)],
       ['SQL statements/s (whole server)', ...steps.map((s) => s.idle.sqlPerSecond.Questions)],
       ['sidecar calls/s', ...steps.map((s) => s.idle.sidecarCallsPerSecond)],
       ['Redis commands/s (whole server)', ...steps.map((s) => s.idle.redisCommandsPerSecond)],

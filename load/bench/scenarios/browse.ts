@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { apiCall, signUpShopper } from '@flash/stack';
 import { runK6 } from '../k6';
-import { StackMeter, part } from '../meter';
+import { part } from '../meter';
 import { machine, print, round, table, writeResults } from '../report';
 import type { BenchStack } from '../stack';
 
@@ -30,7 +30,7 @@ export async function browse(stack: BenchStack, scenario: 'steady-browse' | 'mix
     writeFileSync(stack.file('accounts.json'), JSON.stringify(accounts));
     Object.assign(vars, { ACCOUNTS: stack.file('accounts.json'), PRODUCT: product.id });
   }
-  const meter = new StackMeter(stack.processes());
+  const meter = stack.meter();
   const { result: k6, window } = await meter.window((follow) => runK6(`${scenario}.js`, vars, stack.file('k6-summary.json'), (pid) => follow('k6', pid)));
   await meter.close();
   const cpu = part(window.delta, 'cpu:');

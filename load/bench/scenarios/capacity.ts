@@ -3,7 +3,6 @@
  * 1,000, 1,500, 2,000) for BENCH_STEP_SECONDS (30) to a fresh sale with a unit for every attempt, from distinct
  * logged-in buyers (load/hold-attempts.js); the cost is divided by the attempts that held a unit.
  */
-import { StackMeter } from '../meter';
 import { log, machine, print, writeResults } from '../report';
 import { type BenchStack } from '../stack';
 import { bestRate, P99_TARGET_MS, runStep, stepRates, stepSeconds, stepTables, type StepResult } from '../steps';
@@ -15,7 +14,7 @@ export async function capacity(stack: BenchStack): Promise<number> {
   log(`minting ${buyers} buyer tokens (setup, not measured)`);
   const { file: tokens } = await stack.buyerTokens(buyers);
   const product = await stack.product();
-  const meter = new StackMeter(stack.processes());
+  const meter = stack.meter();
   const steps: StepResult[] = [];
   try {
     for (const rate of rates) {

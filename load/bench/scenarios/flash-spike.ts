@@ -27,7 +27,7 @@ async function spikeOnce(stack: BenchStack, tokensFile: string, run: number) {
   const opensAt = Date.now() + 8000 + BUYERS * 2;
   const sale = await stack.sale(product.id, UNITS, { opensAt });
   log(`run ${run}: sale of ${UNITS} units opens in ${Math.round((opensAt - Date.now()) / 1000)} s for ${BUYERS} buyers`);
-  const meter = new StackMeter(stack.processes());
+  const meter = stack.meter();
   const attemptsBefore = await stack.purchaseMetric('purchase_attempts_total');
   const paymentsBefore = await stack.purchaseMetric('payments_total');
   const { result: k6, window } = await meter.window((follow) =>

@@ -5,12 +5,12 @@
  * most 10,000 holds, each hold lasting BENCH_IDLE_HOLD_SECONDS (20); once every hold has expired and the money has
  * settled it sits idle again as long. Reported: CPU % of one core per process, SQL statements/s, sidecar calls/s, Redis commands/s.
  */
-import { StackMeter, sum } from '../meter';
+import { sum } from '../meter';
 import { runK6 } from '../k6';
 import { log, machine, print, round, sleep, table, writeResults } from '../report';
 import { type BenchStack, type SaleInvariant } from '../stack';
 import { costPerUnit, idleRates, K6 } from '../steps';
-import { SQL_COUNTERS } from '../counters';
+import { OWN_SQL_COUNTERS, SQL_COUNTERS } from '../counters';
 
 const env = process.env;
 const SALE_SIZE = 10_000;
@@ -24,7 +24,7 @@ export async function idle(stack: BenchStack): Promise<number> {
   // Seeding 50,000 holds at today's pace takes most of an hour: the tokens outlive it.
   const { file } = await stack.buyerTokens(perSale, 6 * 3600);
   const product = await stack.product();
-  const meter = new StackMeter(stack.processes());
+  const meter = stack.meter();
   try {
     // The first seconds after start-up still warm up (JIT, first connections, the first sweeps): not idle yet.
     await sleep(Number(env.BENCH_SETTLE_SECONDS ?? 15) * 1000);
@@ -68,12 +68,13 @@ export async function idle(stack: BenchStack): Promise<number> {
         ['**all of ours**', ...periods.map(ours)],
       ]),
       table(['per second', ...periods.map((p) => p.label)], [
+        ...Object.keys(OWN_SQL_COUNTERS).map((c) => [`SQL ${c} (stack's own users)`, ...periods.map((p) => p.ownSqlPerSecond[c])]),
         ...SQL_COUNTERS.map((c) => [`SQL ${c} (whole server)`, ...periods.map((p) => p.sqlPerSecond[c])]),
         ['sidecar calls (ours)', ...periods.map((p) => p.sidecarCallsPerSecond)],
         ['Redis commands (whole server)', ...periods.map((p) => p.redisCommandsPerSecond)],
       ]),
       `seeding: ${results.seeding.holdsPerSecond} holds/s; per hold above the empty shop's idle: ${seedCost.cpuMsTotal} CPU ms (ours; k6 ${seedCost.k6CpuMs}), `
-        + `${seedCost.sql.Questions} SQL, ${seedCost.sidecarCallsTotal} sidecar calls, ${seedCost.redisCommands} Redis commands (payment and abandon included); ${made.serverErrors} 5xx`,
+        + `${seedCost.ownSql.statements ?? `${seedCost.sql.Questions} (server)`} SQL, ${seedCost.sidecarCallsTotal} sidecar calls, ${seedCost.redisCommands} Redis commands (payment and abandon included); ${made.serverErrors} 5xx`,
       `invariants: ${results.invariantsConsistent ? 'OK' : 'BROKEN'} in every sale; money ${money.consistent ? 'OK' : 'BROKEN'}`,
       'MariaDB and Redis are the machine\'s, shared with other runs: their CPU and counts include whatever else ran meanwhile.',
     );

@@ -7,7 +7,6 @@
  * iterations count both k6 scenarios (reads and the holds beside them).
  */
 import { succeeded } from '@flash/stack';
-import { StackMeter } from '../meter';
 import { log, machine, print, round, sleep, table, writeResults } from '../report';
 import { type BenchStack } from '../stack';
 import { bestRate, P99_TARGET_MS, runStep, stepRates, stepSeconds, stepTables, type StepResult } from '../steps';
@@ -92,7 +91,7 @@ export async function refresh(stack: BenchStack): Promise<number> {
   const { file } = await stack.buyerTokens(Math.max(1, holdsPerStep * rates.length * pages.length));
   const product = await stack.product(1000);
   const sale = await stack.sale(product.id, Math.max(1000, holdsPerStep * rates.length * pages.length * 2));
-  const meter = new StackMeter(stack.processes());
+  const meter = stack.meter();
   const steps: StepResult[] = [];
   let offset = 0;
   try {

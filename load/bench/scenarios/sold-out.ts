@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { apiClient } from '@flash/stack';
-import { StackMeter } from '../meter';
 import { log, machine, print, writeResults } from '../report';
 import { type BenchStack } from '../stack';
 import { bestRate, P99_TARGET_MS, runStep, stepRates, stepSeconds, stepTables, type StepResult } from '../steps';
@@ -32,7 +31,7 @@ export async function soldOut(stack: BenchStack): Promise<number> {
   const product = await stack.product();
   const sale = await stack.sale(product.id, 1);
   await sellOut(stack, sale.id, tokens);
-  const meter = new StackMeter(stack.processes());
+  const meter = stack.meter();
   const steps: StepResult[] = [];
   let offset = 0;
   try {
