@@ -16,6 +16,7 @@ const soldOutAnswer = new Trend('sold_out_answer', true);
 // When (ms after the opening) each answer came: their maximum is how long the crowd took.
 const attemptDone = new Trend('attempt_done_after_opening');
 const paymentDone = new Trend('payment_done_after_opening');
+const answerDone = new Trend('answer_done_after_opening');
 const serverErrors = new Counter('server_errors');
 const held = new Counter('held');
 const soldOut = new Counter('sold_out');
@@ -42,11 +43,12 @@ export default function () {
   if (wait > 0) sleep(wait);
 
   const res = http.post(`${BASE}/api/flash-sales/${SALE}/purchases`, null, {
-    headers: { ...headers, 'idempotency-key': `vu-${__VU}` },
+    headers: { ...headers, 'idempotency-key': `${SALE}-vu-${__VU}` },
     tags: { name: 'purchase attempt' },
   });
   attempt.add(res.timings.duration);
   attemptDone.add(Date.now() - OPENS_AT);
+  answerDone.add(Date.now() - OPENS_AT);
   if (res.status >= 500) serverErrors.add(1);
   if (res.status === 409 && res.json('code') === 'SOLD_OUT') {
     soldOut.add(1);
@@ -59,6 +61,7 @@ export default function () {
 
   if (__VU % 5 === 0) {
     const gone = http.del(`${BASE}/api/purchases/${purchase}`, null, { headers, tags: { name: 'abandon' } });
+    answerDone.add(Date.now() - OPENS_AT);
     if (gone.status >= 500) serverErrors.add(1);
     abandoned.add(1);
     return;
@@ -66,6 +69,7 @@ export default function () {
   const paying = http.post(`${BASE}/api/purchases/${purchase}/payment`, null, { headers, tags: { name: 'payment' } });
   payment.add(paying.timings.duration);
   paymentDone.add(Date.now() - OPENS_AT);
+  answerDone.add(Date.now() - OPENS_AT);
   if (paying.status >= 500) serverErrors.add(1);
   if (paying.status === 200) paid.add(1);
   if (paying.status === 402) paymentFailed.add(1);

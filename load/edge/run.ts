@@ -4,24 +4,17 @@
  * second for BENCH_DURATION (20s), open model, once through the edge and once straight to the app. CPU per request
  * of each process comes from /proc. Prints a table and writes results/edge-<time>.json.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePorts, repoRoot, toolsBin } from '@flash/stack';
+import { repoRoot, toolsBin } from '@flash/stack';
 import { cpuMs } from '../measure/proc';
+import { startNoopStack } from './noop-stack';
 
 const RATES = (process.env.BENCH_RATE ?? '1000').split(',').map(Number);
 const DURATION = process.env.BENCH_DURATION ?? '20s';
 const log = (msg: string) => process.stderr.write(`[edge] ${msg}\n`);
-
-function startNode(file: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = fork(path.join(__dirname, file), { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: 'inherit' });
-  return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(child));
-    child.once('exit', (code) => reject(new Error(`${file} exited (${code})`)));
-  });
-}
 
 interface Row { path: 'edge → app' | 'straight to app'; rate: number; achieved: number; dropped: number; p50: number; p99: number; errors: number; edgeMs: number | null; appMs: number; k6Ms: number }
 
@@ -55,9 +48,7 @@ async function k6Run(base: string, rate: number, pids: { edge?: number; app: num
 }
 
 async function main(): Promise<void> {
-  const [appPort, edgePort] = (await freePorts(2)) as [number, number];
-  const app = await startNode('noop-app.ts', { PORT: String(appPort) });
-  const edge = await startNode('serve-edge.ts', { PORT: String(edgePort), TARGET: `http://127.0.0.1:${appPort}` });
+  const { app, edge, appPort, edgePort, stop } = await startNoopStack();
   const rows: Row[] = [];
   try {
     for (const rate of RATES) {
@@ -66,8 +57,7 @@ async function main(): Promise<void> {
       rows.push({ path: 'straight to app', ...(await k6Run(`http://127.0.0.1:${appPort}`, rate, { app: app.pid! })) });
     }
   } finally {
-    edge.kill('SIGTERM');
-    app.kill('SIGTERM');
+    stop();
   }
   const lines = rows.map((r) => `| ${r.path} | ${r.rate} | ${r.achieved} | ${r.dropped} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.edgeMs ?? '–'} | ${r.appMs} | ${r.k6Ms} |`);
   process.stdout.write(['| path | rate/s | achieved/s | dropped | p50 ms | p99 ms | 5xx/errors | edge CPU ms/req | app CPU ms/req | k6 CPU ms/req |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...lines].join('\n') + '\n');

@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
 
-/** CPU ticks (user + system, 1/100 s) and peak memory of a process, from /proc; undefined once it is gone. */
-export function sample(pid: number): { ticks: number; peakKiB: number } | undefined {
+/**
+ * CPU ticks (user + system, 1/100 s), resident memory now and its peak (VmHWM) of a process, from /proc; undefined
+ * once it is gone.
+ */
+export function sample(pid: number): { ticks: number; rssKiB: number; peakKiB: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
-    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return { ticks, peakKiB };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { ticks, rssKiB: kib('VmRSS'), peakKiB: kib('VmHWM') };
   } catch {
     return undefined;
   }

@@ -1,3 +1,4 @@
+import Redis, { type RedisOptions } from 'ioredis';
 import mysql from 'mysql2/promise';
 
 export interface MysqlServer {
@@ -18,6 +19,12 @@ export function mysqlServerFromEnv(env: NodeJS.ProcessEnv = process.env): MysqlS
 
 /** The machine's Redis as `host:port`, the form the sidecars' REDIS_HOST takes. */
 export const redisUrl = (env: NodeJS.ProcessEnv = process.env) => `${env.REDIS_HOST ?? '127.0.0.1'}:${env.REDIS_PORT ?? 6379}`;
+
+/** A client of the machine's Redis (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD). */
+export function redisClient(options: RedisOptions = {}): Redis {
+  const [host, port] = redisUrl().split(':');
+  return new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined, ...options });
+}
 
 const safeName = (name: string) => {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name: ${name}`);

@@ -4,8 +4,8 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
-import Redis from 'ioredis';
-import { redisUrl } from './database';
+import type Redis from 'ioredis';
+import { redisClient, redisUrl } from './database';
 import { startSentry, type Sentry } from './sentry';
 import { freeSidecarPorts, startSidecar, type Sidecar, type SidecarPorts } from './sidecar';
 
@@ -87,8 +87,7 @@ export async function countRedisKeys(pattern: string): Promise<number> {
 }
 
 async function withRedisKeys(pattern: string, each: (redis: Redis, keys: string[]) => Promise<number>): Promise<number> {
-  const [host, port] = redisUrl().split(':');
-  const redis = new Redis({ host, port: Number(port), password: process.env.REDIS_PASSWORD || undefined, lazyConnect: true });
+  const redis = redisClient({ lazyConnect: true });
   await redis.connect();
   try {
     let total = 0;
