@@ -23,7 +23,6 @@ const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
 const MAX_CACHED_SESSIONS = 50_000;
-const BATCH_WINDOW_MS = 2;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
 export class Authenticator {
@@ -33,6 +32,7 @@ export class Authenticator {
   private readonly checked = new Map<string, { revoked: boolean; at: number }>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private batch: { sessionId: string; resolve(revoked: boolean): void; reject(err: unknown): void }[] = [];
+  private reading?: Promise<void>;
 
   constructor(options: AuthenticatorOptions) {
     this.keys = options.keys;
@@ -94,16 +94,25 @@ export class Authenticator {
     return lookup;
   }
 
-  /** Sessions asked about within a couple of milliseconds share one bulk read of the state store. */
+  /**
+   * Group read: one bulk read of the state store at a time; sessions asked about while it runs share the next one. A
+   * lone request is read at once, a crowd shares reads (no fixed window to wait out, no read per request).
+   */
   private lookUp(sessionId: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.batch.push({ sessionId, resolve, reject });
-      if (this.batch.length === 1) setTimeout(() => void this.flush(), BATCH_WINDOW_MS);
+      if (!this.reading) this.reading = this.drain();
     });
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.batch.splice(0);
+  private async drain(): Promise<void> {
+    // Let the requests already parsed in this turn of the event loop join the first read.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.batch.length) await this.flush(this.batch.splice(0));
+    this.reading = undefined;
+  }
+
+  private async flush(batch: typeof this.batch): Promise<void> {
     try {
       const found = await this.revocations.getMany(batch.map((b) => revokedSessionKey(b.sessionId)));
       if (this.checked.size >= MAX_CACHED_SESSIONS) this.checked.clear();

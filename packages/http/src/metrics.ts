@@ -23,7 +23,8 @@ export function createMetrics(service: string) {
   /** Business metrics register here, next to the HTTP ones. */
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name, help, labelNames, registers: [registry] });
-  return { registry, observe, counter };
+  const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers: [registry] });
+  return { registry, observe, counter, histogram };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -10,6 +10,9 @@ export const bigintAsNumber = { from: Number, to: (v: unknown) => v };
 /** Whether a database write failed on a unique key (MySQL/MariaDB ER_DUP_ENTRY). */
 export const isDuplicateKey = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
 
+/** Whether InnoDB rolled the transaction back to break a deadlock (safe to run again). */
+export const isDeadlock = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ER_LOCK_DEADLOCK';
+
 /**
  * One multi-row INSERT and nothing else: TypeORM's `insert` may read generated columns back afterwards, a round trip
  * the hot path does not need (callers set every column they later read).

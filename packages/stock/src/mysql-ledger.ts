@@ -1,5 +1,5 @@
 import { In, IsNull, LessThan, MoreThan, type DataSource, type EntityManager } from 'typeorm';
-import { insertRows, isDuplicateKey } from '@flash/runtime';
+import { insertRows, isDeadlock, isDuplicateKey } from '@flash/runtime';
 import type { Movement, NewMovement, Reservation, ReservationStatus, StockLedger } from './keeper';
 import { MovementEntity, ReservationEntity } from './entities';
 
@@ -38,7 +38,8 @@ export class MySqlStockLedger implements StockLedger {
         return 'recorded' as const;
       });
     } catch (err) {
-      if (isDuplicateKey(err)) return 'duplicate' as const;
+      // Concurrent batches collided (unique keys, or InnoDB chose this one as a deadlock victim): nothing was kept.
+      if (isDuplicateKey(err) || isDeadlock(err)) return 'duplicate' as const;
       throw err;
     }
   }

@@ -25,6 +25,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     HOLD_QUEUE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(5000),
     /** An abandoned or expired hold counts against its buyer's per-sale limit for this long (no hold → abandon loops). */
     HOLD_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+    /** Hold batches of one sale written at once per replica (more start only when attempts pile up). */
+    HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,
     OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),

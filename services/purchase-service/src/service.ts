@@ -1,5 +1,6 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import type { Metrics } from '@flash/http';
 import { paymentsFrom } from '@flash/payments';
 import { AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
@@ -15,7 +16,7 @@ import { FlashSales } from './domain/flash-sales';
 import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
 import { AttemptThrottle } from './domain/attempt-throttle';
-import { HoldBatches } from './domain/hold-batches';
+import { HoldBatches, type BatchObserver } from './domain/hold-batches';
 import { SaleBoard } from './domain/sale-board';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
@@ -45,7 +46,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
   };
 }
 
-function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceContext) {
+function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }: ServiceContext) {
   const counter = new ShardedCounter(dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'flash' });
   const stock = new StockKeeper(counter, new MySqlStockLedger(dataSource, 'flash_sales'), {
     what: 'Flash sale',
@@ -63,8 +64,18 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger }: ServiceC
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog, board);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = paymentsFrom(config, dapr);
-  const purchasing = new Purchasing(sales, purchases, stock, payments, board, new HoldBatches(purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000), () => {
+  const purchasing = new Purchasing(sales, purchases, stock, payments, board, new HoldBatches(purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000, config.HOLD_BATCHES_IN_FLIGHT, batchMetrics(metrics)), () => {
     outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
   });
   return { sales, purchasing, stock, outbox };
+}
+
+/** Group commit, watched: how many attempts a batch carries and how long it takes to write. */
+function batchMetrics(metrics: Metrics): BatchObserver {
+  const size = metrics.histogram('hold_batch_attempts', 'Attempts decided and written per hold batch', [1, 2, 5, 10, 20, 50, 100, 200, 500]);
+  const seconds = metrics.histogram('hold_batch_seconds', 'Time to decide and write one hold batch', [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
+  return ({ attempts, seconds: took }) => {
+    size.observe(attempts);
+    seconds.observe(took);
+  };
 }

@@ -10,6 +10,8 @@ import type { SaleBoard } from './sale-board';
 export const STOCK_HOLD_MARGIN_SECONDS = 60;
 /** Attempts written in one transaction at most. */
 const MAX_BATCH = 500;
+/** Attempts waiting behind the batches in flight before another batch starts beside them. */
+const PARALLEL_AFTER = 16;
 /** A batch whose rows collide with another replica's (same buyer at once) is decided again, this often at most. */
 const MAX_TRIES = 3;
 
@@ -20,10 +22,14 @@ interface Attempt {
   reject(err: unknown): void;
 }
 
+/** What a batch did, for the service's metrics. */
+export type BatchObserver = (batch: { attempts: number; seconds: number }) => void;
+
 interface Queue {
   sale: FlashSale;
   waiting: Attempt[];
-  writing: boolean;
+  /** Batches of this sale being written now. */
+  writing: number;
 }
 
 /**
@@ -42,27 +48,42 @@ export class HoldBatches {
     private readonly queueLimit: number,
     /** How long an abandoned or expired hold keeps counting against its buyer's limit. */
     private readonly cooldownMs: number,
+    /**
+     * Batches of one sale written at once: each is a chain of round trips (lookup, counter, transaction), so a few in
+     * flight keep the database and the sidecar busy while the next one gathers.
+     */
+    private readonly maxInFlight: number,
+    private readonly observe: BatchObserver = () => undefined,
   ) {}
 
   hold(sale: FlashSale, buyerId: string, idempotencyKey: string): Promise<Purchase> {
     let queue = this.queues.get(sale.id);
     if (!queue) {
-      queue = { sale, waiting: [], writing: false };
+      queue = { sale, waiting: [], writing: 0 };
       this.queues.set(sale.id, queue);
     }
     if (queue.waiting.length >= this.queueLimit) {
       return Promise.reject(AppError.unavailable('Too many attempts are waiting on this sale; retry with the same Idempotency-Key.'));
     }
     const promise = new Promise<Purchase>((resolve, reject) => queue.waiting.push({ buyerId, idempotencyKey, resolve, reject }));
-    if (!queue.writing) void this.drain(queue);
+    // One batch at a time while it keeps up; more once attempts pile up behind it.
+    if (!queue.writing || (queue.writing < this.maxInFlight && queue.waiting.length >= PARALLEL_AFTER)) void this.drain(queue);
     return promise;
   }
 
+  /** Writes batches until nothing waits; up to maxInFlight of these run at once per sale. */
   private async drain(queue: Queue): Promise<void> {
-    queue.writing = true;
-    while (queue.waiting.length) await this.write(queue.sale, queue.waiting.splice(0, MAX_BATCH));
-    queue.writing = false;
-    this.queues.delete(queue.sale.id);
+    queue.writing++;
+    // Let the attempts already parsed in this turn of the event loop join the batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (queue.waiting.length) {
+      const batch = queue.waiting.splice(0, MAX_BATCH);
+      const started = performance.now();
+      await this.write(queue.sale, batch);
+      this.observe({ attempts: batch.length, seconds: (performance.now() - started) / 1000 });
+    }
+    queue.writing--;
+    if (!queue.writing && this.queues.get(queue.sale.id) === queue) this.queues.delete(queue.sale.id);
   }
 
   private async write(sale: FlashSale, batch: Attempt[]): Promise<void> {
