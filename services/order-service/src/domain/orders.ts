@@ -264,7 +264,8 @@ export class Orders {
         if (await this.commitStock(details).then(() => true, () => false)) committed++;
       }
     }
-    const restocked = work.unrestocked ? await this.restockPending() : 0;
+    // A return completed just now has its quantity to put back too.
+    const restocked = work.unrestocked || moved ? await this.restockPending() : 0;
     // Moved orders wait in their next step now: the next run finds when that falls due.
     if (candidates) return { moved, committed, restocked, dueInMs: 0 };
     return { moved, committed, restocked, ...(next ? { dueInMs: Math.max(0, next.getTime() - now.getTime()) } : {}) };
