@@ -119,11 +119,10 @@ describe('flash sales: exactly the stock, always', () => {
     expect(check.ledger).toEqual({ available: 5, held: 0, sold: 0 });
     expect(check.purchases).toMatchObject({ held: 0, expired: 5 });
     // The units the "replicas" returned are offered here once this replica's snapshot is re-read (SALE_SNAPSHOT_MS, 250).
-    const buyer = await mint();
-    let again = await buy(id, buyer);
+    let again = await buy(id, await mint());
     for (let i = 0; again.status !== 201 && i < 20; i++) {
       await sleep(100);
-      again = await buy(id, buyer);
+      again = await buy(id, await mint());
     }
     expect(again.status).toBe(201);
   });
