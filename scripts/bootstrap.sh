@@ -9,7 +9,7 @@ K6_VERSION=1.8.1
 HELM_VERSION=3.22.0
 # daprd is built with only the components this project uses: the full set compiles every cloud SDK.
 DAPR_COMPONENTS=(state_redis state_in-memory pubsub_redis pubsub_in-memory nameresolution_sqlite nameresolution_mdns
-  nameresolution_kubernetes bindings_cron secretstores_local_file secretstores_local_env secretstores_kubernetes lock_redis)
+  nameresolution_kubernetes secretstores_local_file secretstores_local_env secretstores_kubernetes lock_redis)
 
 TOOLS_DIR=${FLASH_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flash-sale/tools}
 BIN="$TOOLS_DIR/bin"

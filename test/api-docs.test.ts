@@ -68,10 +68,10 @@ describe('the public API document, as the people who use it meet it', () => {
     await expect(clientTypes('check').then(() => 'up to date', () => outdated)).resolves.toBe('up to date');
   });
 
-  it('when the document lists paths, then each is an /api path the ingress routes, and no internal, event, Dapr or cron route is among them', () => {
+  it('when the document lists paths, then each is an /api path the ingress routes, and no internal, event or Dapr route is among them', () => {
     const ownPaths = SERVICES.flatMap((name) => Object.keys(stack.service(name).service.built.document.paths ?? {}));
     // The services do have routes callers must never use; the public document leaves them out.
-    expect(ownPaths).toEqual(expect.arrayContaining(['/internal/stock/reservations', '/internal/purchases/{id}/restock', '/hold-expiry', '/order-lifecycle', '/events/purchase-paid', '/dapr/subscribe', '/healthz']));
+    expect(ownPaths).toEqual(expect.arrayContaining(['/internal/stock/reservations', '/internal/purchases/{id}/restock', '/events/purchase-paid', '/dapr/subscribe', '/healthz']));
     for (const p of Object.keys(served.paths)) expect({ path: p, routed: p.startsWith('/api/') && routeFor(p) !== undefined }).toEqual({ path: p, routed: true });
     expect(Object.keys(served.paths).sort()).toEqual([...new Set(ownPaths.filter((p) => p.startsWith('/api/')))].sort());
   });

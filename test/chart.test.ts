@@ -211,7 +211,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
         const dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: `${id}-api-token-0123456789` });
         const metadata = await dapr.metadata();
         await dapr.close();
-        expect(metadata.components.map((c) => c.name).sort()).toEqual(['order-lifecycle', 'paymentbook', 'pubsub', 'statestore']);
+        expect(metadata.components.map((c) => c.name).sort()).toEqual(['paymentbook', 'pubsub', 'statestore']);
         const metrics = await sidecar.metrics();
         expect(metrics).toMatch(/dapr_resiliency_loaded\{[^}]*name="flash-sale-resiliency"[^}]*\} 1/);
         expect(sidecar.output()).not.toMatch(/"level":"(error|fatal)"/);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
-import { listen, type RunningService } from '@flash/http';
+import { createMetrics, listen, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
   createServiceDatabase, dropDatabase, freePorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
@@ -74,6 +74,13 @@ export interface TestStack {
    * as a crashed replica would come back.
    */
   halt(name: ServiceName): Promise<() => Promise<void>>;
+  /** Runs one of a service's background jobs now and waits for it (after a test moved a clock). */
+  runJob(name: ServiceName, job: string): Promise<void>;
+  /**
+   * One run of a service's job as another replica makes it: its own use cases over the same database and sidecar.
+   * Resolves what the run said is due next.
+   */
+  runJobAsReplica(name: ServiceName, job: string): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +126,14 @@ export async function startTestStack(
         const running = await listen(service.built, halted.running.port, [service.close]);
         services[name] = { ...halted, service, running };
       };
+    },
+    runJob: (name, job) => stack.service(name).service.jobs.runNow(job),
+    async runJobAsReplica(name, job) {
+      const started = stack.service(name);
+      const replica = serviceParts(name, started.env, options).parts.jobs?.({ ...started.service, metrics: createMetrics(name) }) ?? [];
+      const found = replica.find((j) => j.name === job);
+      if (!found) throw new Error(`${name} has no job named ${job}`);
+      return found.run();
     },
     async stop() {
       edge?.closeAllConnections();

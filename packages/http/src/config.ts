@@ -26,6 +26,11 @@ export const baseConfigShape = {
   DB_PASSWORD: z.string().default(''),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /**
+   * Background jobs sleep until their next due work, woken by this process's own writes; at least this often they
+   * look again for work other replicas wrote (or left behind when they died).
+   */
+  JOBS_RECHECK_SECONDS: z.coerce.number().min(0.1).default(10),
 };
 
 const SECRET_NAME = /KEY|PASSWORD|SECRET|TOKEN/;

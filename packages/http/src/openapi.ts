@@ -100,11 +100,6 @@ export const OPERATIONS_TAG: ApiTag = {
   description: 'Health, readiness, metrics and API documents. Per service, /healthz, /readyz and /metrics are for probes and scrapers, not routed by the ingress.',
 };
 
-export const SCHEDULER_TAG: ApiTag = {
-  name: 'scheduler (Dapr cron binding)',
-  description: "Jobs a Dapr cron binding calls on the service's own port; not routed by the ingress",
-};
-
 /** The operational endpoints every service has, documented where they are served. */
 export function operationalRoutes(docs: OpenAPIRegistry, ready: RequestHandler, metrics: RequestHandler, document: () => OpenApiDocument): Router {
   const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });

@@ -5,6 +5,7 @@ import {
   buildService, createLogger, createMetrics, exitOnSignals, listen, OpenAPIRegistry,
   type BuiltService, type Metrics, type RunningService, ConfigError,
 } from '@flash/http';
+import { Jobs, type Job } from './jobs';
 import { Dapr, documentSubscriptions, subscriptionRouter, type Subscription } from '@flash/dapr';
 
 /** The settings the runtime reads; every service config has them (see baseConfigShape). */
@@ -24,6 +25,7 @@ export interface RuntimeConfig {
   DB_NAME: string;
   DB_POOL_SIZE: number;
   SHUTDOWN_GRACE_MS: number;
+  JOBS_RECHECK_SECONDS: number;
 }
 
 export interface ServiceContext {
@@ -42,50 +44,21 @@ export interface ServiceParts {
   /** Builds the routers (and documents them in ctx.docs). */
   routes(ctx: ServiceContext): Router[];
   subscriptions?(ctx: ServiceContext): Subscription[];
-  /** Routes of Dapr input bindings (e.g. a cron binding's `/hold-expiry`): only the sidecar may call them. */
-  bindings?: string[];
   /** Runs once the database is migrated, before the service takes requests (e.g. seeding). */
   init?(ctx: ServiceContext): Promise<void>;
-  /** In-process jobs repeated while the service runs; a failed run is logged and tried again next time. */
-  schedules?(ctx: ServiceContext): Schedule[];
+  /**
+   * Background work, in-process: each job runs when its work is due and sleeps otherwise (see Job); a job without
+   * its own `recheckMs` looks for work other replicas wrote every JOBS_RECHECK_SECONDS.
+   */
+  jobs?(ctx: ServiceContext): (Omit<Job, 'recheckMs'> & { recheckMs?: number })[];
 }
 
-export interface Schedule {
-  name: string;
-  everyMs: number;
-  run(): Promise<void>;
-}
-
-function startSchedules(schedules: Schedule[], logger: Logger): () => Promise<void> {
-  const timers: NodeJS.Timeout[] = [];
-  const running = new Set<Promise<void>>();
-  for (const schedule of schedules) {
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      const run = schedule.run()
-        .catch((err: unknown) => logger.error({ err, schedule: schedule.name }, 'scheduled job failed'))
-        .finally(() => {
-          busy = false;
-          running.delete(run);
-        });
-      running.add(run);
-    }, schedule.everyMs);
-    timer.unref();
-    timers.push(timer);
-  }
-  return async () => {
-    timers.forEach(clearInterval);
-    await Promise.all(running);
-  };
-}
-
+export * from './jobs';
 export * from './outbox';
 export * from './schema';
 
 /**
- * The service's use cases, built once per context and shared by its routes, subscriptions and schedules.
+ * The service's use cases, built once per context and shared by its routes, subscriptions and jobs.
  * `build` runs on first use.
  */
 export function oncePerContext<T>(build: (ctx: ServiceContext) => T): (ctx: ServiceContext) => T {
@@ -102,6 +75,7 @@ export const STATESTORE = 'statestore';
 
 export interface Service extends ServiceContext {
   built: BuiltService;
+  jobs: Jobs;
   close(): Promise<void>;
 }
 
@@ -134,7 +108,8 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
   const docs = new OpenAPIRegistry();
   const ctx: ServiceContext = { dataSource, dapr, logger, metrics, docs };
   await parts.init?.(ctx);
-  const stopSchedules = startSchedules(parts.schedules?.(ctx) ?? [], logger);
+  const recheckMs = config.JOBS_RECHECK_SECONDS * 1000;
+  const jobs = new Jobs((parts.jobs?.(ctx) ?? []).map((job) => ({ recheckMs, ...job })), logger);
   const subscriptions = parts.subscriptions?.(ctx) ?? [];
   documentSubscriptions(docs, subscriptions);
   const routers = [...parts.routes(ctx), ...(subscriptions.length ? [subscriptionRouter(dapr, PUBSUB, subscriptions, logger)] : [])];
@@ -145,7 +120,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     docs,
     logger,
     metrics,
-    daprOnly: { paths: [...DAPR_ONLY_PATHS, ...(parts.bindings ?? [])], appToken: config.APP_API_TOKEN },
+    daprOnly: { paths: DAPR_ONLY_PATHS, appToken: config.APP_API_TOKEN },
     readiness: {
       database: () => dataSource.query('SELECT 1'),
       sidecar: () => dapr.checkHealth(),
@@ -154,8 +129,9 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
   return {
     ...ctx,
     built,
+    jobs,
     close: async () => {
-      await stopSchedules();
+      await jobs.stop();
       await dataSource.destroy();
       await dapr.close();
     },

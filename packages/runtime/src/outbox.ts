@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { EntitySchema, IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { EntitySchema, In, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import type { Dapr } from '@flash/dapr';
+import { DueSignal, type Job } from './jobs';
 import { bigintAsNumber, TABLE_OPTIONS } from './schema';
 
 export interface OutboxRow {
@@ -38,12 +39,17 @@ export async function addToOutbox(tx: EntityManager, topic: string, data: Record
   await tx.getRepository(OutboxEntity).insert({ topic, payload: JSON.stringify(data) });
 }
 
+/** Rows one relay run publishes at most; a full batch is followed by another run at once. */
+const RELAY_BATCH = 200;
+
 /**
  * Publishes the events written with their state change (the outbox), so a crash between the database commit and the
- * publish loses nothing: delivery is at-least-once, and consumers are idempotent (by purchase id).
+ * publish loses nothing: delivery is at-least-once, and consumers are idempotent (by purchase id). A job: it runs when
+ * this process announces what it wrote, and otherwise only to re-check (events a replica left when it died, publishes
+ * that failed); the pending rows are found through the `outbox_pending` index, however many were published before.
  */
 export class OutboxRelay {
-  private flushing?: Promise<number>;
+  private readonly signal = new DueSignal();
 
   constructor(
     private readonly db: DataSource,
@@ -52,22 +58,27 @@ export class OutboxRelay {
     private readonly logger: Logger,
   ) {}
 
-  /** Publishes what is pending; concurrent calls share one run. */
-  flush(): Promise<number> {
-    this.flushing ??= this.publishPending().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
+  /** A transaction just wrote events: the relay publishes them now (without the caller waiting for it). */
+  readonly announce = (): void => this.signal.dueIn();
+
+  job(): Omit<Job, 'recheckMs'> {
+    return { name: 'outbox relay', signal: this.signal, run: () => this.publishPending() };
   }
 
-  private async publishPending(): Promise<number> {
+  /** Publishes pending events oldest first; a failed publish stops the run (the job tries again shortly). */
+  private async publishPending(): Promise<number | undefined> {
     const outbox = this.db.getRepository(OutboxEntity);
-    const pending = await outbox.find({ where: { publishedAt: IsNull() }, order: { id: 'ASC' }, take: 200 });
-    for (const row of pending) {
-      await this.dapr.publish(this.pubsub, row.topic, JSON.parse(row.payload));
-      await outbox.update({ id: row.id }, { publishedAt: new Date() });
+    const pending = await outbox.find({ where: { publishedAt: IsNull() }, order: { id: 'ASC' }, take: RELAY_BATCH });
+    const published: number[] = [];
+    try {
+      for (const row of pending) {
+        await this.dapr.publish(this.pubsub, row.topic, JSON.parse(row.payload));
+        published.push(row.id);
+      }
+    } finally {
+      if (published.length) await outbox.update({ id: In(published) }, { publishedAt: new Date() });
     }
     if (pending.length) this.logger.debug({ published: pending.length }, 'outbox published');
-    return pending.length;
+    return pending.length === RELAY_BATCH ? 0 : undefined;
   }
 }

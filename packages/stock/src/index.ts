@@ -4,3 +4,4 @@ export * from './keeper';
 export * from './entities';
 export * from './mysql-ledger';
 export * from './snapshots';
+export * from './jobs';

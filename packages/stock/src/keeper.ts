@@ -62,25 +62,32 @@ export interface StockLedger {
   voidOp(stockId: string, opId: string): Promise<boolean>;
   dueReservations(now: Date, limit: number): Promise<Reservation[]>;
   unappliedGives(createdBefore: Date, limit: number): Promise<Movement[]>;
+  /** When the next reservation runs out, and when the oldest give not yet applied was recorded (index lookups). */
+  nextDue(): Promise<{ reservationExpiresAt?: Date; oldestUnappliedGiveAt?: Date }>;
   totals(stockId: string): Promise<{ available: number; sold: number; reserved: number }>;
   /**
    * Under the stock owner's row lock, with every unapplied give counted as applied: hands `sync` the units free to sell
    * according to the ledger and the current generation; `sync` returns the new generation it wrote, if it wrote one.
    */
   rebuild(stockId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>): Promise<void>;
-  /** Stocks with movements or reservations since `since` (every stock when omitted). */
-  activeStocks(since?: Date): Promise<string[]>;
+  /** Every stock (the owner's rows). */
+  allStocks(): Promise<string[]>;
 }
 
 export interface StockOptions {
   /** What a stock belongs to, in messages: "Product", "Flash sale". */
   what: string;
   defaultHoldSeconds: number;
-  /** After this long, a counter entry the ledger has not settled belongs to a dead request and is settled by the sweeper. */
+  /** After this long, a counter entry the ledger has not settled belongs to a dead request and is settled (settleOrphans). */
   orphanAfterMs: number;
   /** Told after this process changed a stock's free units (e.g. to drop a snapshot of them). */
   onChange?: (stockId: string) => void;
+  /** Wakes the jobs that run expireDue and settleOrphans when this process makes work for them (in so many ms). */
+  due?: { expiry(delayMs: number): void; orphans(delayMs: number): void };
 }
+
+/** Due rows one run handles at most; a full batch is followed by another run at once. */
+const DUE_BATCH = 500;
 
 export interface StockLevels {
   stockId: string;
@@ -119,13 +126,15 @@ const baseOp = (partId: string) => partId.split('#')[0]!;
  * first (so it never goes negative) and are recorded second; an entry in the shard bridges the two until settled.
  */
 export class StockKeeper {
-  private sweeps = 0;
+  private scannedAtStart = false;
 
   constructor(
     private readonly counter: ShardedCounter,
     private readonly ledger: StockLedger,
     private readonly options: StockOptions,
-  ) {}
+  ) {
+    counter.watchUnsettled((oldestAt) => options.due?.orphans(oldestAt + options.orphanAfterMs - Date.now()));
+  }
 
   /** Holds `quantity` units for a reservation; retrying with the same id never takes units twice. */
   async reserve(stockId: string, quantity: number, reservationId: string, holdSeconds?: number): Promise<Reservation> {
@@ -147,6 +156,7 @@ export class StockKeeper {
       if (winner) return this.sameReservation(winner, stockId, quantity);
       throw AppError.unavailable('The reservation could not be recorded; retry with the same id.');
     }
+    this.options.due?.expiry(reservation.expiresAt.getTime() - Date.now());
     return reservation;
   }
 
@@ -249,30 +259,52 @@ export class StockKeeper {
   }
 
   /**
-   * The sweeper: expires reservations past their hold, finishes gives a dead request left unapplied, and settles
-   * counter entries of requests that died between the counter and the ledger.
+   * Expires reservations past their hold and finishes gives a dead request left unapplied: only rows that are due,
+   * through the ledger's indexes. Resolves what it did and how long until the next of them falls due: while nothing is
+   * due, a run is one statement of index lookups.
    */
-  async sweep(now = new Date()): Promise<{ expired: number; applied: number; settled: number }> {
+  async expireDue(now = new Date()): Promise<{ expired: number; applied: number; dueInMs?: number }> {
+    const next = await this.ledger.nextDue();
+    const times = [next.reservationExpiresAt?.getTime(), next.oldestUnappliedGiveAt && next.oldestUnappliedGiveAt.getTime() + this.options.orphanAfterMs]
+      .filter((t): t is number => t !== undefined);
+    const dueAt = Math.min(...times);
+    if (dueAt > now.getTime()) return { expired: 0, applied: 0, ...(dueAt < Infinity ? { dueInMs: dueAt - now.getTime() } : {}) };
     let expired = 0;
-    for (const due of await this.ledger.dueReservations(now, 500)) {
-      const released = await this.ledger.release(due.id, 'EXPIRED');
+    for (const reservation of await this.ledger.dueReservations(now, DUE_BATCH)) {
+      const released = await this.ledger.release(reservation.id, 'EXPIRED');
       if (released?.opId) await this.applyGive(released.stockId, released.opId);
       if (released?.status === 'EXPIRED') expired++;
     }
-    const orphanedBefore = new Date(now.getTime() - this.options.orphanAfterMs);
-    const unapplied = await this.ledger.unappliedGives(orphanedBefore, 500);
+    const unapplied = await this.ledger.unappliedGives(new Date(now.getTime() - this.options.orphanAfterMs), DUE_BATCH);
     for (const movement of unapplied) await this.applyGive(movement.stockId, movement.opId);
-    let settled = 0;
-    // A dead request leaves no trace in the ledger, so now and then every stock is looked at, not only busy ones.
-    const everything = this.sweeps++ % 30 === 0;
-    const since = new Date(now.getTime() - 10 * this.options.orphanAfterMs);
-    for (const stockId of await this.ledger.activeStocks(everything ? undefined : since)) {
-      settled += await this.settleOrphans(stockId, orphanedBefore.getTime());
-    }
-    return { expired, applied: unapplied.length, settled };
+    // The next run finds when the next of them falls due (or more that are due already).
+    return { expired, applied: unapplied.length, dueInMs: 0 };
   }
 
-  private async settleOrphans(stockId: string, before: number): Promise<number> {
+  /**
+   * Settles counter entries of requests that died between the counter and the ledger, once they are older than
+   * `orphanAfterMs`. Only counters seen holding entries are looked at (the counter remembers them as this process reads
+   * and writes them); the first call, at start-up, reads every counter once, for entries a crashed process left.
+   */
+  async settleOrphans(now = Date.now()): Promise<{ settled: number; dueInMs?: number }> {
+    if (!this.scannedAtStart) {
+      for (const stockId of await this.ledger.allStocks()) {
+        await this.counter.read(stockId).catch((err: unknown) => {
+          if (!(err instanceof CounterMissingError)) throw err;
+        });
+      }
+      this.scannedAtStart = true;
+    }
+    const before = now - this.options.orphanAfterMs;
+    let settled = 0;
+    for (const stockId of this.counter.unsettledBefore(before)) settled += await this.settleOrphansOf(stockId, before);
+    const oldest = this.counter.oldestUnsettled();
+    // An entry still there once due has no fate in the ledger yet (a give being applied): the next re-check looks again.
+    const dueInMs = oldest === undefined ? undefined : oldest + this.options.orphanAfterMs - Date.now();
+    return { settled, ...(dueInMs !== undefined && dueInMs > 0 ? { dueInMs } : {}) };
+  }
+
+  private async settleOrphansOf(stockId: string, before: number): Promise<number> {
     let shards;
     try {
       ({ shards } = await this.counter.read(stockId));
@@ -307,7 +339,7 @@ export class StockKeeper {
     });
     if (outcome === 'recorded') {
       this.options.onChange?.(movement.stockId);
-      // Recorded units stay taken whatever happens to this cleanup; a leftover entry is settled by the sweeper.
+      // Recorded units stay taken whatever happens to this cleanup; a leftover entry is settled by settleOrphans.
       this.counter.settle(movement.stockId, parts, false).catch(() => undefined);
       return outcome;
     }

@@ -161,14 +161,15 @@ export class MySqlStockLedger implements StockLedger {
     });
   }
 
-  async activeStocks(since?: Date): Promise<string[]> {
-    const rows = (since
-      ? await this.db.query(
-        `SELECT stock_id AS id FROM stock_movements WHERE created_at > ?
-          UNION SELECT stock_id FROM stock_reservations WHERE created_at > ?`,
-        [since, since],
-      )
-      : await this.db.query(`SELECT id FROM ${this.ownerTable}`)) as { id: string }[];
-    return rows.map((r) => r.id);
+  async nextDue() {
+    const [row] = (await this.db.query(
+      `SELECT (SELECT MIN(expires_at) FROM stock_reservations WHERE status = 'RESERVED') AS reservation,
+              (SELECT MIN(created_at) FROM stock_movements WHERE applied_at IS NULL) AS give`,
+    )) as { reservation: Date | null; give: Date | null }[];
+    return { ...(row?.reservation ? { reservationExpiresAt: row.reservation } : {}), ...(row?.give ? { oldestUnappliedGiveAt: row.give } : {}) };
+  }
+
+  async allStocks(): Promise<string[]> {
+    return ((await this.db.query(`SELECT id FROM ${this.ownerTable}`)) as { id: string }[]).map((r) => r.id);
   }
 }

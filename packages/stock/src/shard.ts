@@ -6,7 +6,7 @@ export interface ShardValue {
   generation: number;
   /**
    * Movements applied here whose fate the ledger has not settled yet: op id → units (negative when taken) and when.
-   * An entry makes its movement idempotent, and lets a sweeper undo a movement whose process died before recording it.
+   * An entry makes its movement idempotent, and lets the orphan job (StockKeeper.settleOrphans) undo a movement whose request died before recording it.
    */
   ops: Record<string, { units: number; at: number }>;
 }

@@ -39,6 +39,8 @@ class ShardWriter {
   constructor(
     private readonly store: StateStore<ShardValue>,
     readonly key: string,
+    /** Told what the shard holds after each write (undefined: a write whose outcome is unknown). */
+    private readonly observe: (value: ShardValue | undefined) => void,
   ) {}
 
   submit(mutation: Mutation): Promise<{ value: number | boolean; generation: number }> {
@@ -76,8 +78,10 @@ class ShardWriter {
       const results = mutations.map((m) => applyMutation(next, m, now));
       try {
         await this.store.save(this.key, next, current.etag);
+        this.observe(next);
         return { results, generation: next.generation };
       } catch (err) {
+        if (!(err instanceof ConcurrencyConflictError)) this.observe(undefined);
         if (!(err instanceof ConcurrencyConflictError) || attempt >= MAX_ATTEMPTS) throw err;
       }
     }
@@ -96,6 +100,9 @@ export interface ShardedCounterOptions {
  */
 export class ShardedCounter {
   private readonly writers = new Map<string, ShardWriter>();
+  /** Counter id → shard → when the oldest entry it held was made, as this process last saw the shard. */
+  private readonly unsettled = new Map<string, Map<number, number>>();
+  private onUnsettled: (oldestAt: number) => void = () => undefined;
 
   constructor(
     private readonly store: StateStore<ShardValue>,
@@ -112,6 +119,7 @@ export class ShardedCounter {
     const shards = [...found.values()].map((entry) => entry?.value);
     if (shards.some((s) => s === undefined)) throw new CounterMissingError(counterId);
     const values = shards as ShardValue[];
+    values.forEach((value, shard) => this.observe(counterId, shard, value));
     return { available: values.reduce((sum, s) => sum + s.available, 0), generation: values[0]!.generation, shards: values };
   }
 
@@ -166,11 +174,48 @@ export class ShardedCounter {
     await this.store.putMany(this.keys(counterId).map((key, i) => ({ key, value: { available: units[i]!, generation, ops: {} } })));
   }
 
+  /**
+   * Tells `listener` when a shard is seen holding entries (with when the oldest was made): an entry the ledger never
+   * settles belongs to a request that died, and is settled once it is old enough (StockKeeper.settleOrphans).
+   */
+  watchUnsettled(listener: (oldestAt: number) => void): void {
+    this.onUnsettled = listener;
+  }
+
+  /** Counters whose shards were last seen holding an entry made at or before `before` (ms). */
+  unsettledBefore(before: number): string[] {
+    return [...this.unsettled].filter(([, shards]) => Math.min(...shards.values()) <= before).map(([counterId]) => counterId);
+  }
+
+  /** When the oldest entry seen and not seen settled since was made (ms), if any. */
+  oldestUnsettled(): number | undefined {
+    const oldest = Math.min(...[...this.unsettled.values()].flatMap((shards) => [...shards.values()]));
+    return oldest === Infinity ? undefined : oldest;
+  }
+
+  /** Remembers whether a shard holds entries (undefined: unknown, so it may, from now). */
+  private observe(counterId: string, shard: number, value: ShardValue | undefined): void {
+    const times = value ? Object.values(value.ops).map((entry) => entry.at) : [Date.now()];
+    let shards = this.unsettled.get(counterId);
+    if (!times.length) {
+      shards?.delete(shard);
+      if (shards?.size === 0) this.unsettled.delete(counterId);
+      return;
+    }
+    if (!shards) {
+      shards = new Map();
+      this.unsettled.set(counterId, shards);
+    }
+    const oldest = Math.min(...times);
+    shards.set(shard, oldest);
+    this.onUnsettled(oldest);
+  }
+
   private writer(counterId: string, shard: number): ShardWriter {
     const key = `${this.options.prefix}-${counterId}-${shard}`;
     let writer = this.writers.get(key);
     if (!writer) {
-      writer = new ShardWriter(this.store, key);
+      writer = new ShardWriter(this.store, key, (value) => this.observe(counterId, shard, value));
       this.writers.set(key, writer);
     }
     return writer;

@@ -11,7 +11,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     ORDER_DAY_SECONDS: z.coerce.number().min(1).default(86_400),
     /** How long regular checkout holds stock in product-service before the order commits it. */
     CHECKOUT_HOLD_SECONDS: z.coerce.number().int().min(10).default(900),
-    OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),
     ...paymentConfigShape,
     /** Refunds the provider failed or did not answer are tried again after this, doubling up to the maximum. */
     REFUND_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),

@@ -4,6 +4,7 @@ import { Dapr } from '@flash/dapr';
 import Redis from 'ioredis';
 import { apiCall, redisUrl, type ApiRequest } from '@flash/stack';
 import { ManualClock } from '../src/domain/clock';
+import { ORDER_LIFECYCLE_JOB } from '../src/service';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
 
@@ -16,14 +17,12 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
   let adminToken: string;
   let shopper: { token: string; email: string };
   let stranger: string;
-  let orderUrl: string;
   let publisher: Dapr;
 
   const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   const post = (path: string, token: string, body: unknown = undefined) => api(path, { method: 'POST', token, ...(body ? { body } : {}) });
-  /** One scheduler run, as the cron binding makes it. */
-  // What the cron binding's sidecar sends, with its app token (the route refuses anyone else).
-  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST', headers: { 'dapr-api-token': stack.run.appToken } });
+  /** One run of the order lifecycle job, after the test moved the clock (the job sleeps until the next step is due). */
+  const schedulerRun = () => stack.runJob('order-service', ORDER_LIFECYCLE_JOB);
 
   async function product(stock: number) {
     const res = await api('/api/admin/products', { token: adminToken, body: { name: `Item ${randomUUID()}`, price: 10_000, stock } });
@@ -42,9 +41,11 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
   }
 
   beforeAll(async () => {
-    stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {}, { orderClock: clock });
+    stack = await startTestStack(['user-service', 'product-service', 'purchase-service', 'order-service'], {
+      // The outbox relay's look for events other processes left: short here, so the test below waits little.
+      'order-service': { JOBS_RECHECK_SECONDS: '1' },
+    }, { orderClock: clock });
     mint = tokenMinter(stack);
-    orderUrl = stack.service('order-service').url;
     adminToken = (await api('/api/auth/login', { body: stack.admin })).body.accessToken;
     const email = `me-${stack.run.id}@example.test`;
     const { accessToken } = await stack.signUp({ name: 'Park Jiwoo', email, password: 'Sh0pper!pass', phone: '010-3333-4444', address: 'Busan' });
@@ -202,16 +203,29 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     for (const e of forged) expect(await ordersWithId(String(e.orderId))).toHaveLength(0);
   });
 
-  it('when two scheduler runs happen at once, then each order moves once', async () => {
+  it('when replicas run the scheduler at once, then each order moves once', async () => {
     const productId = await product(20);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await post('/api/orders', shopper.token, { items: [{ productId, quantity: 1 }] })).body.id);
     clock.advance(DAY);
-    await Promise.all([schedulerRun(), schedulerRun(), schedulerRun()]);
+    const replica = () => stack.runJobAsReplica('order-service', ORDER_LIFECYCLE_JOB);
+    await Promise.all([schedulerRun(), replica(), replica()]);
     for (const id of ids) {
       const transitions = (await api(`/api/orders/${id}`, { token: shopper.token })).body.transitions.map((t: { to: string }) => t.to);
       expect(transitions).toEqual(['PLACED', 'SHIPPING']);
     }
+  });
+
+  it('when a process wrote an event and died before publishing it, then the relay publishes it at its next re-check', async () => {
+    const { dataSource } = stack.service('order-service').service;
+    const event = { orderId: randomUUID(), userId: randomUUID(), from: 'PLACED', to: 'SHIPPING', at: new Date().toISOString() };
+    // Written behind the running relay's back (nobody in this process announces it), as a dead replica leaves it.
+    const { insertId } = await dataSource.query("INSERT INTO outbox (topic, payload) VALUES ('order-status-changed', ?)", [JSON.stringify(event)]);
+    const publishedAt = await waitFor(async () => {
+      const [row] = await dataSource.query('SELECT published_at AS at FROM outbox WHERE id = ?', [insertId]);
+      return (row.at as Date | null) ?? undefined;
+    }, 5000);
+    expect(publishedAt).toBeInstanceOf(Date);
   });
 
   it('when someone else asks for my order or wishlist item, then 404', async () => {

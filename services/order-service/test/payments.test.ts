@@ -6,6 +6,7 @@ import { PAYMENT_BOOK_STORE, Payments, SimulatedPaymentProvider, TEST_TOKENS, ty
 import { apiCall, waitUntil, type ApiRequest, type Json } from '@flash/stack';
 import { ManualClock } from '../src/domain/clock';
 import { basketHash } from '../src/domain/orders';
+import { ORDER_LIFECYCLE_JOB } from '../src/service';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
 
@@ -24,7 +25,8 @@ describe('payments: checkout pays, cancel and return give the money back, each e
   const api = (path: string, init?: ApiRequest) => apiCall(stack.edgeUrl, path, init);
   const post = (path: string, token: string, body?: unknown, headers?: Record<string, string>) =>
     api(path, { method: 'POST', token, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
-  const schedulerRun = () => apiCall(orderUrl, '/order-lifecycle', { method: 'POST', headers: { 'dapr-api-token': stack.run.appToken } });
+  /** One run of the order lifecycle job, after the test moved the clock (the job sleeps until the next step is due). */
+  const schedulerRun = () => stack.runJob('order-service', ORDER_LIFECYCLE_JOB);
   const checkout = (token: string, productId: string, quantity: number, paymentToken?: string, key?: string) =>
     post('/api/orders', token, { items: [{ productId, quantity }], ...(paymentToken ? { paymentToken } : {}) }, key ? { 'idempotency-key': key } : undefined);
   const orderOf = async (token: string, id: string) => (await api(`/api/orders/${id}`, { token })).body;
@@ -296,6 +298,7 @@ describe('payments: checkout pays, cancel and return give the money back, each e
     expect(meanwhile.status).toBe(409);
     expect(meanwhile.body.code).toBe('CHECKOUT_IN_PROGRESS');
     clock.advance(900_000 + 1000); // past the checkout hold (CHECKOUT_HOLD_SECONDS), when its stock is free again anyway
+    await stack.runJob('order-service', 'abandoned checkouts');
     const money = await expectMoneyBalanced(`?userId=${userId}`);
     expect(money).toMatchObject({ charged: PRICE, refunded: PRICE, standing: 0 });
     const after = await checkout(token, productId, 1, TEST_TOKENS.approve, key);

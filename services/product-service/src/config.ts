@@ -17,7 +17,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     STOCK_SNAPSHOT_MS: z.coerce.number().int().min(10).max(5000).default(500),
     /** How long reserved units are held when the caller names no time. */
     RESERVATION_HOLD_SECONDS: z.coerce.number().int().min(1).default(900),
-    STOCK_SWEEP_SECONDS: z.coerce.number().min(0.1).default(2),
     /** A counter movement the ledger has not settled after this long belonged to a dead request. */
     STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
   }, env);

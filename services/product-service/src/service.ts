@@ -1,6 +1,9 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
-import { AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
+import {
+  AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, stockDue, stockJobs, stockSignals,
+  type ShardValue,
+} from '@flash/stock';
 import { docsRouter } from './api/docs';
 import { productsRouter } from './api/products';
 import { stockRouter } from './api/stock';
@@ -12,6 +15,7 @@ import { ProductRepository } from './data/product-repository';
 import { Catalog } from './domain/catalog';
 
 export function productService(config: ProductConfig): ServiceParts {
+  const signals = stockSignals();
   const stockKeeper = oncePerContext((ctx) => {
     const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
     // The product page shows stock from a snapshot; what this replica changes, it shows at once.
@@ -23,6 +27,7 @@ export function productService(config: ProductConfig): ServiceParts {
       defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
       orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
       onChange: (productId) => snapshots.invalidate(productId),
+      due: stockDue(signals),
     });
     return { keeper, snapshots };
   });
@@ -41,17 +46,6 @@ export function productService(config: ProductConfig): ServiceParts {
         docsRouter(ctx.dapr, config.OPENAPI_SOURCES, ctx.docs),
       ];
     },
-    schedules: (ctx) => {
-      const swept = ctx.metrics.counter('stock_sweeper_total', 'What the stock sweeper did', ['action']);
-      return [{
-        name: 'stock sweep: expired reservations, unfinished movements',
-        everyMs: config.STOCK_SWEEP_SECONDS * 1000,
-        run: async () => {
-          const done = await stockKeeper(ctx).keeper.sweep();
-          for (const [action, count] of Object.entries(done)) if (count) swept.inc({ action }, count);
-          if (done.expired || done.applied || done.settled) ctx.logger.info(done, 'stock sweep');
-        },
-      }];
-    },
+    jobs: (ctx) => stockJobs(stockKeeper(ctx).keeper, signals, ctx),
   };
 }

@@ -10,7 +10,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(60),
     /** State keys one sale's units are split over. */
     STOCK_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
-    STOCK_SWEEP_SECONDS: z.coerce.number().min(0.1).default(2),
     STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
     /**
      * Each replica's snapshot of a sale's free units (the sale page, sold-out refusals) is re-read after this long and
@@ -29,7 +28,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,
-    OUTBOX_RELAY_MS: z.coerce.number().int().min(50).default(500),
   }, env);
 }
 

@@ -1,10 +1,12 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
-import { oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import type { Metrics } from '@flash/http';
 import { paymentsFrom } from '@flash/payments';
-import { AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
+import {
+  AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, stockDue, stockJobs, stockSignals,
+  type ShardValue,
+} from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
-import { HOLD_EXPIRY_ROUTE, holdExpiryRouter } from './api/hold-expiry';
 import { purchasesRouter } from './api/purchases';
 import { SERVICE_NAME, type PurchaseConfig } from './config';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
@@ -25,7 +27,6 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
     name: SERVICE_NAME,
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
     migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000],
-    bindings: [HOLD_EXPIRY_ROUTE],
     // It verifies tokens: it keeps its own marks of revoked sessions.
     subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
@@ -36,22 +37,35 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
         purchasesRouter(purchasing, auth, ctx.docs, ctx.metrics, new AttemptThrottle({
           points: config.PURCHASE_ATTEMPTS_PER_USER, windowSeconds: config.PURCHASE_ATTEMPT_WINDOW_SECONDS,
         })),
-        holdExpiryRouter(purchasing, ctx.docs, ctx.metrics),
       ];
     },
-    schedules: (ctx) => [
-      { name: 'outbox relay', everyMs: config.OUTBOX_RELAY_MS, run: async () => void (await parts(ctx).outbox.flush()) },
-      { name: 'stock sweep', everyMs: config.STOCK_SWEEP_SECONDS * 1000, run: async () => void (await parts(ctx).stock.sweep()) },
-    ],
+    jobs: (ctx) => {
+      const { purchasing, stock, outbox, due } = parts(ctx);
+      const expired = ctx.metrics.counter('holds_expired_total', 'Held purchases expired, their units returned');
+      return [
+        outbox.job(),
+        {
+          name: 'hold expiry', signal: due.holds,
+          run: async () => {
+            const run = await purchasing.expireHolds();
+            expired.inc(run.expired);
+            return run.dueInMs;
+          },
+        },
+        ...stockJobs(stock, due, ctx),
+      ];
+    },
   };
 }
 
 function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }: ServiceContext) {
+  const due = { holds: new DueSignal(), ...stockSignals() };
   const counter = new ShardedCounter(dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'flash' });
   const stock = new StockKeeper(counter, new MySqlStockLedger(dataSource, 'flash_sales'), {
     what: 'Flash sale',
     defaultHoldSeconds: 300,
     orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
+    due: stockDue(due),
   });
   const catalog: ProductCatalog = {
     product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
@@ -64,10 +78,11 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog, board);
   const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
   const payments = paymentsFrom(config, dapr);
-  const purchasing = new Purchasing(sales, purchases, stock, payments, board, new HoldBatches(purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000, config.HOLD_BATCHES_IN_FLIGHT, batchMetrics(metrics)), () => {
-    outbox.flush().catch((err: unknown) => logger.warn({ err }, 'outbox publish failed; the relay retries'));
-  });
-  return { sales, purchasing, stock, outbox };
+  const holds = new HoldBatches(
+    purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000, config.HOLD_BATCHES_IN_FLIGHT, batchMetrics(metrics),
+  );
+  const purchasing = new Purchasing(sales, purchases, stock, payments, board, holds, outbox.announce, due.holds.dueIn);
+  return { sales, purchasing, stock, outbox, due };
 }
 
 /** Group commit, watched: how many attempts a batch carries and how long it takes to write. */

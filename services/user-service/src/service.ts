@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
-import { oncePerContext, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
+import { DueSignal, oncePerContext, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
 import { authRouter } from './api/auth';
 import { usersRouter } from './api/users';
@@ -22,7 +22,8 @@ import { smtpMailer } from './mail/smtp-mailer';
 
 export function userService(config: UserConfig): ServiceParts {
   const vault = personalDataVault(config);
-  const parts = oncePerContext((ctx) => assemble(config, vault, ctx));
+  const revocations = new DueSignal();
+  const parts = oncePerContext((ctx) => assemble(config, vault, ctx, () => revocations.dueIn(config.REVOCATION_REPUBLISH_SECONDS * 1000)));
   return {
     name: SERVICE_NAME,
     entities: [UserEntity, SessionEntity, RefreshTokenEntity, VerificationCodeEntity, SigningKeyEntity],
@@ -46,20 +47,21 @@ export function userService(config: UserConfig): ServiceParts {
       };
       return [usersRouter(accounts, auth, ctx.docs, ctx.metrics, shoppingOf), authRouter(sessions, keyring, auth, ctx.docs, ctx.metrics)];
     },
-    schedules: (ctx) => [
-      {
-        name: 'republish session revocations',
-        everyMs: config.REVOCATION_REPUBLISH_SECONDS * 1000,
-        run: async () => {
-          await parts(ctx).sessions.republishRecentRevocations();
-        },
-      },
-    ],
+    jobs: (ctx) => {
+      const everyMs = config.REVOCATION_REPUBLISH_SECONDS * 1000;
+      return [{
+        name: 'republish session revocations', signal: revocations,
+        // While marks may still be needed it runs every REVOCATION_REPUBLISH_SECONDS; with none, it only re-checks
+        // now and then for revocations another replica made and could not repeat.
+        recheckMs: 4 * everyMs,
+        run: async () => ((await parts(ctx).sessions.republishRecentRevocations()) ? everyMs : undefined),
+      }];
+    },
   };
 }
 
 /** The account use cases over this service's database, sidecar and mail server. */
-function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, dapr, logger }: ServiceContext) {
+function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, dapr, logger }: ServiceContext, revoked: () => void) {
   const users = new UserRepository(dataSource);
   const keyring = signingKeyring(config, dataSource, vault);
   const sessions = new Sessions(
@@ -74,7 +76,7 @@ function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, da
     }),
     keyring,
     vault,
-    { accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS },
+    { accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS, revoked },
   );
   const mailer = smtpMailer({
     host: config.SMTP_HOST,

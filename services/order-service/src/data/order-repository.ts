@@ -1,6 +1,6 @@
 import { In, IsNull, Not, type DataSource } from 'typeorm';
 import { addToOutbox, isDuplicateKey } from '@flash/runtime';
-import { RESTOCKING, type Order, type OrderItem } from '../domain/order';
+import { RESTOCKING, type FirstInStep, type Order, type OrderItem } from '../domain/order';
 import type { Payment } from '../domain/payment';
 import type { OrderDetails, OrderStore, Step } from '../domain/ports';
 import { OrderEntity, OrderItemEntity, OrderTransitionEntity, PaymentEntity } from './entities';
@@ -64,12 +64,31 @@ export class OrderRepository implements OrderStore {
       await tx.getRepository(OrderTransitionEntity).insert({ orderId: id, fromStatus: order.status, toStatus: made.to, at: made.at });
       await addToOutbox(tx, ORDER_STATUS_TOPIC, { orderId: id, userId: order.userId, from: order.status, to: made.to, at: made.at.toISOString() });
       if (made.refund) await requestRefundIn(tx, id, made.refund, made.at);
+      if (RESTOCKING.includes(made.to)) await tx.query('UPDATE orders SET restock_due_at = ? WHERE id = ?', [made.at, id]);
       return made;
     });
   }
 
-  async movable(limit: number): Promise<Order[]> {
-    return this.db.getRepository(OrderEntity).find({ where: { status: In(['PLACED', 'SHIPPING', 'RETURN_REQUESTED']) }, take: limit });
+  async schedulerWork() {
+    const [row] = (await this.db.query(
+      `SELECT (SELECT MIN(placed_at) FROM orders WHERE status = 'PLACED') AS placed,
+              (SELECT MIN(placed_at) FROM orders WHERE status = 'SHIPPING') AS shipping,
+              (SELECT MIN(return_requested_at) FROM orders WHERE status = 'RETURN_REQUESTED') AS returnRequested,
+              EXISTS (SELECT 1 FROM orders WHERE source = 'REGULAR' AND stock_committed_at IS NULL AND status <> 'CANCELLED') AS uncommitted,
+              EXISTS (SELECT 1 FROM orders WHERE restock_due_at IS NOT NULL) AS unrestocked`,
+    )) as { placed: Date | null; shipping: Date | null; returnRequested: Date | null; uncommitted: number; unrestocked: number }[];
+    const first = Object.fromEntries((['placed', 'shipping', 'returnRequested'] as const).filter((k) => row![k]).map((k) => [k, row![k]]));
+    return { first, uncommitted: Boolean(Number(row!.uncommitted)), unrestocked: Boolean(Number(row!.unrestocked)) };
+  }
+
+  async dueForStep(cutoffs: Required<FirstInStep>, limit: number): Promise<Order[]> {
+    const rows = (await this.db.query(
+      `(SELECT id FROM orders WHERE status = 'PLACED' AND placed_at <= ? LIMIT ?)
+       UNION ALL (SELECT id FROM orders WHERE status = 'SHIPPING' AND placed_at <= ? LIMIT ?)
+       UNION ALL (SELECT id FROM orders WHERE status = 'RETURN_REQUESTED' AND return_requested_at <= ? LIMIT ?)`,
+      [cutoffs.placed, limit, cutoffs.shipping, limit, cutoffs.returnRequested, limit],
+    )) as { id: string }[];
+    return rows.length ? this.db.getRepository(OrderEntity).findBy({ id: In(rows.map((r) => r.id)) }) : [];
   }
 
   async uncommitted(limit: number): Promise<OrderDetails[]> {
@@ -84,16 +103,26 @@ export class OrderRepository implements OrderStore {
 
   async unrestocked(limit: number): Promise<OrderItem[]> {
     const rows = (await this.db.query(
-      `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id
-        WHERE i.restocked_at IS NULL AND o.status IN (?) LIMIT ?`,
-      [RESTOCKING, limit],
+      `SELECT i.id FROM orders o JOIN order_items i ON i.order_id = o.id
+        WHERE o.restock_due_at IS NOT NULL AND i.restocked_at IS NULL LIMIT ?`,
+      [limit],
     )) as { id: string }[];
-    if (rows.length === 0) return [];
+    if (rows.length === 0) {
+      // Marks left by a process that died between restocking the last item and clearing the mark.
+      await this.db.query(`UPDATE orders o SET o.restock_due_at = NULL
+        WHERE o.restock_due_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.restocked_at IS NULL)`);
+      return [];
+    }
     return this.db.getRepository(OrderItemEntity).findBy({ id: In(rows.map((r) => Number(r.id))) });
   }
 
-  async markRestocked(itemId: number, at: Date): Promise<void> {
-    await this.db.getRepository(OrderItemEntity).update({ id: itemId, restockedAt: IsNull() }, { restockedAt: at });
+  async markRestocked(item: OrderItem, at: Date): Promise<void> {
+    await this.db.getRepository(OrderItemEntity).update({ id: item.id, restockedAt: IsNull() }, { restockedAt: at });
+    await this.db.query(
+      `UPDATE orders o SET o.restock_due_at = NULL
+        WHERE o.id = ? AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.restocked_at IS NULL)`,
+      [item.orderId],
+    );
   }
 
   private async details(orders: Order[]): Promise<OrderDetails[]> {

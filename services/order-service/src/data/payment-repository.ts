@@ -97,6 +97,10 @@ export class PaymentRepository implements PaymentStore {
     });
   }
 
+  async nextRefundAttempt(): Promise<Date | undefined> {
+    return this.earliest("SELECT MIN(refund_next_attempt_at) AS at FROM payments WHERE refund_status = 'PENDING'");
+  }
+
   async refunded(id: string, outcome: { reference: string; amount: number }, at: Date): Promise<boolean> {
     const { affected } = await this.payments.update({ id, refundStatus: 'PENDING' }, {
       refundStatus: 'REFUNDED', refundReference: outcome.reference, refundAmount: outcome.amount, refundedAt: at,
@@ -113,6 +117,16 @@ export class PaymentRepository implements PaymentStore {
 
   async pendingSince(before: Date, limit: number): Promise<Payment[]> {
     return this.payments.find({ where: { status: 'PENDING', createdAt: LessThanOrEqual(before), refundStatus: IsNull() }, take: limit });
+  }
+
+  async oldestPendingCheckout(): Promise<Date | undefined> {
+    return this.earliest("SELECT MIN(created_at) AS at FROM payments WHERE status = 'PENDING' AND refund_status IS NULL");
+  }
+
+  /** The time a `SELECT MIN(...) AS at` over an index answers, if any row matched. */
+  private async earliest(sql: string): Promise<Date | undefined> {
+    const [row] = (await this.db.query(sql)) as { at: Date | null }[];
+    return row?.at ?? undefined;
   }
 
   async inScope(scope: MoneyScope): Promise<Payment[]> {

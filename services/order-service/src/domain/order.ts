@@ -63,6 +63,32 @@ export function dueTransition(order: Order, now: Date, dayMs: number): { to: Ord
   return undefined;
 }
 
+/** The first order waiting in each step: when it was placed (PLACED, SHIPPING) or its return asked. */
+export interface FirstInStep {
+  placed?: Date;
+  shipping?: Date;
+  returnRequested?: Date;
+}
+
+/** The orders whose step is due at `now` (dueTransition's rule, as times an index can range over). */
+export function stepCutoffs(now: Date, dayMs: number): Required<FirstInStep> {
+  return {
+    placed: new Date(now.getTime() - DAY(dayMs, 1)),
+    shipping: new Date(now.getTime() - DAY(dayMs, 2)),
+    returnRequested: new Date(now.getTime() - DAY(dayMs, 1)),
+  };
+}
+
+/** When the next step of any order falls due, from the first order waiting in each step. */
+export function nextStepAt(first: FirstInStep, dayMs: number): Date | undefined {
+  const times = [
+    first.placed && first.placed.getTime() + DAY(dayMs, 1),
+    first.shipping && first.shipping.getTime() + DAY(dayMs, 2),
+    first.returnRequested && first.returnRequested.getTime() + DAY(dayMs, 1),
+  ].filter((t): t is number => t !== undefined);
+  return times.length ? new Date(Math.min(...times)) : undefined;
+}
+
 /** A return may be asked while delivered and within a day of delivery. */
 export function mayReturn(order: Order, now: Date, dayMs: number): boolean {
   return order.status === 'DELIVERED' && order.deliveredAt !== null && now.getTime() <= order.deliveredAt.getTime() + dayMs;

@@ -3,7 +3,7 @@ import type { PurchasePaid } from '@flash/events';
 import { AppError } from '@flash/http';
 import { PaymentErrors, type Payments } from '@flash/payments';
 import type { Clock } from './clock';
-import { dueTransition, mayReturn, type Order, type OrderItem } from './order';
+import { dueTransition, mayReturn, nextStepAt, stepCutoffs, type Order, type OrderItem } from './order';
 import { newPayment, refundOnLeaving, type Payment } from './payment';
 import type { OrderDetails, OrderStore, PaymentStore, StockGateway, Step } from './ports';
 
@@ -22,6 +22,15 @@ export interface OrdersOptions {
   dayMs: number;
   checkoutHoldSeconds: number;
 }
+
+/** Wakes the jobs that move orders on and void abandoned checkouts: work for them falls due in so many ms. */
+export interface OrdersWakeups {
+  lifecycle?(delayMs: number): void;
+  checkouts?(delayMs: number): void;
+}
+
+/** Orders one scheduler run moves at most; a full batch is followed by another run at once. */
+const SCHEDULER_BATCH = 500;
 
 const notFound = (id: string) => AppError.notFound(`Order ${id}`);
 const NOTHING_PLACED = 'no order was placed and the stock went back';
@@ -48,6 +57,7 @@ export class Orders {
     private readonly options: OrdersOptions,
     /** Publishes what the last change wrote to the outbox (without waiting for it). */
     private readonly announce: () => void = () => undefined,
+    private readonly wake: OrdersWakeups = {},
   ) {}
 
   /**
@@ -78,6 +88,8 @@ export class Orders {
       if (!earlier) throw CheckoutErrors.inProgress();
       return this.replay(earlier, requestHash);
     }
+    // Should this process die before the charge's outcome is recorded, the payment is voided once its hold runs out.
+    this.wake.checkouts?.(this.options.checkoutHoldSeconds * 1000);
 
     const items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[] = [];
     const releaseAll = () => Promise.all(items.map((item) => this.stock.release(item.reservationId!).catch(() => undefined)));
@@ -115,19 +127,24 @@ export class Orders {
       await releaseAll();
       throw PaymentErrors.timedOut(NOTHING_PLACED);
     }
+    this.wake.lifecycle?.(this.options.dayMs);
     await this.commitStock((await this.orders.byId(orderId))!);
     return (await this.orders.byId(orderId))!;
   }
 
   /**
    * Checkouts whose process died between claiming their key and recording the charge's outcome: once their stock
-   * hold has run out, their charge is voided, and a retry with their key answers PAYMENT_TIMEOUT.
+   * hold has run out, their charge is voided, and a retry with their key answers PAYMENT_TIMEOUT. Resolves how many
+   * and how long until the next checkout still open would be given up.
    */
-  async voidAbandonedCheckouts(): Promise<number> {
-    const before = new Date(this.clock.now().getTime() - this.options.checkoutHoldSeconds * 1000);
-    const abandoned = await this.payments.pendingSince(before, 100);
+  async voidAbandonedCheckouts(): Promise<{ voided: number; dueInMs?: number }> {
+    const holdMs = this.options.checkoutHoldSeconds * 1000;
+    const now = this.clock.now().getTime();
+    const oldest = await this.payments.oldestPendingCheckout();
+    if (!oldest || oldest.getTime() + holdMs > now) return { voided: 0, ...(oldest ? { dueInMs: oldest.getTime() + holdMs - now } : {}) };
+    const abandoned = await this.payments.pendingSince(new Date(now - holdMs), SCHEDULER_BATCH);
     for (const payment of abandoned) await this.voidCharge(payment.id, 'checkout did not finish');
-    return abandoned.length;
+    return { voided: abandoned.length, dueInMs: 0 };
   }
 
   private async voidCharge(paymentId: string, reason: string): Promise<void> {
@@ -172,7 +189,9 @@ export class Orders {
     const inserted = await this.orders.insert(order, [{
       productId: paid.productId, quantity: paid.quantity, price: paid.price, saleId: paid.saleId, purchaseId: paid.purchaseId, reservationId: null,
     }], payment);
-    return inserted ? 'placed' : 'already placed';
+    if (!inserted) return 'already placed';
+    this.wake.lifecycle?.(this.options.dayMs);
+    return 'placed';
   }
 
   async get(userId: string, orderId: string): Promise<OrderDetails> {
@@ -213,28 +232,43 @@ export class Orders {
       }
       return { to: 'RETURN_REQUESTED', at: now };
     });
+    this.wake.lifecycle?.(this.options.dayMs);
     return this.get(userId, orderId);
   }
 
   /**
-   * The scheduler (Dapr cron binding): moves every order whose next step is due, finishes stock commits and
-   * restocks left unfinished. Concurrent runs move each order once (each step is a locked, conditional transition).
+   * The scheduler: moves every order whose next step is due, finishes stock commits and restocks left unfinished.
+   * It looks only at due orders (indexes), and resolves how long until the next step of any order falls due.
+   * Concurrent runs (replicas) move each order once: each step is a locked, conditional transition.
    */
-  async runScheduler(): Promise<{ moved: number; committed: number; restocked: number }> {
+  async runScheduler(): Promise<{ moved: number; committed: number; restocked: number; dueInMs?: number }> {
     const now = this.clock.now();
+    const work = await this.orders.schedulerWork();
+    const next = nextStepAt(work.first, this.options.dayMs);
     let moved = 0;
-    for (const candidate of await this.orders.movable(500)) {
-      for (let step = 0; step < 3; step++) {
-        const made = await this.step(candidate.id, (order) => dueTransition(order, now, this.options.dayMs));
-        if (!made) break;
-        moved++;
+    let candidates = 0;
+    if (next && next.getTime() <= now.getTime()) {
+      const due = await this.orders.dueForStep(stepCutoffs(now, this.options.dayMs), SCHEDULER_BATCH);
+      candidates = due.length;
+      for (const candidate of due) {
+        for (let step = 0; step < 3; step++) {
+          const made = await this.step(candidate.id, (order) => dueTransition(order, now, this.options.dayMs));
+          if (!made) break;
+          moved++;
+        }
       }
     }
     let committed = 0;
-    for (const details of await this.orders.uncommitted(200)) {
-      if (await this.commitStock(details).then(() => true, () => false)) committed++;
+    if (work.uncommitted) {
+      for (const details of await this.orders.uncommitted(200)) {
+        if (await this.commitStock(details).then(() => true, () => false)) committed++;
+      }
     }
-    return { moved, committed, restocked: await this.restockPending() };
+    // A return completed just now has its quantity to put back too.
+    const restocked = work.unrestocked || moved ? await this.restockPending() : 0;
+    // Moved orders wait in their next step now: the next run finds when that falls due.
+    if (candidates) return { moved, committed, restocked, dueInMs: 0 };
+    return { moved, committed, restocked, ...(next ? { dueInMs: Math.max(0, next.getTime() - now.getTime()) } : {}) };
   }
 
   /** A transition; leaving an order for good asks for its money back in the same transaction. */
@@ -259,7 +293,7 @@ export class Orders {
     for (const item of items.filter((i) => !i.restockedAt)) {
       if (item.purchaseId) await this.stock.restockFlash(item.purchaseId);
       else if (item.reservationId) await this.stock.restockProduct(item.reservationId);
-      await this.orders.markRestocked(item.id, this.clock.now());
+      await this.orders.markRestocked(item, this.clock.now());
       restocked++;
     }
     return restocked;

@@ -1,5 +1,5 @@
 import type { RefundRequested } from '@flash/events';
-import type { Order, OrderItem, OrderStatus, OrderTransition, WishlistItem } from './order';
+import type { FirstInStep, Order, OrderItem, OrderStatus, OrderTransition, WishlistItem } from './order';
 import type { MoneyScope, Payment, RefundRequest } from './payment';
 
 export interface OrderDetails {
@@ -30,14 +30,20 @@ export interface OrderStore {
    * and announced. Returns the transition made, if any.
    */
   transition(id: string, decide: (order: Order) => Step | undefined): Promise<Step | undefined>;
-  /** Orders a scheduler run may move. */
-  movable(limit: number): Promise<Order[]>;
+  /**
+   * What the scheduler has to do, from indexes alone: the first order waiting in each step, and whether any order
+   * waits for its stock to be committed or to go back.
+   */
+  schedulerWork(): Promise<{ first: FirstInStep; uncommitted: boolean; unrestocked: boolean }>;
+  /** Orders whose step is due: waiting in a step since before its cutoff. */
+  dueForStep(cutoffs: Required<FirstInStep>, limit: number): Promise<Order[]>;
   /** Regular orders whose reserved stock is not committed yet. */
   uncommitted(limit: number): Promise<OrderDetails[]>;
   markStockCommitted(id: string, at: Date): Promise<void>;
   /** Items of cancelled or returned orders not yet back in stock. */
   unrestocked(limit: number): Promise<OrderItem[]>;
-  markRestocked(itemId: number, at: Date): Promise<void>;
+  /** The item is back in stock (and its order no longer waits for a restock once all its items are). */
+  markRestocked(item: OrderItem, at: Date): Promise<void>;
 }
 
 export interface PaymentStore {
@@ -53,10 +59,14 @@ export interface PaymentStore {
   /** The refund of a charge, asked by an event: recorded PENDING once (the payment too, if it is not known yet). */
   requestRefund(request: RefundRequested, at: Date): Promise<void>;
   refundsDue(now: Date, limit: number): Promise<Payment[]>;
+  /** When the next attempt of a pending refund is due, if any refund is pending. */
+  nextRefundAttempt(): Promise<Date | undefined>;
   refunded(id: string, outcome: { reference: string; amount: number }, at: Date): Promise<boolean>;
   refundFailed(id: string, error: string, nextAttemptAt: Date): Promise<void>;
   /** Checkouts still PENDING that began before `before` (their process died mid-charge). */
   pendingSince(before: Date, limit: number): Promise<Payment[]>;
+  /** When the oldest checkout still PENDING began, if any. */
+  oldestPendingCheckout(): Promise<Date | undefined>;
   inScope(scope: MoneyScope): Promise<Payment[]>;
   /** The value of the orders in scope that still stand. */
   standingValue(scope: MoneyScope): Promise<number>;

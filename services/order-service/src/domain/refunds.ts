@@ -10,7 +10,12 @@ export interface RefundsOptions {
   retryMaxMs: number;
   /** Told the outcome of every attempt (metrics). */
   onAttempt?: (outcome: 'REFUNDED' | 'FAILED') => void;
+  /** Wakes the job that retries refunds: a failed attempt is due again in so many ms. */
+  retryDue?: (delayMs: number) => void;
 }
+
+/** Refunds one retry run attempts at most (at once). */
+const RETRY_BATCH = 50;
 
 /**
  * Pays out refunds recorded PENDING (with a cancellation, a completed return, or a charge that never became an
@@ -33,12 +38,16 @@ export class Refunds {
     return this.settle(request.paymentId);
   }
 
-  /** Refunds whose next attempt is due (the scheduler). */
-  async settleDue(): Promise<{ refunded: number; failed: number }> {
-    const due = await this.payments.refundsDue(this.clock.now(), 50);
+  /** Refunds whose next attempt is due (the job); resolves how long until the next attempt of one still pending. */
+  async settleDue(): Promise<{ refunded: number; failed: number; dueInMs?: number }> {
+    const now = this.clock.now();
+    const next = await this.payments.nextRefundAttempt();
+    if (!next || next.getTime() > now.getTime()) return { refunded: 0, failed: 0, ...(next ? { dueInMs: next.getTime() - now.getTime() } : {}) };
+    const due = await this.payments.refundsDue(now, RETRY_BATCH);
     const outcomes = await Promise.all(due.map((p) => this.settle(p.id)));
     const refunded = outcomes.filter(Boolean).length;
-    return { refunded, failed: outcomes.length - refunded };
+    // The next run finds when the next attempt is due (failed ones were put off with backoff).
+    return { refunded, failed: outcomes.length - refunded, dueInMs: 0 };
   }
 
   /** One attempt; true once the refund is recorded. Concurrent calls in this process share one attempt. */
@@ -69,6 +78,7 @@ export class Refunds {
     }
     const delay = retryDelayMs(payment.refundAttempts + 1, this.options.retryBaseMs, this.options.retryMaxMs);
     await this.payments.refundFailed(payment.id, outcome.reason, new Date(now.getTime() + delay));
+    this.options.retryDue?.(delay);
     return false;
   }
 }

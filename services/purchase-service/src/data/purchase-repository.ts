@@ -71,6 +71,11 @@ export class PurchaseRepository implements PurchaseStore {
     return this.db.getRepository(PurchaseEntity).find({ where: { status: 'HELD', holdExpiresAt: LessThanOrEqual(now) }, take: limit });
   }
 
+  async nextHoldExpiry(): Promise<Date | undefined> {
+    const [row] = (await this.db.query("SELECT MIN(hold_expires_at) AS at FROM purchases WHERE status = 'HELD'")) as { at: Date | null }[];
+    return row?.at ?? undefined;
+  }
+
   async ofBuyer(buyerId: string) {
     const purchases = await this.db.getRepository(PurchaseEntity).find({ where: { buyerId }, order: { createdAt: 'DESC' }, take: 200 });
     const sales = purchases.length

@@ -30,6 +30,8 @@ export interface PurchaseStore {
     change: (purchase: Purchase) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
   ): Promise<T | undefined>;
   heldUntil(now: Date, limit: number): Promise<Purchase[]>;
+  /** When the next held purchase runs out, if any is held. */
+  nextHoldExpiry(): Promise<Date | undefined>;
   ofBuyer(buyerId: string): Promise<(Purchase & { productName: string; productId: string })[]>;
   counts(saleId: string): Promise<Record<PurchaseStatus, number>>;
 }

@@ -9,6 +9,9 @@ import type { PurchaseStore } from './ports';
 import type { HoldBatches } from './hold-batches';
 import type { SaleBoard } from './sale-board';
 
+/** Holds one expiry run handles at most. */
+const EXPIRY_BATCH = 500;
+
 /** A shopper's purchase: attempt (hold one unit), pay, abandon; holds that run out are expired. */
 export class Purchasing {
   constructor(
@@ -20,6 +23,8 @@ export class Purchasing {
     private readonly holds: HoldBatches,
     /** Publishes what the last change wrote to the outbox (without waiting for it). */
     private readonly announce: () => void = () => undefined,
+    /** Wakes the hold expiry: a hold made now runs out in so many ms. */
+    private readonly holdsDue: (delayMs: number) => void = () => undefined,
   ) {}
 
   /**
@@ -38,6 +43,7 @@ export class Purchasing {
       if (earlier) return this.sameSale(earlier, saleId);
       if (earlier === null) throw ended ? SaleErrors.ended() : SaleErrors.soldOut();
     }
+    this.holdsDue(sale.holdSeconds * 1000);
     return this.holds.hold(sale, buyerId, idempotencyKey);
   }
 
@@ -86,10 +92,16 @@ export class Purchasing {
     return (await this.purchases.byId(purchaseId))!;
   }
 
-  /** Expires holds past their time; each unit goes back once, whichever instance runs this. */
-  async expireHolds(now = new Date()): Promise<number> {
+  /**
+   * Expires holds past their time (only those, through the `purchases_due` index); each unit goes back once, whichever
+   * instance runs this. Resolves how many expired and how long until the next hold runs out: while nothing is due, a
+   * run is one index lookup.
+   */
+  async expireHolds(now = new Date()): Promise<{ expired: number; dueInMs?: number }> {
+    const next = await this.purchases.nextHoldExpiry();
+    if (!next || next.getTime() > now.getTime()) return { expired: 0, ...(next ? { dueInMs: next.getTime() - now.getTime() } : {}) };
     let expired = 0;
-    for (const held of await this.purchases.heldUntil(now, 500)) {
+    for (const held of await this.purchases.heldUntil(now, EXPIRY_BATCH)) {
       const outcome = await this.purchases.withPurchaseLock(held.id, async (p) => {
         if (p.status !== 'HELD' || p.holdExpiresAt.getTime() > now.getTime()) return { result: false };
         return { result: true, to: 'EXPIRED' as const, reason: 'hold ran out' };
@@ -99,7 +111,8 @@ export class Purchasing {
         expired++;
       }
     }
-    return expired;
+    // The next run finds when the next hold runs out (or more that are due already).
+    return { expired, dueInMs: 0 };
   }
 
   /** A paid unit comes back to its sale (its order was cancelled or returned): exactly once. */

@@ -17,6 +17,8 @@ export interface TokenPair {
 export interface SessionsOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Wakes the job that writes recent revocation marks again (republishRecentRevocations): a session was revoked. */
+  revoked?: () => void;
 }
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -95,6 +97,7 @@ export class Sessions {
     const revoked = await this.sessions.revoke(which, reason, new Date());
     // An earlier attempt may have revoked in the database but failed to announce: announce the asked-for session again.
     const announce = 'sessionId' in which && !revoked.includes(which.sessionId) ? [...revoked, which.sessionId] : revoked;
+    this.options.revoked?.();
     await this.board.announce(announce, reason);
   }
 
