@@ -16,26 +16,23 @@ RUN npm ci --ignore-scripts --no-audit --no-fund && npm run build
 FROM sources AS dependencies
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM ${NODE_IMAGE} AS dev
+FROM ${NODE_IMAGE} AS runtime
 ARG SERVICE
 RUN test -n "${SERVICE}" || (echo "build with --build-arg SERVICE=<name>-service" && exit 1)
 ENV NODE_ENV=production SERVICE=${SERVICE}
 WORKDIR /app
+EXPOSE 3000
+
+FROM runtime AS dev
 COPY --from=build /app/node_modules ./node_modules
 COPY package.json tsconfig.base.json ./
 COPY packages ./packages
 COPY services/${SERVICE} ./services/${SERVICE}
 USER 10001:10001
-EXPOSE 3000
 CMD ["sh", "-c", "exec node ${NODE_WATCH:+--watch} --import tsx services/${SERVICE}/src/main.ts"]
 
-FROM ${NODE_IMAGE} AS production
-ARG SERVICE
-RUN test -n "${SERVICE}" || (echo "build with --build-arg SERVICE=<name>-service" && exit 1)
-ENV NODE_ENV=production SERVICE=${SERVICE}
-WORKDIR /app
+FROM runtime AS production
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist/${SERVICE} ./dist/${SERVICE}
 USER 10001:10001
-EXPOSE 3000
 CMD ["sh", "-c", "exec node --enable-source-maps dist/${SERVICE}/main.js"]
