@@ -23,6 +23,7 @@ const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
 const MAX_CACHED_SESSIONS = 50_000;
+const MAX_CACHED_TOKENS = 50_000;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
 export class Authenticator {
@@ -30,6 +31,7 @@ export class Authenticator {
   private readonly revocations: StateStore<SessionRevocation>;
   private readonly cacheMs: number;
   private readonly checked = new Map<string, { revoked: boolean; at: number }>();
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private batch: { sessionId: string; resolve(revoked: boolean): void; reject(err: unknown): void }[] = [];
   private reading?: Promise<void>;
@@ -41,6 +43,19 @@ export class Authenticator {
   }
 
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    const principal = known && known.until > Date.now() ? known.principal : await this.checkSignature(token);
+    if (await this.isRevoked(principal.sessionId)) {
+      throw unauthenticated('SESSION_REVOKED', 'This session has been logged out.');
+    }
+    return principal;
+  }
+
+  /**
+   * The signature check, remembered per token until it expires: a shopper retrying a sold-out sale sends the same token
+   * again and again, and a signature check costs more than the rest of the refusal. Revocation is checked every time.
+   */
+  private async checkSignature(token: string): Promise<Principal> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.keys, {
@@ -55,9 +70,8 @@ export class Authenticator {
       throw err;
     }
     const principal: Principal = { userId: String(payload.sub), role: payload.role as Role, sessionId: String(payload.sid) };
-    if (await this.isRevoked(principal.sessionId)) {
-      throw unauthenticated('SESSION_REVOKED', 'This session has been logged out.');
-    }
+    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
+    this.verified.set(token, { principal, until: payload.exp! * 1000 });
     return principal;
   }
 
