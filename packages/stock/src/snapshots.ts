@@ -5,63 +5,62 @@ export interface SnapshotOptions {
   maxAgeMs: number;
 }
 
-interface Snapshot {
-  available: number;
+interface Snapshot<T> {
+  value: T;
   readAt: number;
 }
 
 /**
- * Units free to sell per stock, as this process last read them from the counter: pages that show stock to a crowd
- * answer from here (one counter read per stock per `refreshAfterMs`, shared by every request), never older than
- * `maxAgeMs`.
+ * What a page shows a crowd, per id, as this process last read it (e.g. a stock's free units from the counter): pages
+ * answer from here (one read per id per `refreshAfterMs`, shared by every request), never older than `maxAgeMs`.
  */
-export class AvailabilitySnapshots {
-  private readonly snapshots = new Map<string, Snapshot>();
+export class Snapshots<T> {
+  private readonly snapshots = new Map<string, Snapshot<T>>();
   private readonly reading = new Map<string, Promise<void>>();
   /** Bumped by what this process learns first-hand: a read that started before it is stale when it lands. */
   private readonly epochs = new Map<string, number>();
 
   constructor(
-    private readonly read: (stockId: string) => Promise<number>,
+    private readonly read: (id: string) => Promise<T>,
     private readonly options: SnapshotOptions,
   ) {}
 
-  async available(stockId: string, now = Date.now()): Promise<number> {
-    let snapshot = this.snapshots.get(stockId);
+  async get(id: string, now = Date.now()): Promise<T> {
+    let snapshot = this.snapshots.get(id);
     while (!snapshot || now - snapshot.readAt >= this.options.maxAgeMs) {
-      await this.reread(stockId);
-      snapshot = this.snapshots.get(stockId);
+      await this.reread(id);
+      snapshot = this.snapshots.get(id);
       now = snapshot?.readAt ?? now;
     }
-    if (now - snapshot.readAt >= this.options.refreshAfterMs) this.reread(stockId).catch(() => undefined);
-    return snapshot.available;
+    if (now - snapshot.readAt >= this.options.refreshAfterMs) this.reread(id).catch(() => undefined);
+    return snapshot.value;
   }
 
-  /** What this process just learned first-hand (a take found the counter empty): it wins over reads under way. */
-  set(stockId: string, available: number, now = Date.now()): void {
-    this.bump(stockId);
-    this.snapshots.set(stockId, { available, readAt: now });
+  /** What this process just learned first-hand (e.g. a take found the counter empty): it wins over reads under way. */
+  set(id: string, value: T, now = Date.now()): void {
+    this.bump(id);
+    this.snapshots.set(id, { value, readAt: now });
   }
 
-  /** Units came back or changed here: the next request reads the counter. */
-  invalidate(stockId: string): void {
-    this.bump(stockId);
-    this.snapshots.delete(stockId);
+  /** It changed here (units came back, a product was edited): the next request reads it again. */
+  invalidate(id: string): void {
+    this.bump(id);
+    this.snapshots.delete(id);
   }
 
-  private bump(stockId: string): void {
-    this.epochs.set(stockId, (this.epochs.get(stockId) ?? 0) + 1);
+  private bump(id: string): void {
+    this.epochs.set(id, (this.epochs.get(id) ?? 0) + 1);
   }
 
-  private reread(stockId: string): Promise<void> {
-    const epoch = this.epochs.get(stockId) ?? 0;
-    const under = this.reading.get(stockId);
+  private reread(id: string): Promise<void> {
+    const epoch = this.epochs.get(id) ?? 0;
+    const under = this.reading.get(id);
     if (under) return under;
     const startedAt = Date.now();
-    const reading = this.read(stockId).then((available) => {
-      if ((this.epochs.get(stockId) ?? 0) === epoch) this.snapshots.set(stockId, { available, readAt: startedAt });
-    }).finally(() => this.reading.delete(stockId));
-    this.reading.set(stockId, reading);
+    const reading = this.read(id).then((value) => {
+      if ((this.epochs.get(id) ?? 0) === epoch) this.snapshots.set(id, { value, readAt: startedAt });
+    }).finally(() => this.reading.delete(id));
+    this.reading.set(id, reading);
     return reading;
   }
 }

@@ -1,11 +1,11 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
 import {
-  AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, stockDue, stockJobs, stockSignals,
+  MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, stockJobs, stockSignals,
   type ShardValue,
 } from '@flash/stock';
 import { docsRouter } from './api/docs';
-import { productsRouter } from './api/products';
+import { productsRouter, type ShownProduct } from './api/products';
 import { stockRouter } from './api/stock';
 import { SERVICE_NAME, type ProductConfig } from './config';
 import { CreateProducts1764200000000 } from './data/migrations/1764200000000-CreateProducts';
@@ -18,18 +18,19 @@ export function productService(config: ProductConfig): ServiceParts {
   const signals = stockSignals();
   const stockKeeper = oncePerContext((ctx) => {
     const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
-    // The product page shows stock from a snapshot; what this replica changes, it shows at once.
-    const snapshots = new AvailabilitySnapshots((productId) => keeper.available(productId), {
+    // The product page is shown from a snapshot (product and free units); what this replica changes, it shows at once.
+    const catalog = new Catalog(new ProductRepository(ctx.dataSource));
+    const shown = new Snapshots(async (productId): Promise<ShownProduct> => ({ product: await catalog.get(productId), stock: await keeper.available(productId) }), {
       refreshAfterMs: config.STOCK_SNAPSHOT_MS, maxAgeMs: 2 * config.STOCK_SNAPSHOT_MS,
     });
     const keeper = new StockKeeper(counter, new MySqlStockLedger(ctx.dataSource, 'products'), {
       what: 'Product',
       defaultHoldSeconds: config.RESERVATION_HOLD_SECONDS,
       orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
-      onChange: (productId) => snapshots.invalidate(productId),
+      onChange: (productId) => shown.invalidate(productId),
       due: stockDue(signals),
     });
-    return { keeper, snapshots };
+    return { keeper, catalog, shown };
   });
   return {
     name: SERVICE_NAME,
@@ -39,9 +40,9 @@ export function productService(config: ProductConfig): ServiceParts {
     subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
-      const { keeper: stock, snapshots } = stockKeeper(ctx);
+      const { keeper: stock, catalog, shown } = stockKeeper(ctx);
       return [
-        productsRouter(new Catalog(new ProductRepository(ctx.dataSource)), snapshots, auth, ctx.docs),
+        productsRouter(catalog, shown, auth, ctx.docs),
         stockRouter(stock, auth, ctx.docs, ctx.metrics),
         docsRouter(ctx.dapr, config.OPENAPI_SOURCES, ctx.docs),
       ];

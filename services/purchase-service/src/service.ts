@@ -3,7 +3,7 @@ import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTOR
 import type { Metrics } from '@flash/http';
 import { paymentsFrom } from '@flash/payments';
 import {
-  AvailabilitySnapshots, MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, StockKeeper, stockDue, stockJobs, stockSignals,
+  MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, stockJobs, stockSignals,
   type ShardValue,
 } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
@@ -71,7 +71,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
     product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
   };
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
-  const snapshots = new AvailabilitySnapshots((saleId) => stock.available(saleId), {
+  const snapshots = new Snapshots((saleId) => stock.available(saleId), {
     refreshAfterMs: config.SALE_SNAPSHOT_MS, maxAgeMs: 2 * config.SALE_SNAPSHOT_MS,
   });
   const board = new SaleBoard(snapshots, purchases, { refreshAfterMs: config.SALE_SNAPSHOT_MS, settleMs: config.HOLD_SETTLE_MS });

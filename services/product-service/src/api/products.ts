@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
 import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
-import { SNAPSHOT_CACHE_CONTROL, type AvailabilitySnapshots } from '@flash/stock';
+import { SNAPSHOT_CACHE_CONTROL, type Snapshots } from '@flash/stock';
 import type { Catalog } from '../domain/catalog';
 import type { Product } from '../domain/product';
 
@@ -30,9 +30,14 @@ const view = (p: Product) => ({ ...p, createdAt: p.createdAt.toISOString(), upda
 export const CATALOG: ApiTag = { name: 'catalog', description: 'Browse the products and their live stock' };
 export const CATALOG_ADMIN: ApiTag = { name: 'catalog admin', description: 'Admins create and change products and set their stock' };
 
-export function productsRouter(catalog: Catalog, stock: AvailabilitySnapshots, auth: Authenticator, docs: OpenAPIRegistry): Router {
+/** The product page: a product with its free units, as a replica's snapshot holds it. */
+export interface ShownProduct {
+  product: Product;
+  stock: number;
+}
+
+export function productsRouter(catalog: Catalog, shown: Snapshots<ShownProduct>, auth: Authenticator, docs: OpenAPIRegistry): Router {
   const security = bearerAuth(docs);
-  const withStock = async (product: Product) => ({ ...view(product), stock: await stock.available(product.id) });
   return new ApiRoutes(docs, CATALOG)
     .get('/api/products', {
       operationId: 'listProducts', summary: 'Browse the catalog, a page at a time',
@@ -57,7 +62,8 @@ export function productsRouter(catalog: Catalog, stock: AvailabilitySnapshots, a
         404: problemResponse('NOT_FOUND'),
       },
     }, handle(async (req, res) => {
-      res.set('Cache-Control', SNAPSHOT_CACHE_CONTROL).json(await withStock(await catalog.get(parseInput(IdParams, req.params).id)));
+      const { product, stock } = await shown.get(parseInput(IdParams, req.params).id);
+      res.set('Cache-Control', SNAPSHOT_CACHE_CONTROL).json({ ...view(product), stock });
     }))
     .post('/api/admin/products', {
       operationId: 'createProduct', summary: 'Create a product', security, tag: CATALOG_ADMIN,
@@ -72,7 +78,8 @@ export function productsRouter(catalog: Catalog, stock: AvailabilitySnapshots, a
     }, auth.requireAdmin, handle(async (req, res) => {
       const { stock: units, ...details } = parseInput(NewProductBody, req.body);
       const product = await catalog.create(details, units);
-      res.status(201).location(`/api/products/${product.id}`).json(await withStock(product));
+      // Reading it writes the new product's stock counter from the ledger.
+      res.status(201).location(`/api/products/${product.id}`).json({ ...view(product), stock: (await shown.get(product.id)).stock });
     }))
     .patch('/api/admin/products/{id}', {
       operationId: 'updateProduct', summary: 'Change details or price', security, tag: CATALOG_ADMIN,
@@ -87,7 +94,9 @@ export function productsRouter(catalog: Catalog, stock: AvailabilitySnapshots, a
       },
     }, auth.requireAdmin, handle(async (req, res) => {
       const { id } = parseInput(IdParams, req.params);
-      res.json(view(await catalog.update(id, parseInput(ProductChangesBody, req.body))));
+      const product = await catalog.update(id, parseInput(ProductChangesBody, req.body));
+      shown.invalidate(id);
+      res.json(view(product));
     }))
     .router;
 }

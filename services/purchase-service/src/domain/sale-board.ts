@@ -1,4 +1,4 @@
-import type { AvailabilitySnapshots } from '@flash/stock';
+import type { Snapshots } from '@flash/stock';
 import type { Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
 
@@ -35,14 +35,14 @@ export class SaleBoard {
   private readonly books = new Map<string, BuyerBook>();
 
   constructor(
-    private readonly snapshots: AvailabilitySnapshots,
+    private readonly snapshots: Snapshots<number>,
     private readonly purchases: Pick<PurchaseStore, 'changedSince'>,
     private readonly options: BoardOptions,
   ) {}
 
   /** Units free to sell, from this replica's snapshot. */
   async available(saleId: string): Promise<number> {
-    const available = await this.snapshots.available(saleId);
+    const available = await this.snapshots.get(saleId);
     if (available > 0) this.emptySince.delete(saleId);
     else if (!this.emptySince.has(saleId)) this.emptySince.set(saleId, Date.now());
     return available;
