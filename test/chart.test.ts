@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { Dapr } from '@flash/dapr';
 import { routes } from '@flash/edge';
 import { pubsubScopes } from '@flash/events';
 import { accessControlFor, freeSidecarPorts, redisUrl, repoRoot, startSidecar, testRunId, toolsBin } from '@flash/stack';
+import { staleChartFiles } from '../k8s/chart-files';
 
 const run = promisify(execFile);
 const chart = path.join(repoRoot, 'charts/flash-sale');
@@ -131,6 +132,45 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       const env = deployment.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
       expect(env.find((e) => e.name === 'DAPR_API_TOKEN')?.valueFrom.secretKeyRef).toEqual({ name: 'flash-sale-dapr-api-token', key: 'token' });
       expect(env.find((e) => e.name === 'APP_API_TOKEN')?.valueFrom.secretKeyRef).toEqual({ name: 'flash-sale-dapr-app-token', key: 'token' });
+    }
+  });
+
+  it('when the chart is copied or packaged, then it is self-contained: no symlink, its copies equal their sources, and the archive renders', async () => {
+    const links = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
+      const file = path.join(dir, f);
+      const stat = lstatSync(file);
+      return stat.isSymbolicLink() ? [path.relative(chart, file)] : stat.isDirectory() ? links(file) : [];
+    });
+    expect(links(chart)).toEqual([]);
+    // Run `npm run chart:sync` after changing dapr/components, dapr/access-control.json, the route or topic table.
+    expect(staleChartFiles()).toEqual([]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'flash-chart-package-'));
+    try {
+      await helm('package', chart, '-d', dir);
+      const [archive] = readdirSync(dir);
+      const fromArchive = await helm('template', 'flash-sale', path.join(dir, archive!), ...CLUSTER);
+      const fromFolder = await helm('template', 'flash-sale', chart, ...CLUSTER);
+      const withoutSecrets = (out: string) => out.replace(/token: .*/g, 'token: <generated>');
+      expect(withoutSecrets(fromArchive.stdout)).toEqual(withoutSecrets(fromFolder.stdout));
+      expect(fromFolder.stderr).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when helm renders and lints without --kube-version, then it uses the Kubernetes version compiled into it', async () => {
+    const { stdout } = await helm('template', 'flash-sale', chart, '--api-versions', 'dapr.io/v1alpha1', '--show-only', 'templates/services.yaml');
+    expect(stdout).toContain('kind: Service');
+    const lint = await helm('lint', '--strict', chart, '--set', 'dapr.requireCrds=false');
+    expect(lint.stdout).toContain('0 chart(s) failed');
+  });
+
+  it('when daprd’s HTTP metrics are configured, then their path label is bounded, locally and in the chart', async () => {
+    const local = parse(readFileSync(path.join(repoRoot, 'dapr/config.yaml'), 'utf8'));
+    expect(local.spec.metrics.http).toEqual({ increasedCardinality: false });
+    expect(local.spec.mtls).toMatchObject({ enabled: true });
+    for (const configuration of (await render()).filter((m) => m.kind === 'Configuration') as any[]) {
+      expect(configuration.spec.metrics.http).toEqual({ increasedCardinality: false });
     }
   });
 
