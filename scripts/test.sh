@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "[test] npm ci"
 npm ci --no-audit --no-fund
-echo "[test] toolchain"
-bash scripts/bootstrap.sh >/dev/null
+echo "[test] toolchain (with the local Kubernetes control plane for test/cluster.test.ts)"
+bash scripts/bootstrap.sh --cluster >/dev/null
 echo "[test] browser"
 bash scripts/chromium.sh
 echo "[test] lint"
