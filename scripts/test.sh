@@ -8,6 +8,8 @@ echo "[test] toolchain (with the local Kubernetes control plane for test/cluster
 bash scripts/bootstrap.sh --cluster >/dev/null
 echo "[test] browser"
 bash scripts/chromium.sh
+echo "[test] promtool"
+bash scripts/prometheus.sh
 echo "[test] lint"
 npx eslint .
 echo "[test] typecheck"

@@ -174,6 +174,12 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     }
   });
 
+  it('when the Prometheus Operator is installed, then the chart ships the alert rules as a PrometheusRule, unchanged', async () => {
+    const [rule] = (await render('--api-versions', 'monitoring.coreos.com/v1/PrometheusRule')).filter((m) => m.kind === 'PrometheusRule') as any[];
+    expect(rule.spec).toEqual(parse(readFileSync(path.join(chart, 'alerts/flash-sale.rules.yaml'), 'utf8')));
+    expect((await render('--api-versions', 'monitoring.coreos.com/v1/PrometheusRule', '--set', 'prometheusRule.enabled=false')).some((m) => m.kind === 'PrometheusRule')).toBe(false);
+  });
+
   it('when the Dapr CRDs are missing, then rendering fails and says to install Dapr first', async () => {
     const failure = await helm('template', 'flash-sale', chart, '--kube-version', '1.30.0').then(() => '', (err: { stderr: string }) => err.stderr);
     expect(failure).toContain('The Dapr CRDs (dapr.io/v1alpha1) are not installed');
