@@ -24,7 +24,7 @@ const DAPRD_METRICS = [
   'dapr_http_server_request_count', 'dapr_http_server_latency_bucket', 'dapr_http_client_completed_count',
   'dapr_http_client_roundtrip_latency_bucket', 'dapr_runtime_service_invocation_req_sent_total', 'dapr_component_state_count',
   'dapr_component_state_latencies_bucket', 'dapr_component_pubsub_egress_count', 'dapr_component_pubsub_ingress_count',
-  'dapr_component_input_binding_count', 'dapr_resiliency_count', 'dapr_resiliency_activations_total', 'dapr_resiliency_cb_state',
+  'dapr_component_input_binding_count', 'dapr_resiliency_count', 'dapr_resiliency_loaded', 'dapr_resiliency_activations_total', 'dapr_resiliency_cb_state',
 ];
 // kube-state-metrics, which every cluster's Prometheus stack runs.
 const CLUSTER_METRICS = ['kube_pod_container_status_restarts_total'];
