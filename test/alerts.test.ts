@@ -3,20 +3,15 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parse, stringify } from 'yaml';
-import { repoRoot } from '@flash/stack';
+import { stringify } from 'yaml';
+import { alertRulesFile, repoRoot } from '@flash/stack';
+import { alertRules, panelQueries } from './support/sre-view';
 
 const run = promisify(execFile);
-const rulesFile = path.join(repoRoot, 'charts/flash-sale/alerts/flash-sale.rules.yaml');
-const dashboard = JSON.parse(readFileSync(path.join(repoRoot, 'charts/flash-sale/dashboards/flash-sale.json'), 'utf8')) as {
-  panels: { title: string; targets?: { expr: string }[] }[];
-};
-const rules = (parse(readFileSync(rulesFile, 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
-
 /** Every PromQL expression an SRE sees: each dashboard panel's and each alert's, named. */
 const expressions: [string, string][] = [
-  ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t): [string, string] => [`panel "${p.title}"`, t.expr])),
-  ...rules.map((r): [string, string] => [`alert ${r.alert}`, r.expr]),
+  ...panelQueries.map((q): [string, string] => [q.where, q.expr]),
+  ...alertRules.map((r): [string, string] => [`alert ${r.alert}`, r.expr]),
 ];
 
 // daprd 1.18's metric names, read off a running sidecar (shared/DAPR-NOTES.md); a name outside these is an empty panel.
@@ -50,9 +45,9 @@ const selectedMetrics = (expr: string) => [...expr.matchAll(/\b([a-zA-Z_:][a-zA-
 
 describe('the SRE view: alert rules and dashboard queries', () => {
   it('when promtool checks the chart’s alert rules, then they are valid', async () => {
-    const { stdout } = await run('promtool', ['check', 'rules', rulesFile]);
-    expect(stdout).toContain(`SUCCESS: ${rules.length} rules found`);
-    expect(rules.map((r) => r.alert)).toEqual(['FlashSaleHigh5xxRatio', 'FlashSaleSoldOutAnswersSlow', 'DaprSidecarRestarting', 'FlashSaleEventsDeadLettered']);
+    const { stdout } = await run('promtool', ['check', 'rules', alertRulesFile]);
+    expect(stdout).toContain(`SUCCESS: ${alertRules.length} rules found`);
+    expect(alertRules.map((r) => r.alert)).toEqual(['FlashSaleHigh5xxRatio', 'FlashSaleSoldOutAnswersSlow', 'DaprSidecarRestarting', 'FlashSaleEventsDeadLettered']);
   });
 
   it('when promtool runs the rules’ unit tests, then each alert fires on its breach, with its labels and text, and stays quiet otherwise', async () => {

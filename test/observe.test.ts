@@ -1,16 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
 import {
-  alertRulesFile, apiCall, deleteRedisKeys, dropDatabase, freePorts, mysqlServerFromEnv, privateStackEnv, promQuery, repoRoot,
-  signUpShopper, startLocalStack, STACK_SERVICES, testRunId, waitUntil,
+  apiCall, deleteRedisKeys, dropDatabase, freePorts, mysqlServerFromEnv, privateStackEnv, promQuery, signUpShopper, startLocalStack,
+  STACK_SERVICES, testRunId, waitUntil,
 } from '@flash/stack';
+import { alertRules, panelQueries } from './support/sre-view';
 
-const dashboard = JSON.parse(readFileSync(path.join(repoRoot, 'charts/flash-sale/dashboards/flash-sale.json'), 'utf8')) as {
-  panels: { title: string; targets?: { expr: string }[] }[];
-};
-const rules = (parse(readFileSync(alertRulesFile, 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
 /** Alerts whose series cannot exist on a healthy local stack, and why; promtool's unit tests cover them instead. */
 const NOT_LOCAL: Record<string, string> = {
   DaprSidecarRestarting: 'kube-state-metrics runs in a cluster, not here',
@@ -51,7 +47,7 @@ describe('npm start -- --observe: Prometheus on the running stack', () => {
     await waitUntil('every target up', async () => (await targets()).filter((t) => t.health === 'up').length === 2 * STACK_SERVICES.length, 30_000);
     expect((await targets()).map((t) => t.labels.job).sort()).toEqual([...Array(4).fill('dapr'), ...Array(4).fill('services')]);
     const loaded = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string }[] }[] } };
-    expect(loaded.data.groups.flatMap((g) => g.rules.map((r) => r.name)).sort()).toEqual(rules.map((r) => r.alert).sort());
+    expect(loaded.data.groups.flatMap((g) => g.rules.map((r) => r.name)).sort()).toEqual(alertRules.map((r) => r.alert).sort());
 
     // The burst: a flash purchase paid (an order through pub/sub), refusals, a regular checkout cancelled (a refund).
     const api = `http://127.0.0.1:${env.EDGE_PORT}`;
@@ -72,8 +68,8 @@ describe('npm start -- --observe: Prometheus on the running stack', () => {
     expect((await apiCall(api, `/api/orders/${order.body.id}/cancel`, { method: 'POST', token })).status).toBe(200);
 
     const queries = [
-      ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr }))),
-      ...rules.filter((r) => !NOT_LOCAL[r.alert]).map((r) => ({ where: `alert ${r.alert}`, expr: withoutThreshold(r.expr) })),
+      ...panelQueries,
+      ...alertRules.filter((r) => !NOT_LOCAL[r.alert]).map((r) => ({ where: `alert ${r.alert}`, expr: withoutThreshold(r.expr) })),
     ];
     // A rate needs two scrapes after a counter's first increment: give every query up to 30 s.
     const empty = new Set(queries.map((q) => q.where));
@@ -82,6 +78,6 @@ describe('npm start -- --observe: Prometheus on the running stack', () => {
       return empty.size === 0;
     }, 30_000, 1000).catch(() => undefined);
     expect([...empty]).toEqual([]);
-    expect(queries.length).toBe(dashboard.panels.length + rules.length - Object.keys(NOT_LOCAL).length);
+    expect(queries.length).toBe(panelQueries.length + alertRules.length - Object.keys(NOT_LOCAL).length);
   }, 180_000);
 });
