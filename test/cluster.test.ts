@@ -1,9 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { waitUntil } from '@flash/stack';
+import { promisify } from 'node:util';
+import { repoRoot, toolsBin, waitUntil } from '@flash/stack';
 import { chartDir } from '../k8s/chart-files';
-import { daprCrdsDir, startControlPlane, type ControlPlane } from '../k8s/control-plane';
+import { bin, daprCrdsDir, startControlPlane, type ControlPlane } from '../k8s/control-plane';
 
 // The chart installed with helm on a real API server (etcd, kube-apiserver, kube-controller-manager) with Dapr's
 // sidecar injector as the mutating webhook. No kubelet: the Pods that the ReplicaSets create stay Pending, which is
@@ -112,6 +114,28 @@ describe('the chart on a real API server with Dapr’s sidecar injector (no kube
     expect((await json<{ items: unknown[] }>(['get', 'hpa', '-n', 'shop-prod'])).items).toHaveLength(4);
     // The HPA owns the replica count (none runs here to scale): each Deployment starts with one Pod.
     expectInjected(await servicePods('shop-prod', 1), { api: 'dapr-api-token', app: 'dapr-app-token' });
+  }, 240_000);
+
+  it('when skaffold deploys skaffold.yaml with prebuilt image tags, then the release runs those images, and skaffold delete removes it', async () => {
+    const tags = path.join(dir, 'tags.json');
+    const image = (service: string) => `registry.example.com/flash-sale-${service}:prebuilt`;
+    writeFileSync(tags, JSON.stringify({ builds: SERVICES.map((s) => ({ imageName: `flash-sale-${s}`, tag: image(s) })) }));
+    // skaffold runs the helm of our toolchain, against this control plane.
+    const skaffold = (...args: string[]) => promisify(execFile)(bin('skaffold'), [...args, '--namespace', 'shop-skaffold', '--kube-context', 'flash-sale-local'], {
+      cwd: repoRoot, maxBuffer: 64 << 20,
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${toolsBin()}:${process.env.PATH}`, SKAFFOLD_UPDATE_CHECK: 'false' },
+    });
+    await cluster.kubectl(['create', 'namespace', 'shop-skaffold']);
+    await skaffold('deploy', '--build-artifacts', tags, '--status-check=false');
+    type Deployment = { metadata: { name: string }; spec: { template: { spec: { containers: Container[] } } } };
+    const images = (await json<{ items: Deployment[] }>(['get', 'deployments', '-n', 'shop-skaffold'])).items
+      .map((d) => [d.metadata.name, d.spec.template.spec.containers[0]!.image]).sort();
+    expect(images).toEqual(SERVICES.map((s) => [s, image(s)]).sort());
+    expectInjected(await servicePods('shop-skaffold', 2), { api: 'flash-sale-dapr-api-token', app: 'flash-sale-dapr-app-token' });
+    await skaffold('delete');
+    let left: string[] = [];
+    await waitUntil('nothing of the skaffold release left', async () => (left = await leftIn('shop-skaffold')).length === 0, 120_000, 1000).catch(() => undefined);
+    expect(left).toEqual([]);
   }, 240_000);
 
   it('when upgraded with other replicas and image tag, rolled back and uninstalled, then each step shows in the Deployments and nothing of the release is left', async () => {
