@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Builds and caches the pinned toolchain (daprd, k6, helm) from the Go module proxy.
+# Builds and caches the pinned toolchain (daprd, Dapr Sentry, k6, helm) from the Go module proxy.
+# `--cluster` also builds the local Kubernetes control plane (k8s/toolchain/build.sh: etcd, kube-apiserver,
+# kube-controller-manager, kubectl, Dapr's sidecar injector and CRDs) for `npm run cluster` and its test.
 # Idempotent: a cached binary whose version matches the pin is reused.
 set -euo pipefail
+
+WITH_CLUSTER=false
+for arg in "$@"; do
+  case "$arg" in
+    --cluster) WITH_CLUSTER=true ;;
+    *) printf 'usage: %s [--cluster]\n' "$0" >&2; exit 2 ;;
+  esac
+done
 
 # 1.18.2 and 1.18.3 need durabletask-go versions the Go module proxy refuses (403); 1.18.1 builds.
 DAPR_VERSION=1.18.1
@@ -58,19 +68,20 @@ dapr_source() {
   echo "$src"
 }
 
-# Dapr's certificate authority: the local stack's sidecars get their mTLS identities from it, as in Kubernetes.
-build_sentry() {
-  # sentry has no --version: a marker written after the build says which version it is.
-  if [ -x "$BIN/sentry" ] && [ "$(cat "$BIN/sentry.version" 2>/dev/null)" = "$DAPR_VERSION" ]; then log "sentry $DAPR_VERSION: cached"; return; fi
-  log "sentry $DAPR_VERSION: building from the Go module proxy"
+# build_dapr_service NAME: a Dapr control-plane binary (./cmd/NAME) at the pinned version. These have no --version:
+# a marker written after the build says which version it is.
+build_dapr_service() {
+  local name=$1
+  if [ -x "$BIN/$name" ] && [ "$(cat "$BIN/$name.version" 2>/dev/null)" = "$DAPR_VERSION" ]; then log "$name $DAPR_VERSION: cached"; return; fi
+  log "$name $DAPR_VERSION: building from the Go module proxy"
   local src
   src=$(dapr_source)
-  CGO_ENABLED=0 go_build_with_progress "$src" ./cmd/sentry "$BIN/sentry.new" -trimpath \
+  CGO_ENABLED=0 go_build_with_progress "$src" "./cmd/$name" "$BIN/$name.new" -trimpath \
     -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION"
-  mv "$BIN/sentry.new" "$BIN/sentry"
-  echo "$DAPR_VERSION" > "$BIN/sentry.version"
+  mv "$BIN/$name.new" "$BIN/$name"
+  echo "$DAPR_VERSION" > "$BIN/$name.version"
   rm -rf "$src"
-  log "sentry $DAPR_VERSION: built"
+  log "$name $DAPR_VERSION: built"
 }
 
 build_daprd() {
@@ -92,26 +103,52 @@ build_daprd() {
   log "daprd $DAPR_VERSION: built"
 }
 
-# install_module NAME VERSION MODULE_PKG LDFLAGS VERSION_CMD...
+# install_module NAME VERSION MODULE_PKG LDFLAGS_FN BUILD_MARK VERSION_CMD...: `go get` into a throwaway module, then
+# build with the ldflags LDFLAGS_FN prints ('-': none). Cached when the binary prints the version and, unless BUILD_MARK
+# is '-', the marker NAME.version says "VERSION BUILD_MARK" (-trimpath keeps ldflags out of the build info); a new mark
+# rebuilds the binary once.
 install_module() {
-  local name=$1 version=$2 pkg=$3 ldflags=$4; shift 4
-  if version_of "$BIN/$name" "$@" | grep -q "v$version"; then log "$name $version: cached"; return; fi
+  local name=$1 version=$2 pkg=$3 ldflags_fn=$4 mark=$5; shift 5
+  if version_of "$BIN/$name" "$@" | grep -q "v$version" \
+    && { [ "$mark" = - ] || [ "$(cat "$BIN/$name.version" 2>/dev/null)" = "$version $mark" ]; }; then
+    log "$name $version: cached"; return
+  fi
   log "$name $version: building from the Go module proxy"
+  local ldflags=""
+  [ "$ldflags_fn" = - ] || ldflags=$("$ldflags_fn")
   local tmp; tmp=$(mktemp -d)
   local out
   if ! out=$(cd "$tmp" && go mod init bootstrap 2>&1 && go get "$pkg@v$version" 2>&1); then
     printf '%s\n' "$out" >&2; exit 1
   fi
   CGO_ENABLED=0 GOFLAGS=-mod=mod go_build_with_progress "$tmp" "$pkg" "$BIN/$name" -trimpath -ldflags "$ldflags"
+  [ "$mark" = - ] || echo "$version $mark" > "$BIN/$name.version"
   rm -rf "$tmp"
   log "$name $version: built"
 }
 
+# helm's ldflags as its Makefile sets them: its version, and the Kubernetes version `helm template` and `helm lint`
+# assume without a cluster (1.<client-go minor>; unset, helm believes it is 1.20 and charts needing more fail).
+helm_ldflags() {
+  local gomod minor
+  gomod=$(go mod download -json "helm.sh/helm/v3@v$HELM_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+  minor=$(sed -n 's/^\tk8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod")
+  local x
+  for x in pkg/chartutil pkg/lint/rules; do
+    printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=1 -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' "$x" "$x" "$minor"
+  done
+  printf -- '-X helm.sh/helm/v3/internal/version.version=v%s' "$HELM_VERSION"
+}
+
 start=$SECONDS
 build_daprd
-build_sentry
-install_module k6 "$K6_VERSION" go.k6.io/k6 "" version
-install_module helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
-  "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" version --short
+build_dapr_service sentry
+install_module k6 "$K6_VERSION" go.k6.io/k6 - - version
+install_module helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm helm_ldflags with-kube-version version --short
+if $WITH_CLUSTER; then
+  # shellcheck source=../k8s/toolchain/build.sh
+  source "$(dirname "$0")/../k8s/toolchain/build.sh"
+  build_cluster_toolchain
+fi
 log "toolchain ready in $((SECONDS - start))s: $BIN"
 echo "$BIN"

@@ -7,4 +7,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/bootstrap.sh >/dev/null
-exec node --import tsx scripts/start.ts
+exec node --import tsx scripts/start.ts "$@"

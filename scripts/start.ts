@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
-  apiClient, buildServices, compiledMain, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
+  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
   type Managed,
 } from '@flash/stack';
 
@@ -30,6 +30,8 @@ const db = mysqlServerFromEnv(env);
 
 /** STACK_COMPILED=true runs the services as production does: compiled JavaScript (npm run build), not tsx. */
 const compiled = env.STACK_COMPILED === 'true';
+/** `npm start -- --observe` also starts a local Prometheus (PROMETHEUS_PORT, default base+900) on every service and sidecar. */
+const observe = process.argv.includes('--observe');
 /** PURCHASE_REPLICAS=2 runs a second purchase-service (own daprd, same app id and database); the edge takes turns. */
 const replicas: Record<string, number> = { 'purchase-service': Number(env.PURCHASE_REPLICAS ?? 1) };
 const services = [
@@ -176,6 +178,14 @@ async function main(): Promise<void> {
     const server = createEdge(targets).listen(edgePort, edgeHost, () => resolve(server)).on('error', reject);
   });
 
+  if (observe) {
+    const prometheus = await startPrometheus(path.join(runDir, 'prometheus'), Number(env.PROMETHEUS_PORT ?? base + 900), {
+      services: services.map((s) => s.appPort), sidecars: services.map((s) => s.dapr.metrics),
+    }, { logFile: path.join(logDir, 'prometheus.log') });
+    processes.push(prometheus);
+    recordPids();
+    log(`  Prometheus      ${prometheus.url} (every service and sidecar, each second; the chart's alert rules)`);
+  }
   if (env.SEED_DEMO_DATA !== 'false') log(`demo data: ${await seedDemoData(`http://127.0.0.1:${edgePort}`)}`);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   log(`ready in ${seconds}s`);

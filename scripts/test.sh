@@ -4,10 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "[test] npm ci"
 npm ci --no-audit --no-fund
-echo "[test] toolchain"
-bash scripts/bootstrap.sh >/dev/null
+echo "[test] toolchain (with the local Kubernetes control plane for test/cluster.test.ts)"
+bash scripts/bootstrap.sh --cluster >/dev/null
 echo "[test] browser"
 bash scripts/chromium.sh
+echo "[test] promtool"
+bash scripts/prometheus.sh
 echo "[test] lint"
 npx eslint .
 echo "[test] typecheck"

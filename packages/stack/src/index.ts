@@ -9,3 +9,4 @@ export * from './mail';
 export * from './local-stack';
 export * from './api-client';
 export * from './build';
+export * from './prometheus';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export async function freePort(): Promise<number> {
@@ -54,36 +54,42 @@ export interface Managed {
 
 /**
  * Spawns a process in its own process group, so stopping it also stops what it spawned.
- * Output is kept in memory and, with `logFile`, written to that file.
+ * Output is kept in memory and, with `logFile`, written to that file. With `detach`, the process outlives this one
+ * (`npm run cluster -- up`): its output goes straight to `logFile` (required), which `output()` reads.
  */
 export function startProcess(
   name: string,
   command: string,
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string; echo?: boolean } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string; echo?: boolean; detach?: boolean } = {},
 ): Managed {
+  if (options.detach && !options.logFile) throw new Error(`${name}: a detached process needs a log file`);
+  const logFd = options.detach ? openSync(options.logFile!, 'a') : undefined;
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
   });
   const chunks: string[] = [];
-  const file = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
-  const onData = (data: Buffer) => {
-    const text = data.toString();
-    chunks.push(text);
-    if (chunks.length > 5000) chunks.splice(0, 1000);
-    file?.write(text);
-    if (options.echo) process.stdout.write(text.replace(/^(?=.)/gm, `[${name}] `));
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  if (logFd !== undefined) {
+    closeSync(logFd);
+    child.unref();
+  } else {
+    const file = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+    const onData = (data: Buffer) => {
+      const text = data.toString();
+      chunks.push(text);
+      if (chunks.length > 5000) chunks.splice(0, 1000);
+      file?.write(text);
+      if (options.echo) process.stdout.write(text.replace(/^(?=.)/gm, `[${name}] `));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', () => file?.end());
+  }
   const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      file?.end();
-      resolve(code);
-    });
+    child.on('exit', (code) => resolve(code));
     child.on('error', (err) => {
       chunks.push(`spawn failed: ${err.message}\n`);
       resolve(-1);
@@ -100,7 +106,8 @@ export function startProcess(
       // Whatever the leader left behind in its group goes too.
       signalGroup(child.pid, 'SIGKILL');
     })());
-  return { name, child, output: () => chunks.join(''), exited, stop };
+  const output = () => (logFd === undefined ? chunks.join('') : readFileSync(options.logFile!, 'utf8').slice(-20_000) + chunks.join(''));
+  return { name, child, output, exited, stop };
 }
 
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {

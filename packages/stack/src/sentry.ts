@@ -16,9 +16,10 @@ export const SENTRY_TRUST_DOMAIN = 'cluster.local';
 
 /**
  * Starts Dapr Sentry with its credentials in `dir`: a self-signed root and issuer are generated on the first start
- * and kept there. Listens on 127.0.0.1 only.
+ * and kept there. Listens on 127.0.0.1 only. `namespace` is the control plane's (Sentry's own identity is
+ * spiffe://cluster.local/ns/<namespace>/dapr-sentry; `default` unless set); `detach` as in startProcess.
  */
-export async function startSentry(dir: string, options: { logFile?: string } = {}): Promise<Sentry> {
+export async function startSentry(dir: string, options: { logFile?: string; namespace?: string; detach?: boolean } = {}): Promise<Sentry> {
   const bin = path.join(toolsBin(), 'sentry');
   if (!existsSync(bin)) throw new Error(`sentry not found at ${bin}: run \`npm run bootstrap\` first`);
   const [port, healthz, metrics] = (await freePorts(3)) as [number, number, number];
@@ -29,7 +30,7 @@ export async function startSentry(dir: string, options: { logFile?: string } = {
     '--port', String(port), '--listen-address', '127.0.0.1',
     '--healthz-port', String(healthz), '--healthz-listen-address', '127.0.0.1',
     '--metrics-port', String(metrics), '--metrics-listen-address', '127.0.0.1', '--log-as-json',
-  ], { cwd: dir, logFile: options.logFile });
+  ], { cwd: dir, logFile: options.logFile, detach: options.detach, env: options.namespace ? { NAMESPACE: options.namespace } : {} });
   try {
     await Promise.race([waitUntil('sentry', () => httpOk(`http://127.0.0.1:${healthz}/healthz`)), failOnExit(managed)]);
   } catch (err) {
