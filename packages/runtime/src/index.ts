@@ -26,6 +26,7 @@ export interface RuntimeConfig {
   DB_POOL_SIZE: number;
   SHUTDOWN_GRACE_MS: number;
   JOBS_RECHECK_SECONDS: number;
+  TRUSTED_PROXIES: string;
 }
 
 export interface ServiceContext {
@@ -121,6 +122,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     logger,
     metrics,
     daprOnly: { paths: DAPR_ONLY_PATHS, appToken: config.APP_API_TOKEN },
+    trustedProxies: config.TRUSTED_PROXIES,
     readiness: {
       database: () => dataSource.query('SELECT 1'),
       sidecar: () => dapr.checkHealth(),
