@@ -7,7 +7,7 @@ import { usersRouter } from './api/users';
 import { RefreshTokenEntity, SessionEntity, SigningKeyEntity, VerificationCodeEntity } from './data/account.entities';
 import { MySqlLoginThrottle } from './data/login-throttle';
 import { CodePurposesAndRateLimits1764700000000 } from './data/migrations/1764700000000-CodePurposesAndRateLimits';
-import { MySqlAllowance } from './data/rate-limits';
+import { MySqlAllowance, purgeExpiredLimits } from './data/rate-limits';
 import { CreateUsers1764000000000 } from './data/migrations/1764000000000-CreateUsers';
 import { CreateSessionsAndCodes1764100000000 } from './data/migrations/1764100000000-CreateSessionsAndCodes';
 import { PubSubRevocationBoard } from './data/revocation-board';
@@ -62,6 +62,11 @@ export function userService(config: UserConfig): ServiceParts {
         // now and then for revocations another replica made and could not repeat.
         recheckMs: 4 * everyMs,
         run: async () => ((await parts(ctx).sessions.republishRecentRevocations()) ? everyMs : undefined),
+      }, {
+        name: 'expired rate limits',
+        // It knows the next expiry from the table; the re-check finds counters made since it found none.
+        recheckMs: 10 * 60_000,
+        run: () => purgeExpiredLimits(ctx.dataSource),
       }];
     },
   };

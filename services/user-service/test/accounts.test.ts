@@ -8,6 +8,7 @@ import { readConfig } from '../src/config';
 import { personalDataVault, signingKeyring } from '../src/service';
 import { VerificationCodeEntity } from '../src/data/account.entities';
 import { UserEntity } from '../src/data/user.entity';
+import { purgeExpiredLimits } from '../src/data/rate-limits';
 import { UserRepository } from '../src/data/user-repository';
 import { PasswordHasher } from '../src/domain/passwords';
 
@@ -542,5 +543,20 @@ describe('accounts: signup, verification, login, sessions', () => {
     const missing = await api('/api/users/me');
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toContain('Bearer');
+  });
+
+  it('when rate-limit counters have expired, then the purge deletes them and keeps live ones; it runs at most once a minute', async () => {
+    const db = stack.service('user-service').service.dataSource;
+    const rows = async (liveAt = 0) => Number(((await db.query('SELECT COUNT(*) AS n FROM rate_limits WHERE expire >= ?', [liveAt])) as { n: string }[])[0]!.n);
+    const now = Date.now();
+    const live = await rows(now);
+    expect(live).toBeGreaterThan(0);
+    expect(await purgeExpiredLimits(db, now)).toBeGreaterThanOrEqual(60_000);
+    expect(await rows()).toBe(live);
+    // Two days on (the longest window is a day), every counter of this suite has expired.
+    let next = await purgeExpiredLimits(db, Date.now() + 2 * 86_400_000);
+    while (next === 0) next = await purgeExpiredLimits(db, Date.now() + 2 * 86_400_000);
+    expect(await rows()).toBe(0);
+    expect(next).toBeUndefined();
   });
 });

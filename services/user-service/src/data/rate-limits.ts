@@ -42,3 +42,19 @@ export class MySqlAllowance implements Allowance {
     return spendOrRefuse(this.limiter, key);
   }
 }
+
+/** Expired counters deleted per statement. */
+const PURGE_BATCH = 1000;
+/** Expired counters may wait this long for the purge: one run a minute at most, however busy the limits are. */
+const PURGE_GAP_MS = 60_000;
+
+/**
+ * Deletes expired counters (every address and email ever limited would otherwise stay a row); resolves how long
+ * until the next purge is worth a run.
+ */
+export async function purgeExpiredLimits(db: DataSource, now = Date.now()): Promise<number | undefined> {
+  const result = (await db.query('DELETE FROM rate_limits WHERE expire < ? LIMIT ?', [now, PURGE_BATCH])) as { affectedRows?: number };
+  if ((result.affectedRows ?? 0) === PURGE_BATCH) return 0;
+  const [row] = (await db.query('SELECT MIN(expire) AS at FROM rate_limits')) as { at: string | number | null }[];
+  return row?.at == null ? undefined : Math.max(PURGE_GAP_MS, Number(row.at) - now);
+}
