@@ -211,12 +211,13 @@ export class Accounts {
   }
 
   private async sendCode(email: string, name: string, code: string, purpose: CodePurpose): Promise<void> {
+    // The code is in the body only: subjects show on lock screens and in mail servers' logs.
     const minutes = Math.round(this.options.codeTtlSeconds / 60);
     const validity = `It works once, for ${minutes} minute${minutes === 1 ? '' : 's'}.`;
     const mail =
       purpose === 'verify-email'
-        ? { subject: `Your Flash Sale verification code: ${code}`, body: `Your verification code is ${code}. ${validity}`, otherwise: 'If you did not sign up, ignore this email.' }
-        : { subject: `Your Flash Sale password reset code: ${code}`, body: `Your password reset code is ${code}. ${validity} Resetting logs out every device.`, otherwise: 'If you did not ask for it, ignore this email: your password stays as it is.' };
+        ? { subject: 'Your Flash Sale verification code', body: `Your verification code is ${code}. ${validity}`, otherwise: 'If you did not sign up, ignore this email.' }
+        : { subject: 'Your Flash Sale password reset code', body: `Your password reset code is ${code}. ${validity} Resetting logs out every device.`, otherwise: 'If you did not ask for it, ignore this email: your password stays as it is.' };
     await this.mailer.send({ to: email, subject: mail.subject, text: [`Hello ${name},`, '', mail.body, mail.otherwise].join('\n') });
   }
 }
