@@ -1548,6 +1548,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description SERVICE_UNAVAILABLE: too many password hashes at once */
+            503: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */
             "5XX": {
                 headers: {

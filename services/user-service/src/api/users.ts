@@ -135,6 +135,7 @@ export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenA
         400: problemResponse('VALIDATION_FAILED'),
         ...userOnlyResponses,
         403: problemResponse('WRONG_CURRENT_PASSWORD'),
+        503: busy,
       },
     }, auth.requireUser, handle(async (req, res) => {
       const { currentPassword, newPassword } = parseInput(PasswordChangeBody, req.body);
