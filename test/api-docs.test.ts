@@ -108,6 +108,20 @@ describe('the public API document, as the people who use it meet it', () => {
     }
   });
 
+  it('when a path parameter is overlong (2,000 characters), then every route that takes one answers a 400 problem', async () => {
+    const overlong = operationsOf(served).filter((o) => o.template.includes('{')).map((o) => ({ ...o, path: o.template.replace(/\{[^}]+\}/g, 'a'.repeat(2000)) }));
+    // Admin routes with an admin's token: a shopper is refused (403) before the path is looked at.
+    const adminToken = (await apiCall(stack.edgeUrl, '/api/auth/login', { body: stack.admin })).body.accessToken as string;
+    const answers = [];
+    for (const { method, path: url } of overlong) {
+      const token = url.startsWith('/api/admin/') ? adminToken : shopperToken;
+      const res = await fetch(`${stack.edgeUrl}${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+      answers.push({ route: `${method} ${url.replace(/a{2000}/g, '{2000 × a}')}`, status: res.status, type: res.headers.get('content-type') });
+      await res.arrayBuffer();
+    }
+    expect(answers.filter((a) => a.status !== 400 || !a.type?.includes('application/problem+json'))).toEqual([]);
+  });
+
   it('when a running answer disagrees with the document (a field of another type, a route the document lacks), then the contract check fails the call', async () => {
     const res = await fetch(`${stack.edgeUrl}/api/flash-sales`);
     const answer = { method: 'GET', url: res.url, status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };

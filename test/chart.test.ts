@@ -117,6 +117,8 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
     expect(container.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'flash-sale-mysql-user-service', key: 'password' });
     expect(container.env.find((e: { name: string }) => e.name === 'DAPR_API_TOKEN').valueFrom.secretKeyRef).toEqual({ name: 'dapr-api-token', key: 'token' });
     expect(container.env.find((e: { name: string }) => e.name === 'APP_API_TOKEN').valueFrom.secretKeyRef).toEqual({ name: 'dapr-app-token', key: 'token' });
+    // Only the ingress controller's X-Forwarded-For names the client that per-address limits see.
+    expect(container.env.find((e: { name: string }) => e.name === 'TRUSTED_PROXIES').value).toBe('10.0.0.0/8');
     expect(production.some((m) => m.kind === 'Secret')).toBe(false);
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
-import { createMetrics, listen, type RunningService } from '@flash/http';
+import { createMetrics, listen, type DestinationStream, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
   createServiceDatabase, dropDatabase, freePorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
@@ -47,6 +47,8 @@ export interface StackOptions {
   orderClock?: Clock;
   /** How many replicas of a service run (default 1): each with its own sidecar, same app id and database, the edge takes turns. */
   replicas?: Partial<Record<ServiceName, number>>;
+  /** Where every service's log lines go instead of stdout (with the level from its LOG_LEVEL). */
+  logs?: DestinationStream;
 }
 
 export interface StartedService {
@@ -122,7 +124,7 @@ export async function startTestStack(
       await stopped;
       return async () => {
         const { parts, config } = serviceParts(name, halted.env, options);
-        const service = await createService(parts, config);
+        const service = await createService(parts, config, { logDestination: options.logs });
         const running = await listen(service.built, halted.running.port, [service.close]);
         services[name] = { ...halted, service, running };
       };
@@ -193,7 +195,7 @@ async function startReplica(run: SidecarRun, name: ServiceName, env: NodeJS.Proc
   const replicaEnv = { ...env, DAPR_HTTP_PORT: String(ports.http) };
   const { parts, config } = serviceParts(name, replicaEnv, options);
   const sidecar = await run.start(name, appPort, ports);
-  const service = await createService(parts, config);
+  const service = await createService(parts, config, { logDestination: options.logs });
   const running = await listen(service.built, appPort, [service.close]);
   return { service, running, sidecar, url: `http://127.0.0.1:${running.port}`, env: replicaEnv };
 }

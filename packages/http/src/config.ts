@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z, type ZodRawShape } from 'zod';
 
 export class ConfigError extends Error {
@@ -31,7 +32,24 @@ export const baseConfigShape = {
    * look again for work other replicas wrote (or left behind when they died).
    */
   JOBS_RECHECK_SECONDS: z.coerce.number().min(0.1).default(10),
+  /**
+   * Proxies whose X-Forwarded-For is believed (express's `trust proxy`): comma-separated addresses, CIDR ranges or
+   * `loopback`/`linklocal`/`uniquelocal`. Locally the edge on loopback; in the chart the ingress controller's range.
+   */
+  TRUSTED_PROXIES: z.string().default('loopback').refine(isProxyList, 'comma-separated IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
 };
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyList(value: string): boolean {
+  return value.split(',').map((v) => v.trim()).filter(Boolean).every((entry) => {
+    if (PROXY_NAMES.has(entry)) return true;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (!family || rest.length) return false;
+    return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+}
 
 const SECRET_NAME = /KEY|PASSWORD|SECRET|TOKEN/;
 

@@ -2,6 +2,8 @@ import pino, { type Logger } from 'pino';
 import pinoHttp from 'pino-http';
 import type { IncomingMessage } from 'node:http';
 
+export type { DestinationStream, Logger } from 'pino';
+
 /** Request and response headers that carry credentials: never written to a log. */
 export const REDACTED_HEADERS = ['authorization', 'cookie', 'dapr-api-token', 'x-api-key'];
 

@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createLogger, requestLogger } from './logging';
@@ -21,6 +21,8 @@ export interface ServiceDefinition {
   logger?: Logger;
   /** Routes only the Dapr sidecar may call (invocation-only, events, bindings): they require its app token. */
   daprOnly?: { paths: string[]; appToken: string };
+  /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); default loopback, the local edge. */
+  trustedProxies?: string;
 }
 
 export interface BuiltService {
@@ -31,6 +33,9 @@ export interface BuiltService {
 }
 
 const READINESS_TIMEOUT_MS = 2000;
+
+/** The client's address: from X-Forwarded-For when the request came through trusted proxies, else the peer's. */
+export const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 async function runCheck(check: ReadinessCheck): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
@@ -53,8 +58,9 @@ export function buildService(def: ServiceDefinition): BuiltService {
 
   const app = express();
   app.disable('x-powered-by');
-  // The client address comes from X-Forwarded-For only when the peer is a proxy on a private network (ingress, edge).
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // The client address comes from X-Forwarded-For only through proxies the operator declared: any other peer could
+  // name itself a fresh address per request and walk past every per-address limit.
+  app.set('trust proxy', def.trustedProxies ?? 'loopback');
   app.use(requestLogger(logger));
   app.use(metrics.observe);
   // Dapr delivers events as application/cloudevents+json.

@@ -23,6 +23,16 @@ describe('configuration validated at start-up', () => {
     expect(loadConfig('svc', baseConfigShape, tokens)).toMatchObject({ DB_USER: 'root', DB_PASSWORD: '' });
   });
 
+  it('when trusted proxies are declared, then only addresses, CIDR ranges and the three names are accepted; the default is loopback alone', () => {
+    expect(loadConfig('svc', baseConfigShape, tokens).TRUSTED_PROXIES).toBe('loopback');
+    for (const ok of ['10.0.0.0/8', '127.0.0.1, 10.244.0.0/16', 'fd00::/8,loopback', 'uniquelocal']) {
+      expect(loadConfig('svc', baseConfigShape, { ...tokens, TRUSTED_PROXIES: ok }).TRUSTED_PROXIES).toBe(ok);
+    }
+    for (const bad of ['everything', '10.0.0.0/33', '10.0.0/8', 'true']) {
+      expect(() => loadConfig('svc', baseConfigShape, { ...tokens, TRUSTED_PROXIES: bad })).toThrow(/TRUSTED_PROXIES: comma-separated IP addresses/);
+    }
+  });
+
   it('when a value is bad, then start-up fails with a message naming the variable and the value', () => {
     const attempt = () => loadConfig('product-service', baseConfigShape, { ...tokens, PORT: 'eighty', LOG_LEVEL: 'loud' });
     expect(attempt).toThrow(ConfigError);

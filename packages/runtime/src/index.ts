@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
 import {
   buildService, createLogger, createMetrics, exitOnSignals, listen, OpenAPIRegistry,
-  type BuiltService, type Metrics, type RunningService, ConfigError,
+  type BuiltService, type DestinationStream, type Metrics, type RunningService, ConfigError,
 } from '@flash/http';
 import { Jobs, type Job } from './jobs';
 import { Dapr, documentSubscriptions, subscriptionRouter, type Subscription } from '@flash/dapr';
@@ -26,6 +26,7 @@ export interface RuntimeConfig {
   DB_POOL_SIZE: number;
   SHUTDOWN_GRACE_MS: number;
   JOBS_RECHECK_SECONDS: number;
+  TRUSTED_PROXIES: string;
 }
 
 export interface ServiceContext {
@@ -82,9 +83,14 @@ export interface Service extends ServiceContext {
 /** Paths only a sidecar calls: service-to-service routes, event deliveries and the subscription list. */
 export const DAPR_ONLY_PATHS = ['/internal', '/events', '/dapr'];
 
+export interface CreateOptions {
+  /** Where the service's log lines go instead of stdout (tests read them back). */
+  logDestination?: DestinationStream;
+}
+
 /** Opens the service's database (running pending migrations) and builds its HTTP app. */
-export async function createService(parts: ServiceParts, config: RuntimeConfig): Promise<Service> {
-  const logger = createLogger(parts.name, config.LOG_LEVEL);
+export async function createService(parts: ServiceParts, config: RuntimeConfig, options: CreateOptions = {}): Promise<Service> {
+  const logger = createLogger(parts.name, config.LOG_LEVEL, options.logDestination);
   const metrics = createMetrics(parts.name);
   const dataSource = new DataSource({
     type: 'mysql',
@@ -121,6 +127,7 @@ export async function createService(parts: ServiceParts, config: RuntimeConfig):
     logger,
     metrics,
     daprOnly: { paths: DAPR_ONLY_PATHS, appToken: config.APP_API_TOKEN },
+    trustedProxies: config.TRUSTED_PROXIES,
     readiness: {
       database: () => dataSource.query('SELECT 1'),
       sidecar: () => dapr.checkHealth(),

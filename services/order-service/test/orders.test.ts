@@ -262,6 +262,21 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     expect((await api(`/api/wishlist/${other.body.itemId}`, { method: 'DELETE', token: shopper.token })).status).toBe(204);
   });
 
+  it('when a shopper adds the same product again and again, also 20 at once, then the item never holds more than 100 units', async () => {
+    const productId = await product(5);
+    for (let i = 0; i < 3; i++) expect((await post('/api/wishlist', shopper.token, { productId, quantity: 40 })).status).toBe(201);
+    expect((await api('/api/wishlist', { token: shopper.token })).body.items.find((i: { productId: string }) => i.productId === productId).quantity).toBe(100);
+    const other = await product(5);
+    const burst = await Promise.all(Array.from({ length: 20 }, () => post('/api/wishlist', shopper.token, { productId: other, quantity: 9 })));
+    expect(burst.map((r) => r.status)).toEqual(Array(20).fill(201));
+    const items = (await api('/api/wishlist', { token: shopper.token })).body.items.filter((i: { productId: string }) => i.productId === other);
+    expect(items.map((i: { quantity: number }) => i.quantity)).toEqual([100]);
+    expect((await post('/api/wishlist', shopper.token, { productId, quantity: 101 })).status).toBe(400);
+    for (const item of (await api('/api/wishlist', { token: shopper.token })).body.items) {
+      await api(`/api/wishlist/${item.itemId}`, { method: 'DELETE', token: shopper.token });
+    }
+  });
+
   it('when a shopper opens my page, then their profile, orders and wishlist come together', async () => {
     const productId = await product(5);
     await post('/api/wishlist', shopper.token, { productId, quantity: 2 });

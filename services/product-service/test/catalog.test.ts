@@ -69,6 +69,14 @@ describe('catalog: products managed by admins, browsed by everyone', () => {
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
   });
 
+  it('when a page number or size is out of bounds, then the answer is 400 naming the field, not a scan of the table', async () => {
+    for (const [query, field] of [['page=10001', 'page'], ['page=0', 'page'], ['size=101', 'size'], ['page=1e9', 'page']] as const) {
+      const res = await api(`/api/products?${query}`);
+      expect({ query, status: res.status, fields: res.body.errors?.map((e: { field: string }) => e.field) }).toEqual({ query, status: 400, fields: [field] });
+    }
+    expect((await api('/api/products?page=10000&size=100')).status).toBe(200);
+  });
+
   it('when products span pages, then each page holds its share and the total counts them all', async () => {
     const all = await api('/api/products?page=1&size=100');
     const total = all.body.total as number;

@@ -25,6 +25,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     /** An abandoned or expired hold counts against its buyer's per-sale limit for this long (no hold → abandon loops). */
     HOLD_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
     /** Hold batches of one sale written at once per replica (more start only when attempts pile up). */
+    /** Purchases that ended unpaid (failed, abandoned, expired) are deleted with their transitions this long after. */
+    UNPAID_PURCHASE_RETENTION_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
     HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,

@@ -12,6 +12,7 @@ import { SERVICE_NAME, type PurchaseConfig } from './config';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './data/entities';
 import { CreateFlashSales1764400000000 } from './data/migrations/1764400000000-CreateFlashSales';
 import { LimitSlots1764500000000 } from './data/migrations/1764500000000-LimitSlots';
+import { UnpaidPurchaseRetention1764800000000 } from './data/migrations/1764800000000-UnpaidPurchaseRetention';
 import { PurchaseRepository } from './data/purchase-repository';
 import { SaleRepository } from './data/sale-repository';
 import { FlashSales } from './domain/flash-sales';
@@ -19,6 +20,7 @@ import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
 import { AttemptThrottle } from './domain/attempt-throttle';
 import { HoldBatches, type BatchObserver } from './domain/hold-batches';
+import { purgeUnpaidPurchases } from './domain/retention';
 import { SaleBoard } from './domain/sale-board';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
@@ -26,7 +28,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
   return {
     name: SERVICE_NAME,
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
-    migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000],
+    migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000, UnpaidPurchaseRetention1764800000000],
     // It verifies tokens: it keeps its own marks of revoked sessions.
     subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
     routes: (ctx) => {
@@ -40,7 +42,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
       ];
     },
     jobs: (ctx) => {
-      const { purchasing, stock, outbox, due } = parts(ctx);
+      const { purchasing, purchases, stock, outbox, due } = parts(ctx);
       const expired = ctx.metrics.counter('holds_expired_total', 'Held purchases expired, their units returned');
       return [
         outbox.job(),
@@ -53,6 +55,12 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
           },
         },
         ...stockJobs(stock, due, ctx),
+        {
+          name: 'unpaid purchase retention',
+          // It knows the next due purchase from the table; the re-check only finds ones ended since an empty look.
+          recheckMs: Math.min(3600_000, config.UNPAID_PURCHASE_RETENTION_SECONDS * 1000),
+          run: async () => (await purgeUnpaidPurchases(purchases, config.UNPAID_PURCHASE_RETENTION_SECONDS * 1000)).dueInMs,
+        },
       ];
     },
   };
@@ -82,7 +90,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
     purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000, config.HOLD_BATCHES_IN_FLIGHT, batchMetrics(metrics),
   );
   const purchasing = new Purchasing(sales, purchases, stock, payments, board, holds, outbox.announce, due.holds.dueIn);
-  return { sales, purchasing, stock, outbox, due };
+  return { sales, purchasing, purchases, stock, outbox, due };
 }
 
 /** Group commit, watched: how many attempts a batch carries and how long it takes to write. */

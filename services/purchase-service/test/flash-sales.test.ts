@@ -3,6 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { apiCall, signalGroup, type ApiRequest } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
+import { PurchaseTransitionEntity } from '../src/data/entities';
+import { PurchaseRepository } from '../src/data/purchase-repository';
+import { purgeUnpaidPurchases } from '../src/domain/retention';
 
 describe('flash sales: exactly the stock, always', () => {
   let stack: TestStack;
@@ -252,6 +255,36 @@ describe('flash sales: exactly the stock, always', () => {
     const later = await buy(id, token);
     expect(later.status).toBe(201);
     expect((await expectInvariant(id)).ledger).toEqual({ available: 9, held: 1, sold: 0 });
+  });
+
+  it('when unpaid purchases outlive their retention, then the purge deletes them with their transitions and keeps held ones; until then it only says when', async () => {
+    const { id } = await sale(4);
+    const buyers = await Promise.all(Array.from({ length: 4 }, () => mint()));
+    const holds = await Promise.all(buyers.map((token) => buy(id, token)));
+    const purchaseOf = (i: number) => holds[i]!.body.purchaseId as string;
+    for (const i of [0, 1]) expect((await api(`/api/purchases/${purchaseOf(i)}`, { method: 'DELETE', token: buyers[i] })).body.status).toBe('ABANDONED');
+    const dataSource = stack.service('purchase-service').service.dataSource;
+    const store = new PurchaseRepository(dataSource, 2);
+    const retentionMs = 30 * 86_400_000;
+
+    const early = await purgeUnpaidPurchases(store, retentionMs);
+    expect(early.purged).toBe(0);
+    expect(early.dueInMs).toBeGreaterThan(retentionMs - 3_600_000);
+
+    // The clock moved past the retention (the job runs with the real one).
+    let run = await purgeUnpaidPurchases(store, retentionMs, Date.now() + retentionMs + 1000);
+    while (run.dueInMs === 0) run = await purgeUnpaidPurchases(store, retentionMs, Date.now() + retentionMs + 1000);
+    expect(run.dueInMs).toBeUndefined();
+    const transitions = dataSource.getRepository(PurchaseTransitionEntity);
+    for (const i of [0, 1]) {
+      expect((await api('/api/purchases', { token: buyers[i] })).body.items).toEqual([]);
+      expect(await transitions.countBy({ purchaseId: purchaseOf(i) })).toBe(0);
+    }
+    for (const i of [2, 3]) {
+      expect((await api('/api/purchases', { token: buyers[i] })).body.items.map((p: { status: string }) => p.status)).toEqual(['HELD']);
+      expect(await transitions.countBy({ purchaseId: purchaseOf(i) })).toBe(1);
+    }
+    await expectInvariant(id);
   });
 
   it('when a buyer looks at their history, then they see their own purchases only', async () => {

@@ -6,6 +6,8 @@ import { authRouter } from './api/auth';
 import { usersRouter } from './api/users';
 import { RefreshTokenEntity, SessionEntity, SigningKeyEntity, VerificationCodeEntity } from './data/account.entities';
 import { MySqlLoginThrottle } from './data/login-throttle';
+import { CodePurposesAndRateLimits1764700000000 } from './data/migrations/1764700000000-CodePurposesAndRateLimits';
+import { MySqlAllowance, purgeExpiredLimits } from './data/rate-limits';
 import { CreateUsers1764000000000 } from './data/migrations/1764000000000-CreateUsers';
 import { CreateSessionsAndCodes1764100000000 } from './data/migrations/1764100000000-CreateSessionsAndCodes';
 import { PubSubRevocationBoard } from './data/revocation-board';
@@ -13,7 +15,8 @@ import { SessionRepository } from './data/session-repository';
 import { SigningKeyRepository } from './data/signing-key-repository';
 import { UserEntity } from './data/user.entity';
 import { UserRepository } from './data/user-repository';
-import { Accounts } from './domain/accounts';
+import { Accounts, type AccountAllowances } from './domain/accounts';
+import { PasswordHasher, SCRYPT_COST } from './domain/passwords';
 import { PersonalDataVault } from './domain/personal-data';
 import { ensureAdmin } from './domain/seed-admin';
 import { Sessions } from './domain/sessions';
@@ -23,14 +26,18 @@ import { smtpMailer } from './mail/smtp-mailer';
 export function userService(config: UserConfig): ServiceParts {
   const vault = personalDataVault(config);
   const revocations = new DueSignal();
-  const parts = oncePerContext((ctx) => assemble(config, vault, ctx, () => revocations.dueIn(config.REVOCATION_REPUBLISH_SECONDS * 1000)));
+  const hasher = new PasswordHasher(
+    { concurrency: config.PASSWORD_HASH_CONCURRENCY, queue: config.PASSWORD_HASH_QUEUE },
+    { ...SCRYPT_COST, N: config.PASSWORD_SCRYPT_N },
+  );
+  const parts = oncePerContext((ctx) => assemble(config, vault, hasher, ctx, () => revocations.dueIn(config.REVOCATION_REPUBLISH_SECONDS * 1000)));
   return {
     name: SERVICE_NAME,
     entities: [UserEntity, SessionEntity, RefreshTokenEntity, VerificationCodeEntity, SigningKeyEntity],
-    migrations: [CreateUsers1764000000000, CreateSessionsAndCodes1764100000000],
+    migrations: [CreateUsers1764000000000, CreateSessionsAndCodes1764100000000, CodePurposesAndRateLimits1764700000000],
     init: async ({ dataSource, logger }) => {
       if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) return;
-      const outcome = await ensureAdmin(new UserRepository(dataSource), vault, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD });
+      const outcome = await ensureAdmin(new UserRepository(dataSource), vault, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD }, hasher);
       logger.info({ outcome }, 'admin from configuration');
     },
     // It verifies tokens: it keeps its own marks of revoked sessions.
@@ -55,13 +62,24 @@ export function userService(config: UserConfig): ServiceParts {
         // now and then for revocations another replica made and could not repeat.
         recheckMs: 4 * everyMs,
         run: async () => ((await parts(ctx).sessions.republishRecentRevocations()) ? everyMs : undefined),
+      }, {
+        name: 'expired rate limits',
+        // It knows the next expiry from the table; the re-check finds counters made since it found none.
+        recheckMs: 10 * 60_000,
+        run: () => purgeExpiredLimits(ctx.dataSource),
       }];
     },
   };
 }
 
 /** The account use cases over this service's database, sidecar and mail server. */
-function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, dapr, logger }: ServiceContext, revoked: () => void) {
+function assemble(
+  config: UserConfig,
+  vault: PersonalDataVault,
+  hasher: PasswordHasher,
+  { dataSource, dapr, logger }: ServiceContext,
+  revoked: () => void,
+) {
   const users = new UserRepository(dataSource);
   const keyring = signingKeyring(config, dataSource, vault);
   const sessions = new Sessions(
@@ -69,13 +87,15 @@ function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, da
     new SessionRepository(dataSource),
     new PubSubRevocationBoard(dapr, PUBSUB, config.ACCESS_TOKEN_TTL_SECONDS),
     new MySqlLoginThrottle(dataSource, {
-      failuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
-      failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
-      attemptsPerClient: config.LOGIN_ATTEMPTS_PER_CLIENT,
+      failuresPerClient: config.LOGIN_FAILURES_PER_CLIENT,
       clientWindowSeconds: config.LOGIN_CLIENT_WINDOW_SECONDS,
+      freeFailures: config.LOGIN_FREE_FAILURES,
+      failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+      maxDelaySeconds: config.LOGIN_MAX_DELAY_SECONDS,
     }),
     keyring,
     vault,
+    hasher,
     { accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS, revoked },
   );
   const mailer = smtpMailer({
@@ -86,8 +106,26 @@ function assemble(config: UserConfig, vault: PersonalDataVault, { dataSource, da
     password: config.SMTP_PASSWORD,
     from: config.MAIL_FROM,
   });
-  const accounts = new Accounts(users, vault, mailer, sessions, logger, { codeTtlSeconds: config.VERIFICATION_CODE_TTL_SECONDS });
+  const accounts = new Accounts(users, vault, mailer, sessions, hasher, accountAllowances(config, dataSource), logger, {
+    codeTtlSeconds: config.VERIFICATION_CODE_TTL_SECONDS,
+  });
   return { accounts, sessions, keyring, auth: daprAuthenticator(dapr, STATESTORE) };
+}
+
+function accountAllowances(config: UserConfig, db: DataSource): AccountAllowances {
+  const allowance = (name: string, points: number, windowSeconds: number) => new MySqlAllowance(db, name, points, windowSeconds);
+  const day = 24 * 3600;
+  const perAccount = config.CODE_REQUESTS_PER_ACCOUNT;
+  const window = config.CODE_REQUEST_WINDOW_SECONDS;
+  return {
+    signupsPerClient: allowance('signup-client', config.SIGNUPS_PER_CLIENT, config.SIGNUP_CLIENT_WINDOW_SECONDS),
+    codeRequestsPerClient: allowance('code-client', config.CODE_REQUESTS_PER_CLIENT, window),
+    resendsPerAccount: allowance('resend-account', perAccount, window),
+    resetsPerAccount: allowance('reset-account', perAccount, window),
+    verifyGuessesPerAccount: allowance('verify-guesses', config.CODE_GUESSES_PER_DAY, day),
+    resetGuessesPerAccount: allowance('reset-guesses', config.CODE_GUESSES_PER_DAY, day),
+    takenNoticesPerAccount: allowance('taken-notice', 1, window),
+  };
 }
 
 export function personalDataVault(config: UserConfig): PersonalDataVault {

@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { ConfigError } from '@flash/http';
+import { randomBytes, scryptSync } from 'node:crypto';
+import { ConfigError, type AppError } from '@flash/http';
 import { readConfig } from '../src/config';
+import { PasswordHasher } from '../src/domain/passwords';
 import { PersonalDataVault } from '../src/domain/personal-data';
 import type { VerificationCode } from '../src/domain/user';
 import { judgeCode, MAX_FAILED_ATTEMPTS } from '../src/domain/verification';
@@ -43,7 +44,7 @@ describe('personal data vault', () => {
 describe('verification code rules', () => {
   const now = new Date('2026-11-24T10:00:00Z');
   const code = (over: Partial<VerificationCode> = {}): VerificationCode => ({
-    id: 1, userId: 'u', codeDigest: 'right', expiresAt: new Date(now.getTime() + 60_000), consumedAt: null, replacedAt: null,
+    id: 1, userId: 'u', purpose: 'verify-email', codeDigest: 'right', expiresAt: new Date(now.getTime() + 60_000), consumedAt: null, replacedAt: null,
     failedAttempts: 0, createdAt: now, ...over,
   });
 
@@ -84,9 +85,50 @@ describe('user-service configuration', () => {
     expect(message).not.toContain(short);
   });
 
+  it('when production is given a scrypt cost below OWASP\'s minimum, then start-up refuses it with the reason', () => {
+    const keys = { ...valid, NODE_ENV: 'production', DB_USER: 'flash_users', DB_PASSWORD: 'a-real-password' };
+    expect(() => readConfig({ ...keys, PASSWORD_SCRYPT_N: String(2 ** 14) })).toThrow(/PASSWORD_SCRYPT_N: below 131072/);
+    expect(readConfig(keys).PASSWORD_SCRYPT_N).toBe(2 ** 17);
+  });
+
   it('when retired keys are configured, then each needs an id and a 32-byte key', () => {
     expect(readConfig({ ...valid, PII_RETIRED_KEYS: `k0:${key().toString('base64')}` }).PII_RETIRED_KEYS.k0).toHaveLength(32);
     expect(() => readConfig({ ...valid, PII_RETIRED_KEYS: 'k0:abc' })).toThrow(/PII_RETIRED_KEYS/);
     expect(() => readConfig({ ...valid, ACCESS_TOKEN_TTL_SECONDS: '3600' })).toThrow(/ACCESS_TOKEN_TTL_SECONDS/);
+  });
+});
+
+describe('password hashing', () => {
+  const legacyHash = async (password: string) => {
+    // How hashes were stored before the cost was written down with them: scrypt$N$salt$hash, N=2^15, r=8, p=1.
+    const salt = randomBytes(16);
+    const key = scryptSync(password, salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    return `scrypt$${2 ** 15}$${salt.toString('base64')}$${key.toString('base64')}`;
+  };
+
+  it('when a password is hashed, then the hash names OWASP\'s minimum cost (N=2^17, r=8, p=1) and only that password verifies', async () => {
+    const hasher = new PasswordHasher({ concurrency: 2, queue: 10 });
+    const hash = await hasher.hash('Sup3r$ecret');
+    expect(hash).toMatch(/^scrypt\$N=131072,r=8,p=1\$/);
+    expect(await hasher.verify('Sup3r$ecret', hash)).toBe(true);
+    expect(await hasher.verify('Sup3r$ecreT', hash)).toBe(false);
+    expect(hasher.isOutdated(hash)).toBe(false);
+  });
+
+  it('when a hash was stored at the old cost, then it still verifies and is marked for replacement', async () => {
+    const hasher = new PasswordHasher({ concurrency: 1, queue: 10 });
+    const old = await legacyHash('Old$ecret1');
+    expect(await hasher.verify('Old$ecret1', old)).toBe(true);
+    expect(await hasher.verify('wrong$1', old)).toBe(false);
+    expect(hasher.isOutdated(old)).toBe(true);
+  });
+
+  it('when more hashes are asked for than may run and wait, then the excess is refused at once with 503 and Retry-After', async () => {
+    const cheap = new PasswordHasher({ concurrency: 1, queue: 2 }, { N: 2 ** 10, r: 8, p: 1 });
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => cheap.hash('x$1xxxxx')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as AppError);
+    expect(refused.map((e) => [e.status, e.headers?.['retry-after']])).toEqual([[503, '1'], [503, '1'], [503, '1']]);
+    expect(await Promise.all([cheap.hash('a$1aaaaa'), cheap.hash('b$1bbbbb')])).toHaveLength(2);
   });
 });

@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Sign up; a verification code is emailed
-         * @description Creates an unverified account and emails a 6-digit code, valid for 5 minutes. The account can log in once the email is verified.
+         * @description Creates an unverified account and emails a 6-digit code, valid for 5 minutes. The account can log in once the email is verified. An email already registered gets the same answer, and its owner an email saying someone tried (no account enumeration). An address may sign up 30 times in 10 minutes.
          */
         post: operations["signUp"];
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Verify the email with the emailed code
-         * @description A code works once and burns after 5 wrong guesses.
+         * @description A code works once and burns after 5 wrong guesses; an email gets 20 guesses a day whatever the number of codes sent.
          */
         post: operations["verifyEmail"];
         delete?: never;
@@ -55,9 +55,49 @@ export interface paths {
         put?: never;
         /**
          * Email a new verification code
-         * @description Replaces the previous code. The answer is the same whether or not the email belongs to an account.
+         * @description Replaces (deletes) the previous code. The answer is the same whether or not the email belongs to an account. An email may ask 3 times an hour, an address 20 times an hour (resends and password resets together).
          */
         post: operations["resendVerificationCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a password reset code
+         * @description Emails a 6-digit code, valid for 5 minutes, that sets a new password. The answer is the same whether or not the email belongs to an account; the limits are those of verification resends.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the emailed reset code; logs out every session
+         * @description The code works once and burns after 5 wrong guesses; an email gets 20 guesses a day. Every session of the account is logged out.
+         */
+        post: operations["resetPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -139,7 +179,7 @@ export interface paths {
         put?: never;
         /**
          * Log in: an access token and a refresh token
-         * @description Only verified accounts log in. An account locks for 15 minutes after 5 failed logins, and a client may try 30 logins a minute: both answer 429 with Retry-After.
+         * @description Only verified accounts log in. Only failures count: after 5 failed logins at one account from one address, each further try from that address waits 1, 2, 4 … s (at most 15 minutes), and an address may fail 100 times in 10 minutes; both answer 429 with Retry-After. Other addresses, and the owner on them, are not slowed.
          */
         post: operations["logIn"];
         delete?: never;
@@ -627,7 +667,7 @@ export interface paths {
         put?: never;
         /**
          * Add a product
-         * @description A product already on the list gets the quantity added to it.
+         * @description A product already on the list gets the quantity added to it, up to 100 units.
          */
         post: operations["addToWishlist"];
         delete?: never;
@@ -849,6 +889,16 @@ export interface components {
             currentPassword: string;
             newPassword: string;
         };
+        PasswordReset: {
+            /** Format: email */
+            email: string;
+            code: string;
+            newPassword: string;
+        };
+        PasswordResetRequest: {
+            /** Format: email */
+            email: string;
+        };
         Payment: {
             /** @description Test tokens force an outcome: tok_approve, tok_decline, tok_timeout, tok_refund_flaky */
             paymentToken?: string;
@@ -1012,7 +1062,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Account created, unverified; the code is on its way */
+            /** @description Account created, unverified, and the code is on its way; or the email was registered and its owner is told */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -1033,9 +1083,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description EMAIL_TAKEN */
-            409: {
+            /** @description TOO_MANY_ATTEMPTS: past a limit of this address or this email; wait Retry-After seconds */
+            429: {
                 headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: too many password hashes at once */
+            503: {
+                headers: {
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1097,6 +1158,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description TOO_MANY_ATTEMPTS: past a limit of this address or this email; wait Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */
             "5XX": {
                 headers: {
@@ -1137,6 +1208,147 @@ export interface operations {
             /** @description VALIDATION_FAILED */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: past a limit of this address or this email; wait Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */
+            "5XX": {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description If the account exists, a reset code is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ACCEPTED";
+                    };
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: past a limit of this address or this email; wait Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */
+            "5XX": {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description The new password is set; every session is logged out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "PASSWORD_RESET";
+                    };
+                };
+            };
+            /** @description INVALID_CODE or VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CODE_USED or CODE_EXPIRED */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: past a limit of this address or this email; wait Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: too many password hashes at once */
+            503: {
+                headers: {
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1336,6 +1548,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description SERVICE_UNAVAILABLE: too many password hashes at once */
+            503: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description INTERNAL, or SERVICE_UNAVAILABLE (503, with Retry-After) while a service behind this one is down */
             "5XX": {
                 headers: {
@@ -1399,6 +1621,16 @@ export interface operations {
             };
             /** @description TOO_MANY_ATTEMPTS: wait Retry-After seconds */
             429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: too many password checks at once */
+            503: {
                 headers: {
                     "Retry-After": string;
                     [name: string]: unknown;

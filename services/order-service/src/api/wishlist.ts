@@ -2,11 +2,11 @@ import type { Request, Router } from 'express';
 import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
 import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
-import type { WishlistItem } from '../domain/order';
+import { WISHLIST_MAX_QUANTITY, type WishlistItem } from '../domain/order';
 import type { Wishlist } from '../domain/wishlist';
 import { OrderSchema, orderView } from './orders';
 
-const quantity = z.number().int('must be a whole number').min(1, 'must be at least 1').max(100);
+const quantity = z.number().int('must be a whole number').min(1, 'must be at least 1').max(WISHLIST_MAX_QUANTITY);
 const AddBody = z.object({ productId: z.string().uuid('must be a product id'), quantity: quantity.default(1) }).strict().openapi('WishlistAdd');
 const QuantityBody = z.object({ quantity }).strict().openapi('WishlistQuantity');
 const ItemParams = z.object({ itemId: z.string().uuid('must be a wishlist item id') });
@@ -35,7 +35,7 @@ export function wishlistRouter(wishlist: Wishlist, auth: Authenticator, docs: Op
     }))
     .post('/api/wishlist', {
       operationId: 'addToWishlist', summary: 'Add a product', security,
-      description: 'A product already on the list gets the quantity added to it.',
+      description: `A product already on the list gets the quantity added to it, up to ${WISHLIST_MAX_QUANTITY} units.`,
       request: { body: jsonContent(AddBody) },
       responses: { 201: { description: 'On the list', ...jsonContent(WishlistItemSchema) }, 400: problemResponse('VALIDATION_FAILED'), ...userOnlyResponses },
     }, auth.requireUser, handle(async (req, res) => {

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { WishlistItem } from '../domain/order';
+import { WISHLIST_MAX_QUANTITY, type WishlistItem } from '../domain/order';
 import type { WishlistStore } from '../domain/ports';
 import { WishlistItemEntity } from './entities';
 
@@ -21,8 +21,9 @@ export class WishlistRepository implements WishlistStore {
   async add(item: WishlistItem): Promise<WishlistItem> {
     await this.db.query(
       `INSERT INTO wishlist_items (id, user_id, product_id, product_name, quantity, added_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE quantity = quantity + VALUES(quantity)`,
-      [item.id, item.userId, item.productId, item.productName, item.quantity, item.addedAt],
+       ON DUPLICATE KEY UPDATE quantity = LEAST(quantity + VALUES(quantity), ?)`,
+      // One statement: concurrent adds of the same product each see the other's units and still stop at the cap.
+      [item.id, item.userId, item.productId, item.productName, item.quantity, item.addedAt, WISHLIST_MAX_QUANTITY],
     );
     return (await this.items.findOneBy({ userId: item.userId, productId: item.productId }))!;
   }

@@ -37,6 +37,9 @@ export interface OrderTransition {
   at: Date;
 }
 
+/** The most units one wishlist item holds; adding more to an item stops there. */
+export const WISHLIST_MAX_QUANTITY = 100;
+
 export interface WishlistItem {
   id: string;
   userId: string;

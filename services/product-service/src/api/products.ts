@@ -20,7 +20,8 @@ const ProductView = z
   .openapi('Product');
 const StockedProductView = ProductView.extend({ stock: z.number().int().openapi({ description: 'Units free to sell now' }) }).openapi('StockedProduct');
 const PageQuery = z.object({
-  page: z.coerce.number().int().min(1, 'must be 1 or more').default(1),
+  // Bounded so an offset never asks the database to skip millions of rows (100 × 10,000 is a million products).
+  page: z.coerce.number().int().min(1, 'must be 1 or more').max(10_000, 'must be at most 10000').default(1),
   size: z.coerce.number().int().min(1, 'must be 1 or more').max(100, 'must be at most 100').default(20),
 });
 const IdParams = z.object({ id: z.string().uuid('must be a product id') });

@@ -1,9 +1,11 @@
 import { Semaphore } from 'async-mutex';
 import { Brackets, In, LessThanOrEqual, MoreThanOrEqual, type DataSource, type EntityManager } from 'typeorm';
-import { COUNTS_AGAINST_LIMIT, KEEPS_SLOT_FOR_COOLDOWN, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
+import { COUNTS_AGAINST_LIMIT, KEEPS_SLOT_FOR_COOLDOWN, PURGED_AFTER_RETENTION, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
 import type { OutboxEvent, PurchaseStore } from '../domain/ports';
 import { addToOutbox, insertRows } from '@flash/runtime';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
+
+const UNPAID = PURGED_AFTER_RETENTION.map((s) => `'${s}'`).join(', ');
 
 export class PurchaseRepository implements PurchaseStore {
   /**
@@ -73,6 +75,26 @@ export class PurchaseRepository implements PurchaseStore {
 
   async nextHoldExpiry(): Promise<Date | undefined> {
     const [row] = (await this.db.query("SELECT MIN(hold_expires_at) AS at FROM purchases WHERE status = 'HELD'")) as { at: Date | null }[];
+    return row?.at ?? undefined;
+  }
+
+  async purgeUnpaid(before: Date, limit: number): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = (await tx.query(
+        `SELECT id FROM purchases WHERE status IN (${UNPAID}) AND updated_at < ? ORDER BY updated_at LIMIT ${Number(limit)} FOR UPDATE SKIP LOCKED`,
+        [before],
+      )) as { id: string }[];
+      if (rows.length === 0) return 0;
+      const ids = rows.map((r) => r.id);
+      await tx.getRepository(PurchaseTransitionEntity).delete({ purchaseId: In(ids) });
+      await tx.getRepository(PurchaseEntity).delete({ id: In(ids) });
+      return ids.length;
+    });
+  }
+
+  async oldestUnpaid(): Promise<Date | undefined> {
+    // One index dive per status (purchases_settled): what an idle check costs.
+    const [row] = (await this.db.query(`SELECT MIN(updated_at) AS at FROM purchases WHERE status IN (${UNPAID})`)) as { at: Date | null }[];
     return row?.at ?? undefined;
   }
 

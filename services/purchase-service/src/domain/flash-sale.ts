@@ -49,6 +49,12 @@ export const COUNTS_AGAINST_LIMIT: PurchaseStatus[] = ['HELD', 'PAID'];
  */
 export const KEEPS_SLOT_FOR_COOLDOWN: PurchaseStatus[] = ['ABANDONED', 'EXPIRED'];
 
+/**
+ * Purchases that never sold anything: after the retention they are only there to answer a retried Idempotency-Key,
+ * long after any client retries, so they are purged with their transitions. PAID and RESTOCKED (money moved) stay.
+ */
+export const PURGED_AFTER_RETENTION: PurchaseStatus[] = ['PAYMENT_FAILED', 'ABANDONED', 'EXPIRED'];
+
 /** Whether `p` still occupies its limit slot at `now`. */
 export function occupiesSlot(p: Pick<Purchase, 'status' | 'limitSlot' | 'updatedAt'>, now: number, cooldownMs: number): boolean {
   if (p.limitSlot === null) return false;

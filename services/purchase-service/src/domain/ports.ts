@@ -32,6 +32,10 @@ export interface PurchaseStore {
   heldUntil(now: Date, limit: number): Promise<Purchase[]>;
   /** When the next held purchase runs out, if any is held. */
   nextHoldExpiry(): Promise<Date | undefined>;
+  /** Deletes up to `limit` purchases that ended unpaid before `before`, with their transitions; returns how many. */
+  purgeUnpaid(before: Date, limit: number): Promise<number>;
+  /** When the oldest purchase that ended unpaid ended, if there is one. */
+  oldestUnpaid(): Promise<Date | undefined>;
   ofBuyer(buyerId: string): Promise<(Purchase & { productName: string; productId: string })[]>;
   counts(saleId: string): Promise<Record<PurchaseStatus, number>>;
 }

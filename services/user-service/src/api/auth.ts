@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { bearerAuth, JWKS_PATH, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
 import {
-  ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, retryLaterResponse, type ApiTag, type Metrics, type OpenAPIRegistry,
+  ApiRoutes, AppError, clientAddress, handle, jsonContent, parseInput, problemResponse, retryLaterResponse, type ApiTag, type Metrics, type OpenAPIRegistry,
 } from '@flash/http';
 import type { Sessions } from '../domain/sessions';
 import type { Keyring } from '../domain/signing-keys';
@@ -15,7 +15,8 @@ export function authRouter(sessions: Sessions, keyring: Keyring, auth: Authentic
   return new ApiRoutes(docs, AUTH)
     .post('/api/auth/login', {
       operationId: 'logIn', summary: 'Log in: an access token and a refresh token',
-      description: 'Only verified accounts log in. An account locks for 15 minutes after 5 failed logins, and a client may try 30 logins a minute: both answer 429 with Retry-After.',
+      description:
+        'Only verified accounts log in. Only failures count: after 5 failed logins at one account from one address, each further try from that address waits 1, 2, 4 … s (at most 15 minutes), and an address may fail 100 times in 10 minutes; both answer 429 with Retry-After. Other addresses, and the owner on them, are not slowed.',
       request: { body: jsonContent(LoginBody) },
       responses: {
         200: { description: 'Logged in', ...jsonContent(TokenPair) },
@@ -23,11 +24,12 @@ export function authRouter(sessions: Sessions, keyring: Keyring, auth: Authentic
         401: problemResponse('INVALID_CREDENTIALS'),
         403: problemResponse('EMAIL_NOT_VERIFIED'),
         429: retryLaterResponse('TOO_MANY_ATTEMPTS: wait Retry-After seconds'),
+        503: retryLaterResponse('SERVICE_UNAVAILABLE: too many password checks at once'),
       },
     }, handle(async (req, res) => {
       const { email, password } = parseInput(LoginBody, req.body);
       try {
-        res.json(await sessions.login(email, password, req.ip ?? 'unknown'));
+        res.json(await sessions.login(email, password, clientAddress(req)));
         logins.inc({ outcome: 'ok' });
       } catch (err) {
         logins.inc({ outcome: err instanceof AppError ? err.code : 'error' });

@@ -34,6 +34,10 @@ export const SignupBody = z
 
 export const VerificationBody = z.object({ email, code: z.string().regex(/^\d{6}$/, 'must be the 6-digit code') }).openapi('Verification');
 export const ResendBody = z.object({ email }).openapi('VerificationResend');
+export const PasswordResetRequestBody = z.object({ email }).openapi('PasswordResetRequest');
+export const PasswordResetBody = z
+  .object({ email, code: z.string().regex(/^\d{6}$/, 'must be the 6-digit code'), newPassword: password })
+  .openapi('PasswordReset');
 
 export const ProfileChangesBody = z
   .object({ name, phone, address, description, profileImageUrl })

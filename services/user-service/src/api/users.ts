@@ -1,10 +1,14 @@
 import type { Router } from 'express';
 import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
-import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { ApiRoutes, clientAddress, handle, jsonContent, parseInput, problemResponse, retryLaterResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
 import type { Accounts } from '../domain/accounts';
-import { PasswordChangeBody, Profile, ProfileChangesBody, ResendBody, SignupBody, VerificationBody } from './schemas';
+import {
+  PasswordChangeBody, PasswordResetBody, PasswordResetRequestBody, Profile, ProfileChangesBody, ResendBody, SignupBody, VerificationBody,
+} from './schemas';
 
-const ACCOUNTS: ApiTag = { name: 'accounts', description: 'Sign-up, email verification, my profile and my page' };
+const ACCOUNTS: ApiTag = { name: 'accounts', description: 'Sign-up, email verification, password reset, my profile and my page' };
+const tooMany = retryLaterResponse('TOO_MANY_ATTEMPTS: past a limit of this address or this email; wait Retry-After seconds');
+const busy = retryLaterResponse('SERVICE_UNAVAILABLE: too many password hashes at once');
 
 /** The caller's orders and wishlist, from order-service (asked with the caller's own token). */
 export type ShoppingOf = (authorization: string) => Promise<{ orders: unknown[]; wishlist: unknown[] }>;
@@ -12,31 +16,35 @@ export type ShoppingOf = (authorization: string) => Promise<{ orders: unknown[];
 export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics, shoppingOf: ShoppingOf): Router {
   const signups = metrics.counter('signups_total', 'Accounts created (unverified)');
   const verifications = metrics.counter('email_verifications_total', 'Emails verified');
+  const resets = metrics.counter('password_resets_total', 'Passwords reset with an emailed code');
   const security = bearerAuth(docs);
   const status = <T extends string>(value: T) => jsonContent(z.object({ status: z.literal(value) }));
   return new ApiRoutes(docs, ACCOUNTS)
     .post('/api/users', {
       operationId: 'signUp', summary: 'Sign up; a verification code is emailed',
-      description: 'Creates an unverified account and emails a 6-digit code, valid for 5 minutes. The account can log in once the email is verified.',
+      description:
+        'Creates an unverified account and emails a 6-digit code, valid for 5 minutes. The account can log in once the email is verified. An email already registered gets the same answer, and its owner an email saying someone tried (no account enumeration). An address may sign up 30 times in 10 minutes.',
       request: { body: jsonContent(SignupBody) },
       responses: {
-        202: { description: 'Account created, unverified; the code is on its way', ...status('VERIFICATION_SENT') },
+        202: { description: 'Account created, unverified, and the code is on its way; or the email was registered and its owner is told', ...status('VERIFICATION_SENT') },
         400: problemResponse('VALIDATION_FAILED, with one message per bad field'),
-        409: problemResponse('EMAIL_TAKEN'),
+        429: tooMany,
+        503: busy,
       },
     }, handle(async (req, res) => {
-      await accounts.signup(parseInput(SignupBody, req.body));
+      await accounts.signup(parseInput(SignupBody, req.body), clientAddress(req));
       signups.inc();
       res.status(202).json({ status: 'VERIFICATION_SENT' });
     }))
     .post('/api/users/verification', {
       operationId: 'verifyEmail', summary: 'Verify the email with the emailed code',
-      description: 'A code works once and burns after 5 wrong guesses.',
+      description: 'A code works once and burns after 5 wrong guesses; an email gets 20 guesses a day whatever the number of codes sent.',
       request: { body: jsonContent(VerificationBody) },
       responses: {
         200: { description: 'Verified; the account can log in', ...status('VERIFIED') },
         400: problemResponse('INVALID_CODE or VALIDATION_FAILED'),
         410: problemResponse('CODE_USED or CODE_EXPIRED'),
+        429: tooMany,
       },
     }, handle(async (req, res) => {
       const { email, code } = parseInput(VerificationBody, req.body);
@@ -46,15 +54,48 @@ export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenA
     }))
     .post('/api/users/verification/resend', {
       operationId: 'resendVerificationCode', summary: 'Email a new verification code',
-      description: 'Replaces the previous code. The answer is the same whether or not the email belongs to an account.',
+      description:
+        'Replaces (deletes) the previous code. The answer is the same whether or not the email belongs to an account. An email may ask 3 times an hour, an address 20 times an hour (resends and password resets together).',
       request: { body: jsonContent(ResendBody) },
       responses: {
         202: { description: 'If the account exists and is unverified, a new code is on its way', ...status('ACCEPTED') },
         400: problemResponse('VALIDATION_FAILED'),
+        429: tooMany,
       },
     }, handle(async (req, res) => {
-      accounts.requestNewCode(parseInput(ResendBody, req.body).email);
+      await accounts.requestNewCode(parseInput(ResendBody, req.body).email, clientAddress(req));
       res.status(202).json({ status: 'ACCEPTED' });
+    }))
+    .post('/api/users/password-reset', {
+      operationId: 'requestPasswordReset', summary: 'Email a password reset code',
+      description:
+        'Emails a 6-digit code, valid for 5 minutes, that sets a new password. The answer is the same whether or not the email belongs to an account; the limits are those of verification resends.',
+      request: { body: jsonContent(PasswordResetRequestBody) },
+      responses: {
+        202: { description: 'If the account exists, a reset code is on its way', ...status('ACCEPTED') },
+        400: problemResponse('VALIDATION_FAILED'),
+        429: tooMany,
+      },
+    }, handle(async (req, res) => {
+      await accounts.requestPasswordReset(parseInput(PasswordResetRequestBody, req.body).email, clientAddress(req));
+      res.status(202).json({ status: 'ACCEPTED' });
+    }))
+    .post('/api/users/password-reset/confirm', {
+      operationId: 'resetPassword', summary: 'Set a new password with the emailed reset code; logs out every session',
+      description: 'The code works once and burns after 5 wrong guesses; an email gets 20 guesses a day. Every session of the account is logged out.',
+      request: { body: jsonContent(PasswordResetBody) },
+      responses: {
+        200: { description: 'The new password is set; every session is logged out', ...status('PASSWORD_RESET') },
+        400: problemResponse('INVALID_CODE or VALIDATION_FAILED'),
+        410: problemResponse('CODE_USED or CODE_EXPIRED'),
+        429: tooMany,
+        503: busy,
+      },
+    }, handle(async (req, res) => {
+      const { email, code, newPassword } = parseInput(PasswordResetBody, req.body);
+      await accounts.resetPassword(email, code, newPassword);
+      resets.inc();
+      res.json({ status: 'PASSWORD_RESET' });
     }))
     .get('/api/users/me', {
       operationId: 'getMyProfile', summary: 'My profile', security,
@@ -94,6 +135,7 @@ export function usersRouter(accounts: Accounts, auth: Authenticator, docs: OpenA
         400: problemResponse('VALIDATION_FAILED'),
         ...userOnlyResponses,
         403: problemResponse('WRONG_CURRENT_PASSWORD'),
+        503: busy,
       },
     }, auth.requireUser, handle(async (req, res) => {
       const { currentPassword, newPassword } = parseInput(PasswordChangeBody, req.body);

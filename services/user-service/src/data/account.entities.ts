@@ -31,6 +31,7 @@ export const VerificationCodeEntity = new EntitySchema<VerificationCode>({
   columns: {
     id: { type: 'bigint', primary: true, generated: 'increment', transformer: bigintAsNumber },
     userId: { name: 'user_id', type: 'char', length: 36 },
+    purpose: { type: 'varchar', length: 16, default: 'verify-email' },
     codeDigest: { name: 'code_digest', type: 'char', length: 64 },
     expiresAt: { name: 'expires_at', type: 'datetime', precision: 3 },
     consumedAt: { name: 'consumed_at', type: 'datetime', precision: 3, nullable: true },

@@ -1,7 +1,7 @@
 import { IsNull, type DataSource } from 'typeorm';
 import { isDuplicateKey } from '@flash/runtime';
 import type { NewCode, UserStore } from '../domain/ports';
-import type { User, VerificationCode } from '../domain/user';
+import type { CodePurpose, User, VerificationCode } from '../domain/user';
 import type { CodeDecision, CodeOutcome } from '../domain/verification';
 import { VerificationCodeEntity } from './account.entities';
 import { UserEntity } from './user.entity';
@@ -25,7 +25,7 @@ export class UserRepository implements UserStore {
     try {
       await this.db.transaction(async (tx) => {
         await tx.getRepository(UserEntity).insert(user);
-        if (code) await tx.getRepository(VerificationCodeEntity).insert({ userId: user.id, ...code });
+        if (code) await tx.getRepository(VerificationCodeEntity).insert({ userId: user.id, purpose: 'verify-email', ...code });
       });
       return true;
     } catch (err) {
@@ -34,25 +34,34 @@ export class UserRepository implements UserStore {
     }
   }
 
-  async decideCodes(userId: string, decide: (codes: VerificationCode[]) => CodeDecision): Promise<CodeOutcome> {
+  async decideCodes(
+    userId: string,
+    purpose: CodePurpose,
+    decide: (codes: VerificationCode[]) => CodeDecision,
+    onVerified?: { passwordHash: string },
+  ): Promise<CodeOutcome> {
     return this.db.transaction(async (tx) => {
       const codes = tx.getRepository(VerificationCodeEntity);
-      const mine = await codes.find({ where: { userId }, order: { id: 'DESC' }, lock: { mode: 'pessimistic_write' } });
+      // A new code deletes the earlier ones: at most a few rows are read and locked here.
+      const mine = await codes.find({ where: { userId, purpose }, order: { id: 'DESC' }, lock: { mode: 'pessimistic_write' } });
       const decision = decide(mine);
       for (const change of decision.changes) await codes.update({ id: change.id }, change.set);
       if (decision.outcome === 'verified') {
-        const verifiedAt = decision.changes[0]?.set.consumedAt ?? new Date();
-        await tx.getRepository(UserEntity).update({ id: userId, verifiedAt: IsNull() }, { verifiedAt });
+        const at = decision.changes[0]?.set.consumedAt ?? new Date();
+        const users = tx.getRepository(UserEntity);
+        // An emailed code proves the address, whichever purpose it was sent for.
+        await users.update({ id: userId, verifiedAt: IsNull() }, { verifiedAt: at });
+        if (onVerified) await users.update({ id: userId }, { passwordHash: onVerified.passwordHash });
       }
       return decision.outcome;
     });
   }
 
-  async replaceCode(userId: string, code: NewCode, now: Date): Promise<void> {
+  async replaceCode(userId: string, purpose: CodePurpose, code: NewCode): Promise<void> {
     await this.db.transaction(async (tx) => {
       const codes = tx.getRepository(VerificationCodeEntity);
-      await codes.update({ userId, consumedAt: IsNull(), replacedAt: IsNull() }, { replacedAt: now });
-      await codes.insert({ userId, ...code });
+      await codes.delete({ userId, purpose });
+      await codes.insert({ userId, purpose, ...code });
     });
   }
 

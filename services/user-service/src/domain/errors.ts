@@ -2,10 +2,9 @@ import { AppError } from '@flash/http';
 
 /** The account errors callers can rely on, by stable code. */
 export const AccountErrors = {
-  emailTaken: () => new AppError(409, 'EMAIL_TAKEN', 'Email already registered', 'An account with this email already exists.'),
   invalidCode: () => new AppError(400, 'INVALID_CODE', 'Invalid verification code', 'The code does not match; check the email or ask for a new code.'),
   codeUsed: () => new AppError(410, 'CODE_USED', 'Verification code already used', 'This code has already been used.'),
-  codeExpired: () => new AppError(410, 'CODE_EXPIRED', 'Verification code expired', 'This code has expired or was replaced; ask for a new code.'),
+  codeExpired: () => new AppError(410, 'CODE_EXPIRED', 'Verification code expired', 'This code has expired; ask for a new code.'),
   invalidCredentials: () =>
     new AppError(401, 'INVALID_CREDENTIALS', 'Invalid credentials', 'The email or password is wrong.', undefined, {
       'www-authenticate': 'Bearer',

@@ -1,5 +1,5 @@
 import type { CodeDecision, CodeOutcome } from './verification';
-import type { RefreshToken, Session, User, VerificationCode } from './user';
+import type { CodePurpose, RefreshToken, Session, User, VerificationCode } from './user';
 
 /** What the account use cases need from storage (implemented in data/). */
 export interface UserStore {
@@ -7,10 +7,18 @@ export interface UserStore {
   byId(id: string): Promise<User | undefined>;
   /** Inserts a user (with their first verification code, together); false when the email is already registered. */
   create(user: Omit<User, 'createdAt'>, code?: NewCode): Promise<boolean>;
-  /** Locks the user's codes, lets `decide` judge them and applies the decision (verifying the user) atomically. */
-  decideCodes(userId: string, decide: (codes: VerificationCode[]) => CodeDecision): Promise<CodeOutcome>;
-  /** Retires the user's live codes and adds a new one. */
-  replaceCode(userId: string, code: NewCode, now: Date): Promise<void>;
+  /**
+   * Locks the user's codes of one purpose, lets `decide` judge them and applies the decision atomically; a code that
+   * verifies marks the email verified and sets `passwordHash` when given (a password reset).
+   */
+  decideCodes(
+    userId: string,
+    purpose: CodePurpose,
+    decide: (codes: VerificationCode[]) => CodeDecision,
+    onVerified?: { passwordHash: string },
+  ): Promise<CodeOutcome>;
+  /** Deletes the user's earlier codes of the purpose and adds the new one. */
+  replaceCode(userId: string, purpose: CodePurpose, code: NewCode): Promise<void>;
   updatePersonalData(userId: string, sealed: string): Promise<void>;
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
 }
@@ -36,12 +44,21 @@ export interface RevocationBoard {
   announce(sessionIds: string[], reason: string): Promise<void>;
 }
 
-/** Limits login attempts per client address and failed logins per account. */
+/** Slows password guessing per client address (failures only) and per address × account (a growing wait). */
 export interface LoginThrottle {
-  /** Counts an attempt; throws TOO_MANY_ATTEMPTS when the client or the account is over its limit. */
-  attempt(client: string, account: string): Promise<void>;
-  /** A successful login clears the account's failures. */
-  succeeded(account: string): Promise<void>;
+  /** Throws TOO_MANY_ATTEMPTS (with Retry-After) when this try must wait; else the try's outcome is reported on the ticket. */
+  admit(client: string, account: string): Promise<LoginTicket>;
+}
+
+export interface LoginTicket {
+  failed(): Promise<void>;
+  /** Clears the failures of this address at this account. */
+  succeeded(): Promise<void>;
+}
+
+/** A number of actions per key in a window, shared by every replica: `spend` throws TOO_MANY_ATTEMPTS past it. */
+export interface Allowance {
+  spend(key: string): Promise<void>;
 }
 
 export interface Mailer {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { hashPassword } from './passwords';
+import type { PasswordHasher } from './passwords';
 import type { PersonalDataVault } from './personal-data';
 import type { UserStore } from './ports';
 
@@ -8,6 +8,7 @@ export async function ensureAdmin(
   users: UserStore,
   vault: PersonalDataVault,
   admin: { email: string; password: string },
+  hasher: PasswordHasher,
 ): Promise<'created' | 'exists'> {
   const emailIndex = vault.emailIndex(admin.email);
   if (await users.byEmailIndex(emailIndex)) return 'exists';
@@ -16,7 +17,7 @@ export async function ensureAdmin(
     id,
     emailIndex,
     personalData: vault.seal({ name: 'Admin', email: admin.email }, id),
-    passwordHash: await hashPassword(admin.password),
+    passwordHash: await hasher.hash(admin.password),
     role: 'admin',
     verifiedAt: new Date(),
   });

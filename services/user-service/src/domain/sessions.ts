@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { AccountErrors } from './errors';
-import { hashPassword, verifyPassword } from './passwords';
+import type { PasswordHasher } from './passwords';
 import type { PersonalDataVault } from './personal-data';
 import type { LoginThrottle, RevocationBoard, SessionStore, UserStore } from './ports';
 import type { Keyring } from './signing-keys';
@@ -26,7 +26,7 @@ const digest = (token: string) => createHash('sha256').update(token).digest('hex
 /** Login, refresh-token rotation with reuse detection, and logout (one session or all). */
 export class Sessions {
   // Compared against when the email is unknown, so a wrong email costs the same time as a wrong password.
-  private readonly decoyHash = hashPassword(randomUUID());
+  private decoyHash?: Promise<string>;
 
   constructor(
     private readonly users: UserStore,
@@ -35,17 +35,23 @@ export class Sessions {
     private readonly throttle: LoginThrottle,
     private readonly keyring: Keyring,
     private readonly vault: PersonalDataVault,
+    private readonly hasher: PasswordHasher,
     private readonly options: SessionsOptions,
   ) {}
 
   async login(email: string, password: string, client: string): Promise<TokenPair> {
     const emailIndex = this.vault.emailIndex(email);
-    await this.throttle.attempt(client, emailIndex);
+    const ticket = await this.throttle.admit(client, emailIndex);
     const user = await this.users.byEmailIndex(emailIndex);
-    const matches = await verifyPassword(password, user?.passwordHash ?? (await this.decoyHash));
-    if (!user || !matches) throw AccountErrors.invalidCredentials();
+    const matches = await this.hasher.verify(password, user?.passwordHash ?? (await this.decoy()));
+    if (!user || !matches) {
+      await ticket.failed();
+      throw AccountErrors.invalidCredentials();
+    }
+    await ticket.succeeded();
     if (!user.verifiedAt) throw AccountErrors.emailNotVerified();
-    await this.throttle.succeeded(emailIndex);
+    // A hash from before today's cost is replaced while the password is at hand.
+    if (this.hasher.isOutdated(user.passwordHash)) await this.users.updatePasswordHash(user.id, await this.hasher.hash(password));
     const now = new Date();
     const sessionId = randomUUID();
     const { token, record } = this.newRefreshToken(sessionId, now);
@@ -70,6 +76,13 @@ export class Sessions {
     const user = await this.users.byId(session.userId);
     if (!user) throw AccountErrors.invalidRefreshToken();
     return this.pair(user, session.id, next.token);
+  }
+
+  private decoy(): Promise<string> {
+    return (this.decoyHash ??= this.hasher.hash(randomUUID()).catch((err: unknown) => {
+      this.decoyHash = undefined;
+      throw err;
+    }));
   }
 
   async logout(sessionId: string): Promise<void> {

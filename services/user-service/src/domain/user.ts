@@ -40,14 +40,18 @@ export interface RefreshToken {
   usedAt: Date | null;
 }
 
+/** What an emailed code proves: the address of a new account, or the right to set a new password. */
+export type CodePurpose = 'verify-email' | 'reset-password';
+
 export interface VerificationCode {
   id: number;
   userId: string;
+  purpose: CodePurpose;
   /** HMAC of user id and code. */
   codeDigest: string;
   expiresAt: Date;
   consumedAt: Date | null;
-  /** Set when a newer code was sent or too many wrong guesses burned it. */
+  /** Set when too many wrong guesses burned it (a newer code deletes it). */
   replacedAt: Date | null;
   failedAttempts: number;
   createdAt: Date;
