@@ -6,3 +6,4 @@ export * from './logging';
 export * from './metrics';
 export * from './openapi';
 export * from './service';
+export * from './user-rate';

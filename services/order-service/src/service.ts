@@ -1,6 +1,7 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { paymentsFrom } from '@flash/payments';
+import { UserRate } from '@flash/http';
 import { ordersRouter } from './api/orders';
 import { paymentsRouter } from './api/payments';
 import { wishlistRouter } from './api/wishlist';
@@ -33,7 +34,9 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
       const { orders, wishlist, refunds } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
       return [
-        ordersRouter(orders, auth, ctx.docs, ctx.metrics), wishlistRouter(wishlist, auth, ctx.docs), paymentsRouter(refunds, auth, ctx.docs),
+        ordersRouter(orders, auth, ctx.docs, ctx.metrics, new UserRate({
+          points: config.CHECKOUTS_PER_USER, windowSeconds: config.CHECKOUTS_WINDOW_SECONDS, code: 'TOO_MANY_CHECKOUTS', what: 'checkouts',
+        })), wishlistRouter(wishlist, auth, ctx.docs), paymentsRouter(refunds, auth, ctx.docs),
       ];
     },
     // It verifies tokens: it keeps its own marks of revoked sessions.

@@ -121,6 +121,22 @@ describe('orders: lifecycle, cancel and return with restock, wishlist, my page',
     expect(await stockOf(productId)).toBe(8);
   });
 
+  it('when one shopper keeps checking out, then past CHECKOUTS_PER_USER a minute the answer is 429 with Retry-After and nothing is reserved', async () => {
+    const productId = await product(100);
+    const { accessToken } = await stack.signUp({
+      name: 'Hoarder', email: `hoarder-${stack.run.id}@example.test`, password: 'Sh0pper!pass', phone: '010-5555-6666', address: 'Incheon',
+    });
+    const answers = [];
+    for (let i = 0; i < 21; i++) answers.push(await post('/api/orders', accessToken, { items: [{ productId, quantity: 1 }] }));
+    expect(answers.slice(0, 20).every((a) => [201, 402, 504].includes(a.status))).toBe(true);
+    const throttled = answers[20]!;
+    expect(throttled.status).toBe(429);
+    expect(throttled.body.code).toBe('TOO_MANY_CHECKOUTS');
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const placed = answers.filter((a) => a.status === 201).length;
+    expect(await stockOf(productId)).toBe(100 - placed);
+  });
+
   it('when a return is asked more than a day after delivery, then 409', async () => {
     const productId = await product(5);
     const order = await post('/api/orders', shopper.token, { items: [{ productId, quantity: 1 }] });

@@ -1,6 +1,6 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
-import type { Metrics } from '@flash/http';
+import { UserRate, type Metrics } from '@flash/http';
 import { paymentsFrom } from '@flash/payments';
 import {
   MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, stockJobs, stockSignals,
@@ -18,7 +18,6 @@ import { SaleRepository } from './data/sale-repository';
 import { FlashSales } from './domain/flash-sales';
 import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
-import { AttemptThrottle } from './domain/attempt-throttle';
 import { HoldBatches, type BatchObserver } from './domain/hold-batches';
 import { purgeUnpaidPurchases } from './domain/retention';
 import { SaleBoard } from './domain/sale-board';
@@ -36,8 +35,8 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
       return [
         flashSalesRouter(sales, auth, ctx.docs),
-        purchasesRouter(purchasing, auth, ctx.docs, ctx.metrics, new AttemptThrottle({
-          points: config.PURCHASE_ATTEMPTS_PER_USER, windowSeconds: config.PURCHASE_ATTEMPT_WINDOW_SECONDS,
+        purchasesRouter(purchasing, auth, ctx.docs, ctx.metrics, new UserRate({
+          points: config.PURCHASE_ATTEMPTS_PER_USER, windowSeconds: config.PURCHASE_ATTEMPT_WINDOW_SECONDS, code: 'TOO_MANY_ATTEMPTS', what: 'purchase attempts',
         })),
       ];
     },

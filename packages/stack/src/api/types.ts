@@ -2836,6 +2836,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description TOO_MANY_CHECKOUTS: retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description PAYMENT_TIMEOUT: no order, the stock went back, a charge that landed is refunded */
             504: {
                 headers: {

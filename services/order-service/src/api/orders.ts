@@ -1,6 +1,6 @@
 import type { Request, Router } from 'express';
 import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
-import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry, type UserRate } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
 import type { Orders } from '../domain/orders';
 import type { OrderDetails } from '../domain/ports';
@@ -54,7 +54,7 @@ export const orderView = ({ order, items, transitions, payment }: OrderDetails) 
   } : null,
 });
 
-export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics): Router {
+export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics, checkouts: UserRate): Router {
   const placed = metrics.counter('orders_placed_total', 'Orders placed by source', ['source']);
   const charged = metrics.counter('payments_total', 'Checkout payments by outcome (PAID, PAYMENT_FAILED, PAYMENT_TIMEOUT, …)', ['outcome']);
   const security = bearerAuth(docs);
@@ -75,11 +75,13 @@ export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIR
         402: problemResponse('PAYMENT_FAILED: no order, the stock went back'),
         409: problemResponse('INSUFFICIENT_STOCK: nothing was created, nothing stays reserved; CHECKOUT_IN_PROGRESS for a key still being charged'),
         422: problemResponse('IDEMPOTENCY_KEY_REUSED with another basket'),
+        429: problemResponse('TOO_MANY_CHECKOUTS: retry after Retry-After seconds'),
         504: problemResponse('PAYMENT_TIMEOUT: no order, the stock went back, a charge that landed is refunded'),
       },
     }, auth.requireUser, handle(async (req, res) => {
       const { items, paymentToken } = parseInput(CheckoutBody, req.body);
       const idempotencyKey = parseInput(CheckoutHeaders, req.headers)['idempotency-key'];
+      await checkouts.admit(principalOf(res).userId);
       const order = await orders.checkout(principalOf(res).userId, items, { idempotencyKey, paymentToken }).catch((err: unknown) => {
         if (err instanceof AppError && err.code.startsWith('PAYMENT_')) charged.inc({ outcome: err.code });
         throw err;

@@ -1,9 +1,8 @@
 import type { Router } from 'express';
 import { bearerAuth, principalOf, userOnlyResponses, type Authenticator } from '@flash/auth';
-import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry } from '@flash/http';
+import { ApiRoutes, AppError, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type Metrics, type OpenAPIRegistry, type UserRate } from '@flash/http';
 import { PaymentToken } from '@flash/payments';
 import type { Purchase } from '../domain/flash-sale';
-import type { AttemptThrottle } from '../domain/attempt-throttle';
 import type { Purchasing } from '../domain/purchasing';
 
 const SaleParams = z.object({ id: z.string().uuid('must be a flash sale id') });
@@ -34,7 +33,7 @@ const view = (p: Purchase) => ({
   purchaseId: p.id, saleId: p.saleId, status: p.status, price: p.price, holdExpiresAt: p.holdExpiresAt.toISOString(), orderId: p.orderId,
 });
 
-export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics, throttle: AttemptThrottle): Router {
+export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, docs: OpenAPIRegistry, metrics: Metrics, throttle: UserRate): Router {
   const attempts = metrics.counter('purchase_attempts_total', 'Purchase attempts by outcome', ['outcome']);
   const payments = metrics.counter('payments_total', 'Payments by outcome', ['outcome']);
   const security = bearerAuth(docs);
