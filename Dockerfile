@@ -13,8 +13,10 @@ COPY services ./services
 FROM sources AS build
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
+# Only this service's production dependencies (test/production-layout.test.ts builds the same layout and starts it).
 FROM sources AS dependencies
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+ARG SERVICE
+RUN npm ci --omit=dev --workspace services/${SERVICE} --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 ARG SERVICE

@@ -22,20 +22,20 @@ const npmPackagesExternal: Plugin = {
 };
 
 /** Where a service's compiled entry point is: `node <this>` runs it as its image does. */
-export const compiledMain = (service: string) => path.join(repoRoot, 'dist', service, 'main.js');
+export const compiledMain = (service: string, outDir = path.join(repoRoot, 'dist')) => path.join(outDir, service, 'main.js');
 
 /**
  * Each service compiled to one JavaScript file, dist/<service>/main.js (with a source map). Our workspace packages
  * (@flash/*) are bundled in; npm packages stay external and come from node_modules, so a service image needs only its
  * own production dependencies.
  */
-export async function buildServices(log: (line: string) => void = () => undefined): Promise<void> {
-  rmSync(path.join(repoRoot, 'dist'), { recursive: true, force: true });
+export async function buildServices(log: (line: string) => void = () => undefined, outDir = path.join(repoRoot, 'dist')): Promise<void> {
+  rmSync(outDir, { recursive: true, force: true });
   for (const service of STACK_SERVICES.map((s) => `${s}-service`)) {
     const started = Date.now();
     await build({
       entryPoints: [path.join(repoRoot, 'services', service, 'src/main.ts')],
-      outfile: compiledMain(service),
+      outfile: compiledMain(service, outDir),
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -46,6 +46,6 @@ export async function buildServices(log: (line: string) => void = () => undefine
       plugins: [npmPackagesExternal],
       logLevel: 'warning',
     });
-    log(`dist/${service}/main.js (${Date.now() - started} ms)`);
+    log(`${path.relative(repoRoot, compiledMain(service, outDir))} (${Date.now() - started} ms)`);
   }
 }
