@@ -52,7 +52,7 @@ export class BenchStack {
       STACK_COMPILED: process.env.BENCH_COMPILED === 'false' ? 'false' : 'true',
       PURCHASE_REPLICAS: process.env.PURCHASE_REPLICAS ?? '1',
       // The mixed scenario's five accounts stand in for a crowd of shoppers: their checkouts are not throttled per user.
-      CHECKOUTS_PER_USER: process.env.CHECKOUTS_PER_USER ?? '1000000',
+      CHECKOUTS_PER_USER: process.env.CHECKOUTS_PER_USER ?? '10000',
     };
     log(`starting a stack of its own (${id}, edge http://127.0.0.1:${stackEnv.EDGE_PORT})`);
     const stack = startLocalStack(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], stackEnv);
