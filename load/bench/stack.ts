@@ -28,8 +28,18 @@ export class BenchStack {
     readonly env: Awaited<ReturnType<typeof privateStackEnv>> & Record<string, string>,
     private readonly stop: () => Promise<void>,
     readonly orchestratorPid: number,
-    readonly admin: ApiClient,
+    private adminClient: ApiClient,
   ) {}
+
+  /** The stack's admin, logged in. */
+  get admin(): ApiClient {
+    return this.adminClient;
+  }
+
+  /** Logs the admin in again: a scenario that runs longer than an access token lives (15 minutes) needs a fresh one. */
+  async relogin(): Promise<void> {
+    this.adminClient = await adminClient(this.base);
+  }
 
   get base(): string {
     return `http://127.0.0.1:${this.env.EDGE_PORT}`;
@@ -68,8 +78,7 @@ export class BenchStack {
     try {
       await stack.ready;
       const base = `http://127.0.0.1:${stackEnv.EDGE_PORT}`;
-      const login = await succeeded(apiClient(base).POST('/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } }));
-      return new BenchStack(id, runDir, stackEnv as BenchStack['env'], stop, stack.child.pid!, apiClient(base, { token: login.accessToken }));
+      return new BenchStack(id, runDir, stackEnv as BenchStack['env'], stop, stack.child.pid!, await adminClient(base));
     } catch (err) {
       await stop();
       throw err;
@@ -169,6 +178,11 @@ export class BenchStack {
     }
     return out;
   }
+}
+
+async function adminClient(base: string): Promise<ApiClient> {
+  const login = await succeeded(apiClient(base).POST('/api/auth/login', { body: { email: 'admin@flash-sale.local', password: 'Admin123!' } }));
+  return apiClient(base, { token: login.accessToken });
 }
 
 /**

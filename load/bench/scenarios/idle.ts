@@ -39,6 +39,8 @@ export async function idle(stack: BenchStack): Promise<number> {
     }, stack.file('k6-seed.json'), (pid) => follow(K6, pid)));
     const made = { held: k6.count('held'), paid: k6.count('paid'), paymentFailed: k6.count('payment_failed'), abandoned: k6.count('abandoned'), leftToExpire: k6.count('left_to_expire'), serverErrors: k6.count('server_errors') };
     log(`made ${JSON.stringify(made)}; waiting for every hold to expire and the money to settle`);
+    // Seeding 50,000 holds can outlast the admin's access token.
+    await stack.relogin();
     const invariants: SaleInvariant[] = [];
     for (const sale of sales) invariants.push(await stack.saleInvariant(sale.id, (i) => i.consistent && i.purchases.held === 0, (holdSeconds + 120) * 1000));
     const money = await stack.moneyInvariant();
