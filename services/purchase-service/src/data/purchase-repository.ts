@@ -1,6 +1,6 @@
 import { Semaphore } from 'async-mutex';
 import { Brackets, In, LessThanOrEqual, MoreThanOrEqual, type DataSource, type EntityManager } from 'typeorm';
-import { COUNTS_AGAINST_LIMIT, KEEPS_SLOT_FOR_COOLDOWN, PURGED_AFTER_RETENTION, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
+import { attemptKey, COUNTS_AGAINST_LIMIT, KEEPS_SLOT_FOR_COOLDOWN, PURGED_AFTER_RETENTION, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
 import type { OutboxEvent, PurchaseStore } from '../domain/ports';
 import { addToOutbox, insertRows } from '@flash/runtime';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
@@ -29,7 +29,7 @@ export class PurchaseRepository implements PurchaseStore {
   async forAttempts(saleId: string, attempts: { buyerId: string; idempotencyKey: string }[]): Promise<Purchase[]> {
     if (!attempts.length) return [];
     const buyers = [...new Set(attempts.map((a) => a.buyerId))];
-    const keys = [...new Map(attempts.map((a) => [`${a.buyerId}\n${a.idempotencyKey}`, a])).values()];
+    const keys = [...new Map(attempts.map((a) => [attemptKey(a.buyerId, a.idempotencyKey), a])).values()];
     return this.db.getRepository(PurchaseEntity).createQueryBuilder('p')
       .where(new Brackets((q) => keys.forEach((a, i) =>
         q.orWhere(`(p.buyerId = :b${i} AND p.idempotencyKey = :k${i})`, { [`b${i}`]: a.buyerId, [`k${i}`]: a.idempotencyKey }))))

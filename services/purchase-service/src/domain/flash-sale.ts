@@ -41,6 +41,9 @@ export interface Purchase {
   updatedAt: Date;
 }
 
+/** One key per (buyer, Idempotency-Key): what an attempt is looked up by, in a batch, in a book, in a query. */
+export const attemptKey = (buyerId: string, idempotencyKey: string) => `${buyerId}\n${idempotencyKey}`;
+
 /** Statuses that count against the buyer's per-user limit. */
 export const COUNTS_AGAINST_LIMIT: PurchaseStatus[] = ['HELD', 'PAID'];
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '@flash/http';
 import { BatchConflictError, type BatchRequest, type StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
-import { freeSlot, occupiesSlot, type FlashSale, type Purchase } from './flash-sale';
+import { attemptKey, freeSlot, occupiesSlot, type FlashSale, type Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
 import type { SaleBoard } from './sale-board';
 
@@ -108,7 +108,7 @@ export class HoldBatches {
   /** Each attempt's answer, in order: its purchase, or the refusal. Throws when nothing was written. */
   private async decideAndWrite(sale: FlashSale, batch: Attempt[]): Promise<(Purchase | AppError)[]> {
     const existing = await this.purchases.forAttempts(sale.id, batch);
-    const byKey = new Map(existing.map((p) => [keyOf(p.buyerId, p.idempotencyKey), p]));
+    const byKey = new Map(existing.map((p) => [attemptKey(p.buyerId, p.idempotencyKey), p]));
     const now = new Date();
     const slots = new Map<string, Set<number>>();
     /** Slots still written on purchases whose cooldown is over: a new hold may take them (freeing the old row's). */
@@ -116,7 +116,7 @@ export class HoldBatches {
     for (const p of existing) {
       if (p.saleId !== sale.id || p.limitSlot === null) continue;
       if (!occupiesSlot(p, now.getTime(), this.cooldownMs)) {
-        stale.set(`${p.buyerId}\n${p.limitSlot}`, p.id);
+        stale.set(slotKey(p), p.id);
         continue;
       }
       if (!slots.has(p.buyerId)) slots.set(p.buyerId, new Set());
@@ -124,7 +124,7 @@ export class HoldBatches {
     }
     const wanted: Purchase[] = [];
     const decided = batch.map((a): Purchase | AppError => {
-      const earlier = byKey.get(keyOf(a.buyerId, a.idempotencyKey));
+      const earlier = byKey.get(attemptKey(a.buyerId, a.idempotencyKey));
       if (earlier) return earlier.saleId === sale.id ? earlier : SaleErrors.keyReused();
       const taken = slots.get(a.buyerId) ?? new Set<number>();
       slots.set(a.buyerId, taken);
@@ -136,7 +136,7 @@ export class HoldBatches {
         orderId: null, limitSlot: slot, holdExpiresAt: new Date(now.getTime() + sale.holdSeconds * 1000), createdAt: now, updatedAt: now,
       };
       // The same key twice in one batch: both get the one purchase.
-      byKey.set(keyOf(a.buyerId, a.idempotencyKey), purchase);
+      byKey.set(attemptKey(a.buyerId, a.idempotencyKey), purchase);
       wanted.push(purchase);
       return purchase;
     });
@@ -144,7 +144,7 @@ export class HoldBatches {
     const held = new Set(await this.stock.reserveBatch(sale.id, requests, async (tx, got) => {
       const ids = new Set(got.map((r) => r.reservationId));
       const writing = wanted.filter((p) => ids.has(p.id));
-      const freeing = writing.map((p) => stale.get(`${p.buyerId}\n${p.limitSlot}`)).filter((id): id is string => id !== undefined);
+      const freeing = writing.map((p) => stale.get(slotKey(p))).filter((id): id is string => id !== undefined);
       await this.purchases.insertHeld(tx, writing, freeing);
     }));
     if (held.size < wanted.length) this.board.soldOut(sale.id);
@@ -153,4 +153,5 @@ export class HoldBatches {
   }
 }
 
-const keyOf = (buyerId: string, idempotencyKey: string) => `${buyerId}\n${idempotencyKey}`;
+/** A buyer's limit slot on the sale. */
+const slotKey = (p: Pick<Purchase, 'buyerId' | 'limitSlot'>) => `${p.buyerId}\n${p.limitSlot}`;

@@ -1,5 +1,5 @@
 import type { Snapshots } from '@flash/stock';
-import type { Purchase } from './flash-sale';
+import { attemptKey, type Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
 
 export interface BoardOptions {
@@ -74,7 +74,7 @@ export class SaleBoard {
     const book = this.books.get(saleId);
     if (!book || now - book.syncedAsOf >= this.options.refreshAfterMs) this.sync(saleId).catch(() => undefined);
     if (!book || book.syncedAsOf < stoppedAt + this.options.settleMs) return undefined;
-    return book.byKey.get(keyOf(buyerId, idempotencyKey)) ?? null;
+    return book.byKey.get(attemptKey(buyerId, idempotencyKey)) ?? null;
   }
 
   private sync(saleId: string): Promise<void> {
@@ -89,7 +89,7 @@ export class SaleBoard {
     const since = target.seenUntil ? new Date(target.seenUntil.getTime() - COMMIT_LAG_MS) : new Date(0);
     target.syncing = this.purchases.changedSince(saleId, since).then((changed) => {
       for (const p of changed) {
-        target.byKey.set(keyOf(p.buyerId, p.idempotencyKey), p);
+        target.byKey.set(attemptKey(p.buyerId, p.idempotencyKey), p);
         if (!target.seenUntil || p.updatedAt > target.seenUntil) target.seenUntil = p.updatedAt;
       }
       target.syncedAsOf = startedAt;
@@ -99,5 +99,3 @@ export class SaleBoard {
     return target.syncing;
   }
 }
-
-const keyOf = (buyerId: string, idempotencyKey: string) => `${buyerId}\n${idempotencyKey}`;
