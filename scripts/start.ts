@@ -9,8 +9,8 @@ import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
-  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, waitUntil,
-  type Managed,
+  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, supervise, waitUntil,
+  type Managed, type Supervised,
 } from '@flash/stack';
 
 const started = Date.now();
@@ -49,7 +49,9 @@ const services = [
 })));
 
 const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
-const processes: Managed[] = [];
+/** What runs: services and sidecars under the supervisor (restarted when they die, as Kubernetes would), the rest as they are. */
+const processes: (Managed | Supervised)[] = [];
+const current = (p: Managed | Supervised): Managed => ('current' in p ? p.current() : p);
 let edge: Server | undefined;
 
 /** A crashed earlier run may have left its processes behind: stop them before taking their ports. */
@@ -62,7 +64,7 @@ function stopLeftovers(): void {
 }
 
 function recordPids(): void {
-  writeFileSync(pidFile, JSON.stringify(processes.map((p) => p.child.pid).filter(Boolean)));
+  writeFileSync(pidFile, JSON.stringify(processes.map((p) => current(p).child.pid).filter(Boolean)));
 }
 
 /** Keys for personal data, made once per checkout and kept out of the repo (.run is ignored). */
@@ -126,11 +128,14 @@ async function main(): Promise<void> {
     // SERVICE_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
     const profile = env.SERVICE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.SERVICE_CPU_PROF_DIR}`, `--cpu-prof-name=${s.label}.cpuprofile`] : [];
     const entry = compiled ? ['--enable-source-maps', compiledMain(s.name)] : ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')];
-    const app = startProcess(s.label, process.execPath, [...profile, ...entry], {
+    const supervision = { log, started: recordPids };
+    const app = await supervise(async () => startProcess(s.label, process.execPath, [...profile, ...entry], {
       cwd: repoRoot,
       logFile: path.join(logDir, `${s.label}.log`),
       env: {
         PORT: String(s.appPort),
+        // Stable across restarts, as a pod's name is: a restarted replica finishes what its earlier life left.
+        REPLICA_NAME: s.label,
         DAPR_HTTP_PORT: String(s.dapr.http),
         DB_NAME: s.database,
         DB_HOST: db.host,
@@ -145,10 +150,10 @@ async function main(): Promise<void> {
         APP_API_TOKEN: secrets.APP_API_TOKEN,
         ...(s.name === 'user-service' ? { PII_ENCRYPTION_KEY: secrets.PII_ENCRYPTION_KEY, BLIND_INDEX_KEY: secrets.BLIND_INDEX_KEY } : {}),
       },
-    });
+    }), supervision);
     processes.push(app);
     recordPids();
-    const sidecar = await startSidecar({
+    const sidecar = await supervise(() => startSidecar({
       appId: s.name,
       name: `${s.label}-dapr`,
       appPort: s.appPort,
@@ -162,13 +167,13 @@ async function main(): Promise<void> {
       apiToken: secrets.DAPR_API_TOKEN,
       appToken: secrets.APP_API_TOKEN,
       logFile: path.join(logDir, `${s.label}-dapr.log`),
-    });
+    }), supervision);
     processes.push(sidecar);
     recordPids();
   }
 
   for (const s of services) {
-    const app = processes.find((p) => p.name === s.label)!;
+    const app = current(processes.find((p) => p.name === s.label)!);
     await Promise.race([waitUntil(`${s.label} /readyz`, () => httpOk(`http://127.0.0.1:${s.appPort}/readyz`), 90_000), failOnExit(app)]);
   }
 

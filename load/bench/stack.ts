@@ -49,7 +49,8 @@ export class BenchStack {
     return Number(this.env.STACK_PORT_BASE);
   }
 
-  static async start(): Promise<BenchStack> {
+  /** `settings` override the stack's environment (a drill's replicas, payment provider, Redis). */
+  static async start(settings: Record<string, string> = {}): Promise<BenchStack> {
     const id = `b${randomBytes(4).toString('hex')}`;
     const runDir = path.join(repoRoot, '.run', `bench-${id}`);
     const stackEnv = {
@@ -63,6 +64,7 @@ export class BenchStack {
       PURCHASE_REPLICAS: process.env.PURCHASE_REPLICAS ?? '1',
       // The mixed scenario's five accounts stand in for a crowd of shoppers: their checkouts are not throttled per user.
       CHECKOUTS_PER_USER: process.env.CHECKOUTS_PER_USER ?? '10000',
+      ...settings,
     };
     log(`starting a stack of its own (${id}, edge http://127.0.0.1:${stackEnv.EDGE_PORT})`);
     const stack = startLocalStack(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], stackEnv);
@@ -202,8 +204,8 @@ async function answered<T>(call: () => Promise<T>, deadline: number): Promise<T>
 }
 
 /** Runs `work` against a fresh stack and removes the stack afterwards, whatever happens (Ctrl-C included). */
-export async function withStack<T>(work: (stack: BenchStack) => Promise<T>): Promise<T> {
-  const stack = await BenchStack.start();
+export async function withStack<T>(work: (stack: BenchStack) => Promise<T>, settings: Record<string, string> = {}): Promise<T> {
+  const stack = await BenchStack.start(settings);
   const interrupted = () => {
     log('interrupted: removing the stack');
     void stack.remove().finally(() => process.exit(130));

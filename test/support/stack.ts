@@ -170,7 +170,7 @@ export async function startTestStack(
         ...env[name],
       };
       for (let replica = 0; replica < (options.replicas?.[name] ?? 1); replica++) {
-        const started = await startReplica(run, name, serviceEnv, options);
+        const started = await startReplica(run, name, { ...serviceEnv, REPLICA_NAME: `${name}-${replica + 1}` }, options);
         if (replica === 0) services[name] = started;
         else extraReplicas.set(name, [...(extraReplicas.get(name) ?? []), started]);
       }

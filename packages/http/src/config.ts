@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { z, type ZodRawShape } from 'zod';
 
 export class ConfigError extends Error {
@@ -21,6 +22,11 @@ export const baseConfigShape = {
   /** What the sidecar sends with every call to this app (daprd's APP_API_TOKEN); Dapr-only routes require it. */
   APP_API_TOKEN: z.string().min(16, 'at least 16 characters'),
   TOPIC_PREFIX: z.string().regex(/^[a-z0-9-]*$/, 'lowercase letters, digits and dashes only').default(''),
+  /**
+   * This replica's stable name: in Kubernetes the pod's (HOSTNAME), which a container restart keeps. What a process
+   * left half-done is finished at once by the next process of the same name (stock counter entries).
+   */
+  REPLICA_NAME: z.string().min(1).default(hostname()),
   DB_HOST: z.string().min(1).default('127.0.0.1'),
   DB_PORT: z.coerce.number().int().min(1).max(65535).default(3306),
   DB_USER: z.string().min(1).default('root'),

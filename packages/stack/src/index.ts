@@ -10,3 +10,4 @@ export * from './local-stack';
 export * from './api-client';
 export * from './build';
 export * from './prometheus';
+export * from './supervisor';

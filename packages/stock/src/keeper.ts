@@ -315,7 +315,7 @@ export class StockKeeper {
     let settled = 0;
     for (const [shard, value] of shards.entries()) {
       for (const [partId, entry] of Object.entries(value.ops)) {
-        if (entry.at > before) continue;
+        if (this.counter.madeAt(entry) > before) continue;
         const op = baseOp(partId);
         let fate = await this.ledger.fate(op);
         if (!fate && entry.units < 0) fate = (await this.ledger.voidOp(stockId, op)) ? 'void' : await this.ledger.fate(op);

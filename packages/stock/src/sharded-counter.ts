@@ -1,6 +1,6 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { ConcurrencyConflictError, type StateStore } from '@flash/dapr';
-import { applyMutation, spread, type Mutation, type ShardValue } from './shard';
+import { applyMutation, spread, type Mutation, type ShardEntry, type ShardValue } from './shard';
 
 /** The counter's shards are not in the state store (never created, or Redis lost them): rebuild from the ledger. */
 export class CounterMissingError extends Error {
@@ -41,6 +41,8 @@ class ShardWriter {
     readonly key: string,
     /** Told what the shard holds after each write (undefined: a write whose outcome is unknown). */
     private readonly observe: (value: ShardValue | undefined) => void,
+    /** Marks the entries this process makes (ShardEntry.by). */
+    private readonly owner?: string,
   ) {}
 
   submit(mutation: Mutation): Promise<{ value: number | boolean; generation: number }> {
@@ -75,7 +77,7 @@ class ShardWriter {
       if (!current) throw new CounterMissingError(this.key);
       const next: ShardValue = { ...current.value, ops: { ...current.value.ops } };
       const now = Date.now();
-      const results = mutations.map((m) => applyMutation(next, m, now));
+      const results = mutations.map((m) => applyMutation(next, m, now, this.owner));
       try {
         await this.store.save(this.key, next, current.etag);
         this.observe(next);
@@ -92,6 +94,11 @@ export interface ShardedCounterOptions {
   shards: number;
   /** State key prefix, e.g. `stock`: keys are `<prefix>-<counter id>-<shard>`. */
   prefix: string;
+  /**
+   * The replica's stable name (the pod's, which survives a container restart), to mark the entries this counter makes
+   * with it and an id of this start: entries of the same replica from another start were left by a process that died.
+   */
+  replica?: string;
 }
 
 /**
@@ -107,7 +114,21 @@ export class ShardedCounter {
   constructor(
     private readonly store: StateStore<ShardValue>,
     readonly options: ShardedCounterOptions,
-  ) {}
+  ) {
+    this.ownerMark = options.replica && `${options.replica}/${randomUUID().slice(0, 8)}`;
+  }
+
+  /** `<replica>/<start id>` on the entries this counter makes (ShardEntry.by). */
+  private readonly ownerMark: string | undefined;
+
+  /**
+   * When an entry counts as made, for the orphan job: its time, or 0 (long ago) when an earlier start of this
+   * replica made it, since that process is dead now that this one runs.
+   */
+  madeAt(entry: ShardEntry): number {
+    const { replica } = this.options;
+    return replica && entry.by?.startsWith(`${replica}/`) && entry.by !== this.ownerMark ? 0 : entry.at;
+  }
 
   keys(counterId: string): string[] {
     return Array.from({ length: this.options.shards }, (_, i) => `${this.options.prefix}-${counterId}-${i}`);
@@ -195,7 +216,7 @@ export class ShardedCounter {
 
   /** Remembers whether a shard holds entries (undefined: unknown, so it may, from now). */
   private observe(counterId: string, shard: number, value: ShardValue | undefined): void {
-    const times = value ? Object.values(value.ops).map((entry) => entry.at) : [Date.now()];
+    const times = value ? Object.values(value.ops).map((entry) => this.madeAt(entry)) : [Date.now()];
     let shards = this.unsettled.get(counterId);
     if (!times.length) {
       shards?.delete(shard);
@@ -215,7 +236,7 @@ export class ShardedCounter {
     const key = `${this.options.prefix}-${counterId}-${shard}`;
     let writer = this.writers.get(key);
     if (!writer) {
-      writer = new ShardWriter(this.store, key, (value) => this.observe(counterId, shard, value));
+      writer = new ShardWriter(this.store, key, (value) => this.observe(counterId, shard, value), this.ownerMark);
       this.writers.set(key, writer);
     }
     return writer;

@@ -18,7 +18,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     /** How long reserved units are held when the caller names no time. */
     RESERVATION_HOLD_SECONDS: z.coerce.number().int().min(1).default(900),
     /** A counter movement the ledger has not settled after this long belonged to a dead request. */
-    STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
+    STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(10),
   }, env);
 }
 

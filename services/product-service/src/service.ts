@@ -17,7 +17,7 @@ import { Catalog } from './domain/catalog';
 export function productService(config: ProductConfig): ServiceParts {
   const signals = stockSignals();
   const stockKeeper = oncePerContext((ctx) => {
-    const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock' });
+    const counter = new ShardedCounter(ctx.dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'stock', replica: config.REPLICA_NAME });
     // The product page is shown from a snapshot (product and free units); what this replica changes, it shows at once.
     const catalog = new Catalog(new ProductRepository(ctx.dataSource));
     const shown = new Snapshots(async (productId): Promise<ShownProduct> => ({ product: await catalog.get(productId), stock: await keeper.available(productId) }), {

@@ -10,7 +10,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(60),
     /** State keys one sale's units are split over. */
     STOCK_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
-    STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(30),
+    STOCK_ORPHAN_AFTER_SECONDS: z.coerce.number().min(1).default(10),
     /**
      * Each replica's snapshot of a sale's free units (the sale page, sold-out refusals) is re-read after this long and
      * never served older than twice it: a unit that comes back is offered again on every replica within that.

@@ -67,7 +67,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
 
 function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }: ServiceContext) {
   const due = { holds: new DueSignal(), ...stockSignals() };
-  const counter = new ShardedCounter(dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'flash' });
+  const counter = new ShardedCounter(dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'flash', replica: config.REPLICA_NAME });
   const stock = new StockKeeper(counter, new MySqlStockLedger(dataSource, 'flash_sales'), {
     what: 'Flash sale',
     defaultHoldSeconds: 300,
