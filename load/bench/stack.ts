@@ -29,6 +29,8 @@ export class BenchStack {
     private readonly stop: () => Promise<void>,
     readonly orchestratorPid: number,
     private adminClient: ApiClient,
+    /** Everything the stack printed so far (its supervisor's restarts among it). */
+    readonly output: () => string,
   ) {}
 
   /** The stack's admin, logged in. */
@@ -80,7 +82,7 @@ export class BenchStack {
     try {
       await stack.ready;
       const base = `http://127.0.0.1:${stackEnv.EDGE_PORT}`;
-      return new BenchStack(id, runDir, stackEnv as BenchStack['env'], stop, stack.child.pid!, await adminClient(base));
+      return new BenchStack(id, runDir, stackEnv as BenchStack['env'], stop, stack.child.pid!, await adminClient(base), stack.output);
     } catch (err) {
       await stop();
       throw err;

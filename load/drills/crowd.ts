@@ -10,6 +10,8 @@ export interface Answer {
   /** The HTTP status, 0 for no answer (connection refused or reset, timeout). */
   status: number;
   code?: string;
+  /** A problem's detail (what a 503 says it waits for). */
+  detail?: string;
   purchaseId?: string;
   at: number;
 }
@@ -35,8 +37,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export async function tryOnce(url: string, init: RequestInit): Promise<Answer & { retryAfter: string | null }> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const body = (await res.json().catch(() => ({}))) as { code?: string; purchaseId?: string };
-    return { status: res.status, code: body.code, purchaseId: body.purchaseId, at: Date.now(), retryAfter: res.headers.get('retry-after') };
+    const body = (await res.json().catch(() => ({}))) as { code?: string; detail?: string; purchaseId?: string };
+    return { status: res.status, code: body.code, detail: body.detail, purchaseId: body.purchaseId, at: Date.now(), retryAfter: res.headers.get('retry-after') };
   } catch {
     return { status: 0, at: Date.now(), retryAfter: null };
   }

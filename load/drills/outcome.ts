@@ -32,7 +32,8 @@ export async function checkSale(stack: BenchStack, saleId: string, attempts: Att
 
   // Final answers, in time, never a 5xx; one purchase per buyer whatever the retries.
   const unanswered = attempts.filter((a) => !a.final);
-  if (unanswered.length) failures.push(`${unanswered.length} buyers never got a final answer (last: ${unanswered[0]!.answers.at(-1)?.status})`);
+  const last = unanswered[0]?.answers.at(-1);
+  if (last) failures.push(`${unanswered.length} buyers never got a final answer (last: ${last.status} ${last.detail ?? ''})`);
   const lastAnswer = Math.max(...attempts.map((a) => a.final?.at ?? Infinity));
   if (lastAnswer > deadline) failures.push(`the last final answer came ${lastAnswer - recoveredAt} ms after the recovery (> ${SETTLE_MS})`);
   const twice = attempts.filter((a) => new Set(a.answers.filter((x) => x.status === 201).map((x) => x.purchaseId)).size > 1);

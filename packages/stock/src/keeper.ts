@@ -333,7 +333,9 @@ export class StockKeeper {
     reservations?: Omit<Reservation, 'createdAt'>[],
     alsoWrite?: (tx: EntityManager) => Promise<void>,
   ) {
-    const outcome = await this.ledger.recordTake(movement, parts[0]!.generation, reservations, alsoWrite).catch(async (err: unknown) => {
+    // Parts of different generations were taken across a rebuild: not recorded, like a take from an old counter.
+    const generation = parts.every((p) => p.generation === parts[0]!.generation) ? parts[0]!.generation : -1;
+    const outcome = await this.ledger.recordTake(movement, generation, reservations, alsoWrite).catch(async (err: unknown) => {
       await this.counter.settle(movement.stockId, parts, true);
       throw err;
     });
@@ -344,7 +346,12 @@ export class StockKeeper {
       return outcome;
     }
     await this.counter.settle(movement.stockId, parts, true);
-    if (outcome === 'stale') throw AppError.unavailable('Stock was being rebuilt; retry with the same id.');
+    if (outcome === 'stale') {
+      // The counter is of another generation than the ledger's: make sure it is rebuilt before the retry comes (a
+      // counter brought back whole from before a rebuild would otherwise refuse every take).
+      await this.rebuildCounter(movement.stockId);
+      throw AppError.unavailable('Stock was being rebuilt; retry with the same id.');
+    }
     return outcome;
   }
 

@@ -2,10 +2,13 @@ import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { ConcurrencyConflictError, type StateStore } from '@flash/dapr';
 import { applyMutation, spread, type Mutation, type ShardEntry, type ShardValue } from './shard';
 
-/** The counter's shards are not in the state store (never created, or Redis lost them): rebuild from the ledger. */
+/**
+ * The counter is not whole in the state store: never created, or Redis lost some or all of its shards, or its shards
+ * belong to different generations (a write that raced the loss brought an old shard back). Rebuild from the ledger.
+ */
 export class CounterMissingError extends Error {
-  constructor(readonly counterId: string) {
-    super(`stock counter ${counterId} is missing from the state store`);
+  constructor(readonly counterId: string, why = 'is missing from the state store') {
+    super(`stock counter ${counterId} ${why}`);
     this.name = 'CounterMissingError';
   }
 }
@@ -134,12 +137,15 @@ export class ShardedCounter {
     return Array.from({ length: this.options.shards }, (_, i) => `${this.options.prefix}-${counterId}-${i}`);
   }
 
-  /** Every shard, or CounterMissingError when any is missing. */
+  /** Every shard, or CounterMissingError when any is missing or they are not all of one generation. */
   async read(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[] }> {
     const found = await this.store.getMany(this.keys(counterId));
     const shards = [...found.values()].map((entry) => entry?.value);
     if (shards.some((s) => s === undefined)) throw new CounterMissingError(counterId);
     const values = shards as ShardValue[];
+    // Redis takes a write with any ETag on a missing key: a write that raced the loss of the keys can bring back a
+    // shard of the generation before the rebuild. A torn counter is rebuilt like a lost one.
+    if (values.some((v) => v.generation !== values[0]!.generation)) throw new CounterMissingError(counterId, 'has shards of different generations');
     values.forEach((value, shard) => this.observe(counterId, shard, value));
     return { available: values.reduce((sum, s) => sum + s.available, 0), generation: values[0]!.generation, shards: values };
   }
@@ -166,13 +172,19 @@ export class ShardedCounter {
     order.sort((a, b) => Number(shards[b]!.available >= max) - Number(shards[a]!.available >= max));
     const parts: Part[] = [];
     let missing = max;
-    for (const shard of order) {
-      const partId = `${opId}#${shard}`;
-      const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing });
-      const taken = value as number;
-      if (taken > 0) parts.push({ shard, opId: partId, units: taken, generation });
-      missing -= taken;
-      if (missing <= 0) break;
+    try {
+      for (const shard of order) {
+        const partId = `${opId}#${shard}`;
+        const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing });
+        const taken = value as number;
+        if (taken > 0) parts.push({ shard, opId: partId, units: taken, generation });
+        missing -= taken;
+        if (missing <= 0) break;
+      }
+    } catch (err) {
+      // A later shard failed (Redis lost it, say): what the earlier ones gave goes back now, not when it is an orphan.
+      await this.settle(counterId, parts, true).catch(() => undefined);
+      throw err;
     }
     return parts;
   }
@@ -189,10 +201,27 @@ export class ShardedCounter {
     await Promise.all(parts.map((p) => this.writer(counterId, p.shard).submit({ kind: 'settle', opId: p.opId, undo })));
   }
 
-  /** Writes fresh shards holding `available` in all (a new counter, or a rebuild from the ledger). */
+  /**
+   * Writes fresh shards holding `available` in all (a new counter, or a rebuild from the ledger), over whatever shards
+   * are left. A shard once written with an ETag takes no write without one (Redis' first-write mark), so each is
+   * replaced with its own ETag, or created where it is missing; a writer that races the reset makes it start over.
+   */
   async reset(counterId: string, available: number, generation: number): Promise<void> {
     const units = spread(available, this.options.shards);
-    await this.store.putMany(this.keys(counterId).map((key, i) => ({ key, value: { available: units[i]!, generation, ops: {} } })));
+    const keys = this.keys(counterId);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.getMany(keys);
+      try {
+        await Promise.all(keys.map((key, i) => {
+          const value = { available: units[i]!, generation, ops: {} };
+          const found = current.get(key);
+          return found ? this.store.save(key, value, found.etag) : this.store.create(key, value);
+        }));
+        return;
+      } catch (err) {
+        if (!(err instanceof ConcurrencyConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /**

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiCall, signalGroup, type ApiRequest } from '@flash/stack';
+import { apiCall, signalGroup, waitUntil, type ApiRequest } from '@flash/stack';
+import { ShardedCounter, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
+import { readConfig } from '../src/config';
 import { PurchaseTransitionEntity } from '../src/data/entities';
 import { PurchaseRepository } from '../src/data/purchase-repository';
 import { purgeUnpaidPurchases } from '../src/domain/retention';
@@ -240,6 +242,31 @@ describe('flash sales: exactly the stock, always', () => {
     expect(new Set(held.map((r) => r.body.purchaseId)).size).toBe(10);
     const check = await expectInvariant(id);
     expect(check.ledger).toEqual({ available: 0, held: 10, sold: 0 });
+  });
+
+  it('when purchase-service dies between taking units and recording them, then its restart gives them back at once; another replica\'s young entry waits', async () => {
+    const { id } = await sale(10);
+    const purchase = stack.service('purchase-service');
+    const counter = (replica: string) =>
+      new ShardedCounter(purchase.service.dapr.state<ShardValue>('statestore'), { shards: readConfig(purchase.env).STOCK_SHARDS, prefix: 'flash', replica });
+    // What a process of this replica left when it died (an earlier start of the same name), and a batch in flight on another replica.
+    const earlierLife = counter(purchase.env.REPLICA_NAME!);
+    expect(await earlierLife.take(id, 'b:died-mid-batch', 3)).toBeDefined();
+    const inFlight = await counter('purchase-service-elsewhere').take(id, 'b:in-flight', 2);
+    expect(inFlight).toBeDefined();
+    const started = Date.now();
+
+    const restart = await stack.halt('purchase-service');
+    await restart();
+    await waitUntil('the dead process\'s units are back', async () => (await earlierLife.read(id)).available === 8, 5_000, 50);
+    // Long before STOCK_ORPHAN_AFTER_SECONDS (10): the other replica's entry is still there, its units still taken.
+    expect(Date.now() - started).toBeLessThan(readConfig(purchase.env).STOCK_ORPHAN_AFTER_SECONDS * 1000);
+    const { shards } = await earlierLife.read(id);
+    expect(shards.flatMap((s) => Object.keys(s.ops)).map((op) => op.split('#')[0])).toEqual(inFlight!.map(() => 'b:in-flight'));
+    // That replica gives its units back (its batch failed): the sale adds up.
+    await counter('purchase-service-elsewhere').settle(id, inFlight!, true);
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 10, held: 0, sold: 0 });
   });
 
   it('when a buyer holds, abandons and tries again with fresh keys, then the abandoned hold counts against their limit until its cooldown is over', async () => {
