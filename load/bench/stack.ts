@@ -47,6 +47,11 @@ export class BenchStack {
     return `http://127.0.0.1:${this.env.EDGE_PORT}`;
   }
 
+  /** The MariaDB the stack runs on (the machine's, or one a drill started), as the settings name it: DB_HOST, DB_PORT, … */
+  get database(): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.env };
+  }
+
   get portBase(): number {
     return Number(this.env.STACK_PORT_BASE);
   }
@@ -75,7 +80,7 @@ export class BenchStack {
         stack.child.kill('SIGTERM');
         await new Promise((resolve) => stack.child.once('exit', resolve));
       }
-      for (const s of STACK_SERVICES) await dropDatabase(mysqlServerFromEnv(), `${id}_${s}`);
+      for (const s of STACK_SERVICES) await dropDatabase(mysqlServerFromEnv({ ...process.env, ...stackEnv }), `${id}_${s}`);
       await deleteRedisKeys(`${id}*`);
       rmSync(runDir, { recursive: true, force: true });
     };
@@ -135,7 +140,7 @@ export class BenchStack {
    * JSON file for k6.
    */
   async buyerTokens(count: number, ttlSeconds = 3600): Promise<{ file: string; tokens: string[] }> {
-    const config = userConfig({ ...process.env, ...this.secrets(), DB_NAME: `${this.id}_user` });
+    const config = userConfig({ ...this.database, ...this.secrets(), DB_NAME: `${this.id}_user` });
     const db = await new DataSource({
       type: 'mysql', host: config.DB_HOST, port: config.DB_PORT, username: config.DB_USER, password: config.DB_PASSWORD,
       database: config.DB_NAME, entities: [SigningKeyEntity], timezone: 'Z',

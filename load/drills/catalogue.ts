@@ -3,6 +3,8 @@ import { freePort, startProcess, waitUntil, portOpen, type Managed } from '@flas
 import type { BenchStack } from '../bench/stack';
 import { killDatabaseConnections, kill, loseRedisKeys, restarted } from './faults';
 import { saleDrill, type DrillResult } from './sale-drill';
+import { ownMariadb } from './mariadb';
+import { clockBoundary } from './clock-boundary';
 
 export interface Drill {
   name: string;
@@ -88,5 +90,18 @@ export const DRILLS: Drill[] = [
     run: (stack) => saleDrill(stack, 'db-connections', 'KILL CONNECTION of purchase-service', {
       fault: async (s) => (await killDatabaseConnections(s, 'purchase-service'), Date.now()),
     }),
+  },
+  {
+    name: 'mariadb-restart',
+    faults: 'the MariaDB the stack runs on (the drill’s own, on its own port) killed with kill -9 and started again 0.3 s after the opening',
+    owns: ownMariadb,
+    run: (stack, mariadb) => saleDrill(stack, 'mariadb-restart', 'MariaDB killed and restarted', {
+      fault: async () => (await mariadb!.restart(), Date.now()),
+    }),
+  },
+  {
+    name: 'clock-boundary',
+    faults: 'attempts 50 ms either side of a 3 s sale’s startsAt and endsAt; 100 payments sent at their 1 s hold’s expiry instant (±40 ms)',
+    run: (stack) => clockBoundary(stack, 'clock-boundary', 'attempts at startsAt/endsAt ± 50 ms; payments racing hold expiry'),
   },
 ];

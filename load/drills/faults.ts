@@ -44,7 +44,7 @@ export async function loseRedisKeys(stack: BenchStack): Promise<number> {
 /** KILL CONNECTION for every connection the service's database user has open: MariaDB drops them mid-query. */
 export async function killDatabaseConnections(stack: BenchStack, service: ServiceName): Promise<number> {
   const user = `${stack.id}_${service.replace('-service', '')}`;
-  const connection = await mysql.createConnection(mysqlServerFromEnv());
+  const connection = await mysql.createConnection(mysqlServerFromEnv(stack.database));
   try {
     const [rows] = await connection.query('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [user]);
     const ids = (rows as { id: number }[]).map((r) => r.id);

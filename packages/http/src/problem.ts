@@ -37,14 +37,37 @@ function fromBodyParser(err: unknown): AppError | undefined {
   return undefined;
 }
 
+/**
+ * Codes of a connection that could not be made or was lost: a database or another store restarting, a service behind
+ * this one gone for a moment. The same request may well succeed shortly.
+ */
+const LOST_CONNECTION = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_CONNECTION_KILLED', 'ER_SERVER_SHUTDOWN']);
+
+/** A lost connection, however wrapped (TypeORM's `driverError`, fetch's `cause`), is a 503 to retry, not a bug. */
+function fromLostConnection(err: unknown): AppError | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const { code, driverError, cause } = e as { code?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof code === 'string' && LOST_CONNECTION.has(code)) {
+      return AppError.unavailable('A store this service needs could not be reached; retry the same request (with the same Idempotency-Key).');
+    }
+    e = driverError ?? cause;
+  }
+  return undefined;
+}
+
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new AppError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${req.method} ${req.path}.`));
 };
 
-/** The central handler: AppError → problem+json; anything else is logged and answered 500 without internals. */
+/**
+ * The central handler: AppError → problem+json; a lost connection → 503 with Retry-After (logged as a warning);
+ * anything else is logged and answered 500 without internals.
+ */
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const known = err instanceof AppError ? err : fromBodyParser(err);
+  const lost = err instanceof AppError ? undefined : fromLostConnection(err);
+  const known = err instanceof AppError ? err : (lost ?? fromBodyParser(err));
   const error = known ?? new AppError(500, 'INTERNAL', 'Internal server error', 'Something went wrong on our side.');
+  if (lost) req.log?.warn({ err }, 'a connection was refused or lost; answered 503');
   if (!known) req.log?.error({ err }, 'unhandled error');
   if (error.headers) res.set(error.headers);
   res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, req.originalUrl)));
