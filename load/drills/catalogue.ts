@@ -1,7 +1,9 @@
 /** The drills: one fault each, struck in the opening second of a real sale through the edge (see ../../README.md, Faults). */
+import { PURCHASE_PAID_TOPIC } from '@flash/events';
 import { freePort, startProcess, waitUntil, portOpen, type Managed } from '@flash/stack';
+import { sleep } from '../bench/report';
 import type { BenchStack } from '../bench/stack';
-import { killDatabaseConnections, kill, loseRedisKeys, restarted } from './faults';
+import { deliveries, frozen, killDatabaseConnections, kill, loseRedisKeys, published, redeliver, restarted } from './faults';
 import { saleDrill, type DrillResult } from './sale-drill';
 import { ownMariadb } from './mariadb';
 import { clockBoundary } from './clock-boundary';
@@ -24,12 +26,15 @@ export interface OwnedStore {
   stop(): Promise<void>;
 }
 
-/** kill -9 of a process in the stack; the fault is over when the supervisor's restart answers. */
-const killed = (name: string) => async (stack: BenchStack) => {
-  const pid = kill(stack, name);
-  await restarted(stack, name, pid);
+/** kill -9 of processes in the stack at once; the fault is over when the supervisor's restarts all answer. */
+const killed = (...names: string[]) => async (stack: BenchStack) => {
+  const pids = names.map((name) => kill(stack, name));
+  await Promise.all(names.map((name, i) => restarted(stack, name, pids[i]!)));
   return Date.now();
 };
+
+/** The simulated provider of the payment-faults drill: half of the charges declined, a tenth never answered. */
+const FAILING_PROVIDER = { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_TIMEOUT_RATE: '0.1' };
 
 /** A Redis of the drill's own on a free port, keeping nothing on disk (the machine's shared Redis is never touched). */
 async function ownRedis(): Promise<OwnedStore> {
@@ -104,4 +109,61 @@ export const DRILLS: Drill[] = [
     faults: 'attempts 50 ms either side of a 3 s sale’s startsAt and endsAt; 100 payments sent at their 1 s hold’s expiry instant (±40 ms)',
     run: (stack) => clockBoundary(stack, 'clock-boundary', 'attempts at startsAt/endsAt ± 50 ms; payments racing hold expiry'),
   },
+  {
+    name: 'pay-kill',
+    faults: 'kill -9 product-service, order-service and their daprd 0.7 s after the opening, while buyers who hold pay; the supervisor restarts them',
+    run: (stack) => saleDrill(stack, 'pay-kill', 'kill -9 product-service, order-service and their sidecars', {
+      pays: true,
+      faultAtMs: 700,
+      fault: killed('product-service', 'product-service daprd', 'order-service', 'order-service daprd'),
+    }),
+  },
+  {
+    name: 'order-consumer-down',
+    // Frozen rather than killed: a crash and restart is pay-kill; a hung or partitioned consumer keeps the events it
+    // had taken (pending in its consumer group) and makes callers wait rather than fail fast.
+    faults: 'order-service and its daprd frozen (SIGSTOP) for 60 s from 0.3 s after the opening, while buyers pay; then SIGCONT',
+    run: (stack) => saleDrill(stack, 'order-consumer-down', 'order-service and its sidecar frozen for 60 s', {
+      pays: true,
+      fault: (s) => frozen(s, ['order-service', 'order-service daprd'], 60_000),
+    }),
+  },
+  {
+    name: 'duplicate-events',
+    faults: 'the first 20 purchase-paid events added to their stream twice at once while buyers pay, then each once more 3 s later',
+    run: duplicateEvents,
+  },
+  {
+    name: 'payment-faults',
+    faults: 'the payment provider declines 50% of charges and never answers 10% (past PAYMENT_TIMEOUT_MS) throughout the sale',
+    settings: FAILING_PROVIDER,
+    run: (stack) => saleDrill(stack, 'payment-faults', 'provider: 50% declined, 10% no answer', {
+      pays: true,
+      // The fault lasts the whole sale: it is over for the last buyer once that buyer's first charge has had its
+      // answer or its timeout (the opening second, a hold, PAYMENT_TIMEOUT_MS).
+      fault: async () => Date.now() + 1_000 + Number(stack.env.PAYMENT_TIMEOUT_MS ?? 3_000),
+    }),
+  },
 ];
+
+/** Copies of purchase-paid events on their stream, twice at once and once more later; each must reach order-service. */
+async function duplicateEvents(stack: BenchStack): Promise<DrillResult> {
+  const copies = { first: 20, atOnce: 2, later: 1 };
+  const before = await deliveries(stack, 'order-service', PURCHASE_PAID_TOPIC);
+  return saleDrill(stack, 'duplicate-events', 'purchase-paid delivered twice at once, then again', {
+    pays: true,
+    fault: async (s) => {
+      const first = (await published(s, PURCHASE_PAID_TOPIC, copies.first)).slice(0, copies.first);
+      await redeliver(s, PURCHASE_PAID_TOPIC, first, copies.atOnce);
+      await sleep(3_000);
+      await redeliver(s, PURCHASE_PAID_TOPIC, first, copies.later);
+      return Date.now();
+    },
+    // The copies really reached the consumer (and were taken), so one order each is not for want of a duplicate.
+    after: async (s, attempts) => {
+      const expected = attempts.filter((a) => a.payment?.final?.status === 200).length + copies.first * (copies.atOnce + copies.later);
+      const delivered = (await deliveries(s, 'order-service', PURCHASE_PAID_TOPIC)) - before;
+      return delivered >= expected ? [] : [`order-service took ${delivered} purchase-paid deliveries, fewer than the ${expected} events and copies`];
+    },
+  });
+}

@@ -1,7 +1,8 @@
 /**
  * The buyers of a drill: each presses Buy once at the opening (spread over its first second) and, as the API tells
  * them, retries the same attempt with the same Idempotency-Key after `Retry-After` while the answer is a 5xx, a 429 or
- * no answer at all. Every answer is kept with the time it came.
+ * no answer at all. In a paying drill a buyer who holds pays at once, and retries the payment the same way (the
+ * purchase id is the charge's idempotency key). Every answer is kept with the time it came.
  */
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../bench/report';
@@ -13,20 +14,28 @@ export interface Answer {
   /** A problem's detail (what a 503 says it waits for). */
   detail?: string;
   purchaseId?: string;
+  /** The order a payment's purchase becomes (a 200 to a payment). */
+  orderId?: string;
   at: number;
 }
 
-export interface Attempt {
-  buyer: number;
-  token: string;
-  key: string;
+/** A request tried again as the API says until it gets a final answer. */
+export interface Tries {
   answers: Answer[];
-  /** The answer that ended the attempt: 201 or a 4xx other than 429; none when the buyer gave up. */
+  /** The answer that ended it: a 2xx or a 4xx other than 429; none when the buyer gave up. */
   final?: Answer;
 }
 
-/** Final answers: a purchase, or a refusal the buyer should not retry. */
-const isFinal = (status: number) => status === 201 || (status >= 400 && status < 500 && status !== 429);
+export interface Attempt extends Tries {
+  buyer: number;
+  token: string;
+  key: string;
+  /** The payment of the purchase the attempt held, in a paying drill. */
+  payment?: Tries;
+}
+
+/** Final answers: a purchase (or a payment), or a refusal the buyer should not retry. */
+const isFinal = (status: number) => (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429);
 
 /** How long a buyer waits before the next try: Retry-After (seconds), at least 0.2 s and at most 2 s. */
 const retryDelayMs = (retryAfter: string | null) => Math.min(2000, Math.max(200, Number(retryAfter ?? 1) * 1000 || 1000));
@@ -37,47 +46,71 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export async function tryOnce(url: string, init: RequestInit): Promise<Answer & { retryAfter: string | null }> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const body = (await res.json().catch(() => ({}))) as { code?: string; detail?: string; purchaseId?: string };
-    return { status: res.status, code: body.code, detail: body.detail, purchaseId: body.purchaseId, at: Date.now(), retryAfter: res.headers.get('retry-after') };
+    const body = (await res.json().catch(() => ({}))) as { code?: string; detail?: string; purchaseId?: string; orderId?: string | null };
+    return {
+      status: res.status, code: body.code, detail: body.detail, purchaseId: body.purchaseId, orderId: body.orderId ?? undefined, at: Date.now(),
+      retryAfter: res.headers.get('retry-after'),
+    };
   } catch {
     return { status: 0, at: Date.now(), retryAfter: null };
   }
 }
 
-/** A buyer's attempt on a sale, retried with the same key until it gets a final answer or `giveUpAt` passes. */
-export async function attempt(base: string, saleId: string, buyer: number, token: string, giveUpAt: () => number, key = randomUUID()): Promise<Attempt> {
-  const result: Attempt = { buyer, token, key, answers: [] };
+/** One request, tried again after `Retry-After` until a final answer or until `giveUpAt` passes. */
+async function untilFinal(url: string, init: RequestInit, giveUpAt: () => number): Promise<Tries> {
+  const tries: Tries = { answers: [] };
   for (;;) {
-    const { retryAfter, ...answer } = await tryOnce(`${base}/api/flash-sales/${saleId}/purchases`, {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
-    });
-    result.answers.push(answer);
-    if (isFinal(answer.status)) {
-      result.final = answer;
-      return result;
-    }
-    if (Date.now() > giveUpAt()) return result;
+    const { retryAfter, ...answer } = await tryOnce(url, init);
+    tries.answers.push(answer);
+    if (isFinal(answer.status)) return { ...tries, final: answer };
+    if (Date.now() > giveUpAt()) return tries;
     await sleep(retryDelayMs(retryAfter));
   }
 }
 
+/** A buyer's attempt on a sale, retried with the same key until it gets a final answer or `giveUpAt` passes. */
+export async function attempt(base: string, saleId: string, buyer: number, token: string, giveUpAt: () => number, key = randomUUID()): Promise<Attempt> {
+  const tries = await untilFinal(`${base}/api/flash-sales/${saleId}/purchases`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'idempotency-key': key },
+  }, giveUpAt);
+  return { buyer, token, key, ...tries };
+}
+
+/** The buyer pays the purchase held (with `paymentToken`, or as the provider decides), retried like the attempt. */
+export async function pay(base: string, purchaseId: string, token: string, giveUpAt: () => number, paymentToken?: string): Promise<Tries> {
+  return untilFinal(`${base}/api/purchases/${purchaseId}/payment`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(paymentToken ? { paymentToken } : {}),
+  }, giveUpAt);
+}
+
 /**
- * Every buyer presses Buy at `opensAt` plus a random delay within the first second, and retries as told. `giveUpAt`
- * is asked again before each retry (a drill moves it once it knows when the fault was over).
+ * Every buyer presses Buy at `opensAt` plus a random delay within the first second, and retries as told; with `pays`,
+ * a buyer who holds pays at once. `giveUpAt` is asked again before each retry (a drill moves it once it knows when
+ * the fault was over).
  */
-export async function crowd(base: string, saleId: string, tokens: string[], opensAt: number, giveUpAt: () => number): Promise<Attempt[]> {
+export async function crowd(base: string, saleId: string, tokens: string[], opensAt: number, giveUpAt: () => number, pays = false): Promise<Attempt[]> {
   return Promise.all(tokens.map(async (token, buyer) => {
     await sleep(Math.max(0, opensAt - Date.now()) + Math.random() * 1000);
-    return attempt(base, saleId, buyer, token, giveUpAt);
+    const held = await attempt(base, saleId, buyer, token, giveUpAt);
+    if (pays && held.final?.status === 201) held.payment = await pay(base, held.final.purchaseId!, token, giveUpAt);
+    return held;
   }));
 }
 
-/** How many answers of each status the buyers got: first tries and retries alike, e.g. `201: 100, 503: 40`. */
+/**
+ * How many answers of each status the buyers got: first tries and retries alike, e.g. `201: 100, 503: 40`; answers
+ * to payments are counted apart (`pay 200: 80`).
+ */
 export function answersByStatus(attempts: Attempt[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const answer of attempts.flatMap((a) => a.answers)) {
-    const label = answer.status === 0 ? 'none' : answer.code && answer.status !== 201 ? `${answer.status} ${answer.code}` : String(answer.status);
-    counts[label] = (counts[label] ?? 0) + 1;
-  }
+  const count = (answers: Answer[], prefix: string) => {
+    for (const answer of answers) {
+      const label = answer.status === 0 ? 'none' : answer.code && answer.status >= 300 ? `${answer.status} ${answer.code}` : String(answer.status);
+      counts[prefix + label] = (counts[prefix + label] ?? 0) + 1;
+    }
+  };
+  count(attempts.flatMap((a) => a.answers), '');
+  count(attempts.flatMap((a) => a.payment?.answers ?? []), 'pay ');
   return counts;
 }

@@ -3,7 +3,7 @@
  * finds them (by the stack's run directory); the stack's supervisor restarts what is killed.
  */
 import mysql from 'mysql2/promise';
-import { deleteRedisKeys, httpOk, mysqlServerFromEnv, STACK_SERVICES, waitUntil } from '@flash/stack';
+import { deleteRedisKeys, httpOk, mysqlServerFromEnv, redisClient, STACK_SERVICES, waitUntil } from '@flash/stack';
 import type { BenchStack } from '../bench/stack';
 
 export type ServiceName = `${(typeof STACK_SERVICES)[number]}-service`;
@@ -19,13 +19,16 @@ export function portsOf(stack: BenchStack, service: ServiceName, replica = 0): {
   return { app: stack.portBase + 1 + i + 10 * replica, daprHttp: stack.portBase + 501 + i + 10 * replica };
 }
 
-/** kill -9 of one process of the stack; resolves the pid killed. */
-export function kill(stack: BenchStack, name: string): number {
+/** Sends `signal` to one process of the stack; resolves its pid. */
+function signal(stack: BenchStack, name: string, signal: NodeJS.Signals): number {
   const pid = pidOf(stack, name);
   if (!pid) throw new Error(`no process named ${name} in the stack: ${stack.processes().map((p) => p.name).join(', ')}`);
-  process.kill(pid, 'SIGKILL');
+  process.kill(pid, signal);
   return pid;
 }
+
+/** kill -9 of one process of the stack; resolves the pid killed. */
+export const kill = (stack: BenchStack, name: string): number => signal(stack, name, 'SIGKILL');
 
 /** Waits until the supervisor has started `name` again (another pid) and it answers: a service its /readyz, a sidecar its health. */
 export async function restarted(stack: BenchStack, name: string, killedPid: number, timeoutMs = 60_000): Promise<void> {
@@ -53,4 +56,59 @@ export async function killDatabaseConnections(stack: BenchStack, service: Servic
   } finally {
     await connection.end();
   }
+}
+
+/** SIGSTOP of processes of the stack for `ms`, then SIGCONT: frozen, as a hung or partitioned pod is; resolves when resumed. */
+export async function frozen(stack: BenchStack, names: string[], ms: number): Promise<number> {
+  const pids = names.map((name) => signal(stack, name, 'SIGSTOP'));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+  }
+  return Date.now();
+}
+
+/** A stream entry as Redis gives it: its id and its fields (name, value, name, value …). */
+type StreamEntry = [id: string, fields: string[]];
+
+/** The Redis stream of a topic of the stack: Dapr's Redis pub/sub keeps one per topic, named as the topic. */
+const topicStream = (stack: BenchStack, topic: string) => `${stack.env.TOPIC_PREFIX}-${topic}`;
+
+/** Waits until the topic's stream holds at least `count` entries (events published) and resolves them. */
+export async function published(stack: BenchStack, topic: string, count: number, timeoutMs = 30_000): Promise<StreamEntry[]> {
+  const redis = redisClient();
+  try {
+    let entries: StreamEntry[] = [];
+    await waitUntil(`${count} events on ${topic}`, async () => (entries = (await redis.xrange(topicStream(stack, topic), '-', '+')) as StreamEntry[]).length >= count, timeoutMs, 100);
+    return entries;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The same events delivered again: each entry added to its stream `copies` times at once, exactly as published (same
+ * CloudEvent, same id), as Redis hands a consumer group an entry again after a lost acknowledgement.
+ */
+export async function redeliver(stack: BenchStack, topic: string, entries: StreamEntry[], copies: number): Promise<void> {
+  const redis = redisClient();
+  try {
+    await Promise.all(entries.flatMap(([, fields]) => Array.from({ length: copies }, () => redis.xadd(topicStream(stack, topic), '*', ...fields))));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * How many events of `topic` the app's sidecar has handed to its app and the app took (daprd's
+ * dapr_component_pubsub_ingress_count with process_status "success"), since the sidecar started.
+ */
+export async function deliveries(stack: BenchStack, appId: string, topic: string): Promise<number> {
+  const sidecar = stack.processes().find((p) => p.name === `${appId} daprd`);
+  if (!sidecar?.metricsPort) throw new Error(`no sidecar of ${appId} in the stack`);
+  const text = await (await fetch(`http://127.0.0.1:${sidecar.metricsPort}/metrics`)).text();
+  return text.split('\n')
+    .filter((line) => line.startsWith('dapr_component_pubsub_ingress_count{') && line.includes(`topic="${stack.env.TOPIC_PREFIX}-${topic}"`) && line.includes('process_status="success"'))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }

@@ -38,8 +38,9 @@ const ms = (v: unknown) => (typeof v === 'number' ? `${(v / 1000).toFixed(1)} s`
 export function drillRow(r: DrillResult): string[] {
   const answers = Object.entries(r.answers).sort(([a], [b]) => a.localeCompare(b)).map(([status, n]) => `${status}: ${n}`).join(', ');
   const f = r.figures;
+  const paid = f.paid === undefined ? '' : `, ${f.paid} paid, each one order ${ms(f.ordersAfterRecoveryMs)} after the recovery, money ${f.money}`;
   // A drill of another shape than a sale under a fault says what it measured in its own words.
-  const summary = typeof f.summary === 'string' ? f.summary : `${f.held} of ${f.quantity} held (${f.heldBeforeFault} before the fault), ${f.soldOut} SOLD_OUT; last answer ${ms(f.lastAnswerAfterRecoveryMs)} and consistent ${ms(f.consistentAfterRecoveryMs)} after the recovery (${ms(f.recoveryMs)} after the fault)`;
+  const summary = typeof f.summary === 'string' ? f.summary : `${f.held} of ${f.quantity} held or sold (${f.heldBeforeFault} held before the fault), ${f.soldOut} SOLD_OUT${paid}; last answer ${ms(f.lastAnswerAfterRecoveryMs)} and consistent ${ms(f.consistentAfterRecoveryMs)} after the recovery (${ms(f.recoveryMs)} after the fault)`;
   return [r.drill, r.faults, answers, `${r.passed ? 'passed' : `**failed**: ${r.failures.join('; ')}`}: ${summary}`];
 }
 

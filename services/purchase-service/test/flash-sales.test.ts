@@ -179,6 +179,40 @@ describe('flash sales: exactly the stock, always', () => {
     expect(new Set(orders.map((o: { order_id: string }) => o.order_id))).toEqual(new Set(paid.map((p) => p.body.orderId)));
   });
 
+  it('when the provider loses the answers of many charges, then other payments are answered meanwhile, and a retry during a lost answer pays once', async () => {
+    // As many lost answers as purchase-lock transactions may run at once (half the pool of 60), and one more buyer.
+    const { id } = await sale(31);
+    const buyers = await Promise.all(Array.from({ length: 31 }, () => mint()));
+    const holds = await Promise.all(buyers.map((token) => buy(id, token)));
+    expect(holds.every((h) => h.status === 201)).toBe(true);
+    const pay = (i: number, paymentToken?: string) =>
+      api(`/api/purchases/${holds[i]!.body.purchaseId}/payment`, { method: 'POST', token: buyers[i], body: paymentToken ? { paymentToken } : {} });
+
+    const started = Date.now();
+    const lost = Array.from({ length: 30 }, (_, i) => pay(i, 'tok_timeout'));
+    await sleep(300);
+    // PAYMENT_TIMEOUT_MS is 3 s: this payment does not wait for the lost answers.
+    expect(await pay(30, 'tok_approve')).toMatchObject({ status: 200, body: { status: 'PAID' } });
+    expect(Date.now() - started).toBeLessThan(2000);
+    // Buyer 0 retries while their first answer is lost: the charge that landed is theirs, once.
+    expect(await pay(0)).toMatchObject({ status: 200, body: { status: 'PAID' } });
+    expect(Date.now() - started).toBeLessThan(2500);
+
+    const answers = await Promise.all(lost);
+    expect(answers[0]).toMatchObject({ status: 200, body: { status: 'PAID' } });
+    expect(answers.slice(1).every((a) => a.status === 504 && a.body.code === 'PAYMENT_TIMEOUT')).toBe(true);
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 29, held: 0, sold: 2 });
+    expect(check.purchases).toMatchObject({ held: 0, paid: 2, paymentFailed: 29 });
+    // The lost charges are given back and the two paid ones stand: charged once each, never twice.
+    let money: any;
+    for (let i = 0; i < 100 && !money?.consistent; i++) {
+      if (i) await sleep(200);
+      money = (await api(`/api/admin/payments/invariant?saleId=${id}`, { token: adminToken })).body;
+    }
+    expect(money).toMatchObject({ consistent: true, charged: 31 * 129_000, refunded: 29 * 129_000, standing: 2 * 129_000 });
+  });
+
   it('when a sale has not opened or has ended, then attempts are refused; it opens at startsAt without a restart', async () => {
     const upcoming = await sale(5, { startsInMs: 1500 });
     const token = await mint();

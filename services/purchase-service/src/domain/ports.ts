@@ -24,7 +24,7 @@ export interface PurchaseStore {
   insertHeld(tx: EntityManager, purchases: Purchase[], freeing: string[]): Promise<void>;
   /** The sale's purchases changed at or after `since`, oldest change first. */
   changedSince(saleId: string, since: Date): Promise<Purchase[]>;
-  /** Under a lock on the purchase: `change` sees it and may return a transition to record (with an event). */
+  /** Under a lock on the purchase: `change` sees it and may return a transition to record, and an event to announce. */
   withPurchaseLock<T>(
     id: string,
     change: (purchase: Purchase) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,

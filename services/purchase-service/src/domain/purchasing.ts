@@ -47,17 +47,27 @@ export class Purchasing {
     return this.holds.hold(sale, buyerId, idempotencyKey);
   }
 
-  /** Pays a held purchase; exactly one unit is sold, or the unit goes back (and money that landed comes back). */
+  /**
+   * Pays a held purchase; exactly one unit is sold, or the unit goes back (and money that landed comes back). The
+   * charge is made outside the purchase's lock: a provider that does not answer for PAYMENT_TIMEOUT_MS must not hold a
+   * row lock and a database connection meanwhile, or every other payment queues behind it. Its outcome is applied under
+   * the lock to whatever the purchase has become by then (paid by a retry, expired, abandoned).
+   */
   async pay(purchaseId: string, buyerId: string, paymentToken?: string, now = new Date()): Promise<Purchase> {
-    await this.owned(purchaseId, buyerId);
+    const seen = await this.owned(purchaseId, buyerId);
+    // The purchase id is the charge's idempotency key: a retried (or concurrent) payment can never charge twice.
+    const charge = seen.status === 'HELD' && seen.holdExpiresAt.getTime() > now.getTime()
+      ? await this.payments.charge({ key: seen.id, amount: seen.price, customerId: seen.buyerId, token: paymentToken })
+      : undefined;
     const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
       if (p.status === 'PAID') return { result: 'paid' as const };
-      if (p.status === 'EXPIRED' || (p.status === 'HELD' && p.holdExpiresAt.getTime() <= now.getTime())) {
-        return { result: 'expired' as const, ...(p.status === 'HELD' ? { to: 'EXPIRED' as const, reason: 'hold ran out' } : {}) };
+      if (p.status !== 'HELD') {
+        // Charged while the purchase ended another way (expired, abandoned, failed): what may have landed goes back.
+        const event = charge && charge.status !== 'DECLINED' ? refundOf(p, charge.status === 'TIMED_OUT' ? 'void' : 'expired', 'purchase ended while charged') : undefined;
+        return { result: p.status === 'EXPIRED' ? 'ended' as const : 'not held' as const, event };
       }
-      if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
-      // The purchase id is the charge's idempotency key: a retried payment can never charge twice.
-      const charge = await this.payments.charge({ key: p.id, amount: p.price, customerId: p.buyerId, token: paymentToken });
+      // Not charged: the hold had run out when the buyer asked.
+      if (!charge) return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'hold ran out' };
       if (charge.status === 'DECLINED') return { result: 'failed' as const, to: 'PAYMENT_FAILED' as const, reason: charge.reason };
       if (charge.status === 'TIMED_OUT') {
         return { result: 'timed out' as const, to: 'PAYMENT_FAILED' as const, reason: 'payment timed out', event: refundOf(p, 'void', 'charge timed out') };
@@ -74,9 +84,10 @@ export class Purchasing {
     if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') await this.returnUnit(purchaseId);
     if (outcome !== undefined) this.announce();
     const purchase = (await this.purchases.byId(purchaseId))!;
-    if (outcome === 'expired') throw SaleErrors.holdExpired();
+    if (outcome === 'expired' || outcome === 'ended') throw SaleErrors.holdExpired();
     if (outcome === 'failed') throw PaymentErrors.failed('declined', 'the unit went back to the sale');
     if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit went back to the sale');
+    if (outcome === 'not held') throw SaleErrors.notHeld(purchase.status);
     return purchase;
   }
 
