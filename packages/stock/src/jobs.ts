@@ -1,5 +1,5 @@
 import { DueSignal, type Job, type ServiceContext } from '@flash/runtime';
-import type { StockKeeper } from './keeper';
+import type { StockKeeper, StockOptions } from './keeper';
 
 export interface StockSignals {
   expiry: DueSignal;
@@ -40,4 +40,13 @@ export function stockJobs(stock: StockKeeper, signals: StockSignals, { metrics, 
       },
     },
   ];
+}
+
+/**
+ * Counts the counters this process wrote from the ledger (StockOptions.onRebuilt) as
+ * `stock_counter_rebuilds_total{reason="new"|"rebuilt"}`: a rebuilt one means Redis lost it (or it was torn or stale).
+ */
+export function countRebuilds(metrics: ServiceContext['metrics']): NonNullable<StockOptions['onRebuilt']> {
+  const rebuilt = metrics.counter('stock_counter_rebuilds_total', "Stock counters written from the ledger: a stock's first (new), or after Redis lost one (rebuilt)", ['reason']);
+  return (_stockId, first) => rebuilt.inc({ reason: first ? 'new' : 'rebuilt' });
 }

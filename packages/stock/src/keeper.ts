@@ -82,6 +82,11 @@ export interface StockOptions {
   orphanAfterMs: number;
   /** Told after this process changed a stock's free units (e.g. to drop a snapshot of them). */
   onChange?: (stockId: string) => void;
+  /**
+   * Told after this process wrote a stock's counter from the ledger: `first` for a new stock's first counter, else a
+   * rebuild (Redis lost it, or it was torn or older than the ledger).
+   */
+  onRebuilt?: (stockId: string, first: boolean) => void;
   /** Wakes the jobs that run expireDue and settleOrphans when this process makes work for them (in so many ms). */
   due?: { expiry(delayMs: number): void; orphans(delayMs: number): void };
 }
@@ -247,15 +252,22 @@ export class StockKeeper {
 
   /** Writes the counter from the ledger unless it is intact: a new stock's first counter, or what Redis lost. */
   async rebuildCounter(stockId: string): Promise<void> {
+    let rebuilt: { first: boolean } | undefined;
     await this.ledger.rebuild(stockId, async ({ available, generation }) => {
       try {
         if ((await this.counter.read(stockId)).generation === generation) return undefined;
       } catch (err) {
         if (!(err instanceof CounterMissingError)) throw err;
       }
+      // Owner rows start at generation 1 (entities.ts) with no counter yet.
+      rebuilt = { first: generation === 1 };
       await this.counter.reset(stockId, available, generation + 1);
       return generation + 1;
     });
+    if (rebuilt) {
+      this.options.onRebuilt?.(stockId, rebuilt.first);
+      this.options.onChange?.(stockId);
+    }
   }
 
   /**

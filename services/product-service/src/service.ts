@@ -1,7 +1,7 @@
 import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
 import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
 import {
-  MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, stockJobs, stockSignals,
+  MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, countRebuilds, stockJobs, stockSignals,
   type ShardValue,
 } from '@flash/stock';
 import { docsRouter } from './api/docs';
@@ -29,6 +29,7 @@ export function productService(config: ProductConfig): ServiceParts {
       orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
       onChange: (productId) => shown.invalidate(productId),
       due: stockDue(signals),
+      onRebuilt: countRebuilds(ctx.metrics),
     });
     return { keeper, catalog, shown };
   });

@@ -140,6 +140,10 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
     expect(await levels(productId)).toEqual({ productId, available: 36, reserved: 10, sold: 4 });
     expect((await reserve(productId, 'after-rebuild', 36)).status).toBe(200);
     expect((await reserve(productId, 'one-too-many', 1)).body.code).toBe('INSUFFICIENT_STOCK');
+    // What an operator sees: the rebuild is counted apart from a new stock's first counter.
+    const metrics = await (await fetch(`${stack.service('product-service').url}/metrics`)).text();
+    expect(Number(/^stock_counter_rebuilds_total\{reason="rebuilt"[^}]*\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^stock_counter_rebuilds_total\{reason="new"[^}]*\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it('when a write that raced the loss of the counter brings an old shard back, then the counter is rebuilt and sells on instead of refusing every take', async () => {

@@ -3,7 +3,7 @@ import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTOR
 import { UserRate, type Metrics } from '@flash/http';
 import { paymentsFrom } from '@flash/payments';
 import {
-  MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, stockJobs, stockSignals,
+  MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, countRebuilds, stockJobs, stockSignals,
   type ShardValue,
 } from '@flash/stock';
 import { flashSalesRouter } from './api/flash-sales';
@@ -73,6 +73,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
     defaultHoldSeconds: 300,
     orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
     due: stockDue(due),
+    onRebuilt: countRebuilds(metrics),
   });
   const catalog: ProductCatalog = {
     product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
