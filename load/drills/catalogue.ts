@@ -77,6 +77,15 @@ export const DRILLS: Drill[] = [
     }),
   },
   {
+    name: 'pay-kill',
+    faults: 'kill -9 product-service, order-service and their daprd 0.7 s after the opening, while buyers who hold pay; the supervisor restarts them',
+    run: (stack) => saleDrill(stack, 'pay-kill', 'kill -9 product-service, order-service and their sidecars', {
+      pays: true,
+      faultAtMs: 700,
+      fault: killed('product-service', 'product-service daprd', 'order-service', 'order-service daprd'),
+    }),
+  },
+  {
     name: 'redis-loss',
     faults: "every key of the stack in Redis deleted 0.3 s after the opening (what a restart without persistence leaves)",
     run: (stack) => saleDrill(stack, 'redis-loss', 'Redis loses every key', { fault: async (s) => (await loseRedisKeys(s), Date.now()) }),
@@ -105,20 +114,6 @@ export const DRILLS: Drill[] = [
     }),
   },
   {
-    name: 'clock-boundary',
-    faults: 'attempts 50 ms either side of a 3 s sale’s startsAt and endsAt; 100 payments sent at their 1 s hold’s expiry instant (±40 ms)',
-    run: (stack) => clockBoundary(stack, 'clock-boundary', 'attempts at startsAt/endsAt ± 50 ms; payments racing hold expiry'),
-  },
-  {
-    name: 'pay-kill',
-    faults: 'kill -9 product-service, order-service and their daprd 0.7 s after the opening, while buyers who hold pay; the supervisor restarts them',
-    run: (stack) => saleDrill(stack, 'pay-kill', 'kill -9 product-service, order-service and their sidecars', {
-      pays: true,
-      faultAtMs: 700,
-      fault: killed('product-service', 'product-service daprd', 'order-service', 'order-service daprd'),
-    }),
-  },
-  {
     name: 'order-consumer-down',
     // Frozen rather than killed: a crash and restart is pay-kill; a hung or partitioned consumer keeps the events it
     // had taken (pending in its consumer group) and makes callers wait rather than fail fast.
@@ -143,6 +138,11 @@ export const DRILLS: Drill[] = [
       // answer or its timeout (the opening second, a hold, PAYMENT_TIMEOUT_MS).
       fault: async () => Date.now() + 1_000 + Number(stack.env.PAYMENT_TIMEOUT_MS ?? 3_000),
     }),
+  },
+  {
+    name: 'clock-boundary',
+    faults: 'attempts 50 ms either side of a 3 s sale’s startsAt and endsAt; 100 payments sent at their 1 s hold’s expiry instant (±40 ms)',
+    run: (stack) => clockBoundary(stack, 'clock-boundary', 'attempts at startsAt/endsAt ± 50 ms; payments racing hold expiry'),
   },
 ];
 
