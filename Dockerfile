@@ -2,7 +2,8 @@
 # The default (last) stage is production: the service compiled to one JavaScript file (npm run build), npm production
 # dependencies only, non-root, read-only root filesystem friendly. `--target dev` runs the TypeScript through tsx
 # instead, for skaffold dev's file sync (tsx's cache goes to /tmp, an emptyDir in the chart).
-ARG NODE_IMAGE=node:20.19-alpine
+# Node 24 (Krypton), the LTS line, minor pinned like the other images; local runs need only Node ≥ 20.19 (package.json).
+ARG NODE_IMAGE=node:24.17-alpine
 
 FROM ${NODE_IMAGE} AS sources
 WORKDIR /app

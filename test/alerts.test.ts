@@ -24,19 +24,20 @@ const DAPRD_METRICS = [
 // kube-state-metrics, which every cluster's Prometheus stack runs.
 const CLUSTER_METRICS = ['kube_pod_container_status_restarts_total'];
 
-/** The metrics our services register (`metrics.counter('name', …)` and packages/http's request histogram). */
+/**
+ * The metrics our services and shared packages register (`metrics.counter('name', …)`, `metrics.gauge('name', …)`) and
+ * packages/http's request histogram.
+ */
 function serviceMetrics(): string[] {
   const names = ['http_request_duration_seconds_bucket', 'http_request_duration_seconds_count', 'http_request_duration_seconds_sum'];
-  for (const service of readdirSync(path.join(repoRoot, 'services'))) {
-    const walk = (dir: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const file = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(file);
-        else if (file.endsWith('.ts')) for (const m of readFileSync(file, 'utf8').matchAll(/metrics\.counter\('([a-z_]+)'/g)) names.push(m[1]!);
-      }
-    };
-    walk(path.join(repoRoot, 'services', service, 'src'));
-  }
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (file.endsWith('.ts')) for (const m of readFileSync(file, 'utf8').matchAll(/metrics\.(?:counter|gauge)\('([a-z_]+)'/g)) names.push(m[1]!);
+    }
+  };
+  for (const group of ['services', 'packages']) for (const name of readdirSync(path.join(repoRoot, group))) walk(path.join(repoRoot, group, name, 'src'));
   return names;
 }
 
@@ -47,7 +48,10 @@ describe('the SRE view: alert rules and dashboard queries', () => {
   it('when promtool checks the chart’s alert rules, then they are valid', async () => {
     const { stdout } = await run('promtool', ['check', 'rules', alertRulesFile]);
     expect(stdout).toContain(`SUCCESS: ${alertRules.length} rules found`);
-    expect(alertRules.map((r) => r.alert)).toEqual(['FlashSaleHigh5xxRatio', 'FlashSaleSoldOutAnswersSlow', 'DaprSidecarRestarting', 'FlashSaleEventsDeadLettered']);
+    expect(alertRules.map((r) => r.alert)).toEqual([
+      'FlashSaleHigh5xxRatio', 'FlashSaleSoldOutAnswersSlow', 'FlashSaleOutboxBacklog', 'FlashSaleStockInvariantBreach', 'DaprSidecarRestarting',
+      'FlashSaleEventsDeadLettered',
+    ]);
   });
 
   it('when promtool runs the rules’ unit tests, then each alert fires on its breach, with its labels and text, and stays quiet otherwise', async () => {

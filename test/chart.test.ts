@@ -273,7 +273,7 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
 
   it('when skaffold.yaml is checked against skaffold’s schema, then it is valid', () => {
     const ajv = new Ajv({ strict: false, allErrors: true });
-    const validate = ajv.compile(JSON.parse(readFileSync(path.join(repoRoot, 'test/schemas/skaffold/v4beta12.json'), 'utf8')));
+    const validate = ajv.compile(JSON.parse(readFileSync(path.join(repoRoot, 'test/schemas/skaffold/v4beta13.json'), 'utf8')));
     const config = parse(readFileSync(path.join(repoRoot, 'skaffold.yaml'), 'utf8'));
     const valid = validate(config);
     expect({ valid, errors: valid ? [] : validate.errors!.slice(0, 5) }).toEqual({ valid: true, errors: [] });

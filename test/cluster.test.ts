@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { repoRoot, toolsBin, waitUntil } from '@flash/stack';
 import { chartDir } from '../k8s/chart-files';
 import { bin, daprCrdsDir, startControlPlane, type ControlPlane } from '../k8s/control-plane';
@@ -76,6 +77,24 @@ function expectInjected(found: Pod[], tokens: { api: string; app: string }): voi
   }
 }
 
+/** skaffold of our toolchain (it runs the toolchain's helm); `onCluster` points it at this control plane. */
+const skaffold = (...args: string[]) => promisify(execFile)(bin('skaffold'), args, {
+  cwd: repoRoot, maxBuffer: 64 << 20,
+  env: { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${toolsBin()}:${process.env.PATH}`, SKAFFOLD_UPDATE_CHECK: 'false' },
+});
+const onCluster = (namespace: string) => ['--namespace', namespace, '--kube-context', 'flash-sale-local'];
+/** The images a build would have pushed; no container engine runs here. */
+const prebuiltImage = (service: string) => `registry.example.com/flash-sale-${service}:prebuilt`;
+/** skaffold's build output (`--build-artifacts`) naming the prebuilt images. */
+function prebuiltTags(): string {
+  const tags = path.join(dir, 'tags.json');
+  writeFileSync(tags, JSON.stringify({ builds: SERVICES.map((s) => ({ imageName: `flash-sale-${s}`, tag: prebuiltImage(s) })) }));
+  return tags;
+}
+type K8sObject = { kind: string; metadata: { name: string }; spec?: { template?: { spec?: { containers: Container[] } } } };
+const kindsAndNames = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+const yamlObjects = (text: string) => parseAllDocuments(text).map((d) => d.toJSON() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+
 /** Every object in the namespace but what Kubernetes itself keeps in each (its CA bundle, default account, events). */
 async function leftIn(namespace: string): Promise<string[]> {
   const kinds = (await cluster.kubectl(['api-resources', '--verbs=list', '--namespaced', '-o', 'name']))
@@ -116,23 +135,31 @@ describe('the chart on a real API server with Dapr’s sidecar injector (no kube
     expectInjected(await servicePods('shop-prod', 1), { api: 'dapr-api-token', app: 'dapr-app-token' });
   }, 240_000);
 
+  it('when skaffold renders skaffold.yaml offline with prebuilt image tags, then its output is the chart’s objects with those images, and it passes a strict server-side dry run', async () => {
+    const rendered = path.join(dir, 'rendered.yaml');
+    // Offline: no cluster is asked (a GitOps pipeline's render); the namespace goes to helm template.
+    await skaffold('render', '--build-artifacts', prebuiltTags(), '--digest-source=tag', '--offline=true', '--namespace', 'shop-render', '--output', rendered);
+    const objects = yamlObjects(readFileSync(rendered, 'utf8'));
+    const chart = yamlObjects(await cluster.helm(['template', 'flash-sale', chartDir, '--api-versions', 'dapr.io/v1alpha1', '-n', 'shop-render']));
+    expect(kindsAndNames(objects)).toEqual(kindsAndNames(chart));
+    expect(objects.filter((o) => o.kind === 'Deployment').map((d) => [d.metadata.name, d.spec!.template!.spec!.containers[0]!.image]).sort())
+      .toEqual(SERVICES.map((s) => [s, prebuiltImage(s)]).sort());
+
+    await cluster.kubectl(['create', 'namespace', 'shop-render']);
+    const accepted = JSON.parse(await cluster.kubectl(['apply', '--dry-run=server', '--validate=strict', '-n', 'shop-render', '-f', rendered, '-o', 'json'])) as { items: K8sObject[] };
+    expect(kindsAndNames(accepted.items)).toEqual(kindsAndNames(objects));
+    expect(await leftIn('shop-render')).toEqual([]);
+  }, 240_000);
+
   it('when skaffold deploys skaffold.yaml with prebuilt image tags, then the release runs those images, and skaffold delete removes it', async () => {
-    const tags = path.join(dir, 'tags.json');
-    const image = (service: string) => `registry.example.com/flash-sale-${service}:prebuilt`;
-    writeFileSync(tags, JSON.stringify({ builds: SERVICES.map((s) => ({ imageName: `flash-sale-${s}`, tag: image(s) })) }));
-    // skaffold runs the helm of our toolchain, against this control plane.
-    const skaffold = (...args: string[]) => promisify(execFile)(bin('skaffold'), [...args, '--namespace', 'shop-skaffold', '--kube-context', 'flash-sale-local'], {
-      cwd: repoRoot, maxBuffer: 64 << 20,
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${toolsBin()}:${process.env.PATH}`, SKAFFOLD_UPDATE_CHECK: 'false' },
-    });
     await cluster.kubectl(['create', 'namespace', 'shop-skaffold']);
-    await skaffold('deploy', '--build-artifacts', tags, '--status-check=false');
+    await skaffold('deploy', '--build-artifacts', prebuiltTags(), '--status-check=false', ...onCluster('shop-skaffold'));
     type Deployment = { metadata: { name: string }; spec: { template: { spec: { containers: Container[] } } } };
     const images = (await json<{ items: Deployment[] }>(['get', 'deployments', '-n', 'shop-skaffold'])).items
       .map((d) => [d.metadata.name, d.spec.template.spec.containers[0]!.image]).sort();
-    expect(images).toEqual(SERVICES.map((s) => [s, image(s)]).sort());
+    expect(images).toEqual(SERVICES.map((s) => [s, prebuiltImage(s)]).sort());
     expectInjected(await servicePods('shop-skaffold', 2), { api: 'flash-sale-dapr-api-token', app: 'flash-sale-dapr-app-token' });
-    await skaffold('delete');
+    await skaffold('delete', ...onCluster('shop-skaffold'));
     let left: string[] = [];
     await waitUntil('nothing of the skaffold release left', async () => (left = await leftIn('shop-skaffold')).length === 0, 120_000, 1000).catch(() => undefined);
     expect(left).toEqual([]);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   apiCall, deleteRedisKeys, dropDatabase, freePorts, mysqlServerFromEnv, privateStackEnv, promQuery, signUpShopper, startLocalStack,
   STACK_SERVICES, testRunId, waitUntil,
@@ -79,5 +80,13 @@ describe('npm start -- --observe: Prometheus on the running stack', () => {
     }, 30_000, 1000).catch(() => undefined);
     expect([...empty]).toEqual([]);
     expect(queries.length).toBe(panelQueries.length + alertRules.length - Object.keys(NOT_LOCAL).length);
+
+    // Healthy: every event of the burst published, and every stock it changed passed its audit (2 s after, once quiet).
+    await sleep(3000);
+    const values = async (expr: string) => (await promQuery(prometheus, expr)).map((s) => `${s.metric.service}${s.metric.check ? ` ${s.metric.check}` : ''}: ${s.value[1]}`).sort();
+    expect(await values('max by (service) (outbox_oldest_pending_seconds) > 5')).toEqual([]);
+    expect(await values('stock_invariant_breaches')).toEqual([
+      'product-service counter: 0', 'purchase-service counter: 0', 'purchase-service ledger: 0',
+    ]);
   }, 180_000);
 });

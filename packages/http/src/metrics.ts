@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestHandler } from 'express';
 
 export function createMetrics(service: string) {
@@ -24,7 +24,10 @@ export function createMetrics(service: string) {
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name, help, labelNames, registers: [registry] });
   const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers: [registry] });
-  return { registry, observe, counter, histogram };
+  /** A gauge is 0 until set; `read`, if given, sets it from memory on every scrape (a scrape must not cost a query). */
+  const gauge = (name: string, help: string, labelNames: string[] = [], read?: (gauge: Gauge) => void) =>
+    new Gauge({ name, help, labelNames, registers: [registry], ...(read ? { collect() { read(this); } } : {}) });
+  return { registry, observe, counter, histogram, gauge };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { EntitySchema, In, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import type { Dapr } from '@flash/dapr';
+import type { Metrics } from '@flash/http';
 import { DueSignal, type Job } from './jobs';
 import { bigintAsNumber, TABLE_OPTIONS } from './schema';
 
@@ -50,13 +51,21 @@ const RELAY_BATCH = 200;
  */
 export class OutboxRelay {
   private readonly signal = new DueSignal();
+  /** When the oldest event the relay last saw waiting was written (undefined: none waiting). */
+  private oldestWaitingSince?: number;
 
   constructor(
     private readonly db: DataSource,
     private readonly dapr: Dapr,
     private readonly pubsub: string,
     private readonly logger: Logger,
-  ) {}
+    metrics: Metrics,
+  ) {
+    // The backlog's age from what the relay's runs already read: a scrape costs no query, and the age keeps growing
+    // while the relay cannot publish (a sidecar down, a publish refused).
+    metrics.gauge('outbox_oldest_pending_seconds', 'Age of the oldest event written and not yet published (0: none waiting)', [], (gauge) =>
+      gauge.set(this.oldestWaitingSince === undefined ? 0 : Math.max(0, Date.now() - this.oldestWaitingSince) / 1000));
+  }
 
   /** A transaction just wrote events: the relay publishes them now (without the caller waiting for it). */
   readonly announce = (): void => this.signal.dueIn();
@@ -69,6 +78,7 @@ export class OutboxRelay {
   private async publishPending(): Promise<number | undefined> {
     const outbox = this.db.getRepository(OutboxEntity);
     const pending = await outbox.find({ where: { publishedAt: IsNull() }, order: { id: 'ASC' }, take: RELAY_BATCH });
+    this.oldestWaitingSince = pending[0]?.createdAt.getTime();
     const published: number[] = [];
     try {
       for (const row of pending) {
@@ -77,6 +87,8 @@ export class OutboxRelay {
       }
     } finally {
       if (published.length) await outbox.update({ id: In(published) }, { publishedAt: new Date() });
+      // A full batch published: the next run, at once, sees what waits behind it.
+      this.oldestWaitingSince = pending[published.length]?.createdAt.getTime();
     }
     if (pending.length) this.logger.debug({ published: pending.length }, 'outbox published');
     return pending.length === RELAY_BATCH ? 0 : undefined;

@@ -1,20 +1,22 @@
 import { DueSignal, type Job, type ServiceContext } from '@flash/runtime';
-import type { StockKeeper, StockOptions } from './keeper';
+import type { StockBreaches, StockKeeper, StockOptions } from './keeper';
 
 export interface StockSignals {
   expiry: DueSignal;
   orphans: DueSignal;
+  audit: DueSignal;
 }
 
 /** What wakes a StockKeeper's jobs; hand `stockDue(signals)` to its options. */
-export const stockSignals = (): StockSignals => ({ expiry: new DueSignal(), orphans: new DueSignal() });
+export const stockSignals = (): StockSignals => ({ expiry: new DueSignal(), orphans: new DueSignal(), audit: new DueSignal() });
 
-export const stockDue = (signals: StockSignals) => ({ expiry: signals.expiry.dueIn, orphans: signals.orphans.dueIn });
+export const stockDue = (signals: StockSignals) => ({ expiry: signals.expiry.dueIn, orphans: signals.orphans.dueIn, audit: signals.audit.dueIn });
 
 /**
  * A StockKeeper's background jobs, run by the service that owns the stock: reservations past their hold and gives a
  * dead request left unapplied (`stock expiry`), counter entries of requests that died before the ledger recorded them
- * (`stock orphans`, from memory of what the counter was seen holding; it reads every counter once at start-up).
+ * (`stock orphans`, from memory of what the counter was seen holding; it reads every counter once at start-up), and
+ * the stocks this process changed, once quiet (`stock audit`).
  */
 export function stockJobs(stock: StockKeeper, signals: StockSignals, { metrics, logger }: Pick<ServiceContext, 'metrics' | 'logger'>): Omit<Job, 'recheckMs'>[] {
   const done = metrics.counter('stock_sweeper_total', 'What the stock jobs did', ['action']);
@@ -22,6 +24,10 @@ export function stockJobs(stock: StockKeeper, signals: StockSignals, { metrics, 
     for (const [action, n] of Object.entries(counts)) if (n) done.inc({ action }, n);
     if (Object.values(counts).some(Boolean)) logger.info(counts, 'stock jobs');
   };
+  const breaches = metrics.gauge('stock_invariant_breaches', 'Stocks whose last audit found the ledger unbalanced or the counter disagreeing with the quiet ledger', ['check']);
+  const checks = stock.auditChecks;
+  for (const check of checks) breaches.set({ check }, 0);
+  let last: StockBreaches = { ledger: 0, counter: 0 };
   return [
     {
       name: 'stock expiry', signal: signals.expiry,
@@ -36,6 +42,18 @@ export function stockJobs(stock: StockKeeper, signals: StockSignals, { metrics, 
       run: async () => {
         const { settled, dueInMs } = await stock.settleOrphans();
         count({ settled });
+        return dueInMs;
+      },
+    },
+    {
+      name: 'stock audit', signal: signals.audit,
+      run: async () => {
+        const { dueInMs, ...found } = await stock.auditChanged();
+        for (const check of checks) {
+          if (found[check] > last[check]) logger.error({ check, stocks: found[check] }, 'stock invariant breached');
+          breaches.set({ check }, found[check]);
+        }
+        last = found;
         return dueInMs;
       },
     },

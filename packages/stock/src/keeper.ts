@@ -64,7 +64,8 @@ export interface StockLedger {
   unappliedGives(createdBefore: Date, limit: number): Promise<Movement[]>;
   /** When the next reservation runs out, and when the oldest give not yet applied was recorded (index lookups). */
   nextDue(): Promise<{ reservationExpiresAt?: Date; oldestUnappliedGiveAt?: Date }>;
-  totals(stockId: string): Promise<{ available: number; sold: number; reserved: number }>;
+  /** One consistent read: free units (every movement, applied or not), sold, held, and gives not yet applied. */
+  totals(stockId: string): Promise<LedgerTotals>;
   /**
    * Under the stock owner's row lock, with every unapplied give counted as applied: hands `sync` the units free to sell
    * according to the ledger and the current generation; `sync` returns the new generation it wrote, if it wrote one.
@@ -72,6 +73,13 @@ export interface StockLedger {
   rebuild(stockId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>): Promise<void>;
   /** Every stock (the owner's rows). */
   allStocks(): Promise<string[]>;
+}
+
+export interface LedgerTotals {
+  available: number;
+  sold: number;
+  reserved: number;
+  unappliedGives: number;
 }
 
 export interface StockOptions {
@@ -87,9 +95,23 @@ export interface StockOptions {
    * rebuild (Redis lost it, or it was torn or older than the ledger).
    */
   onRebuilt?: (stockId: string, first: boolean) => void;
-  /** Wakes the jobs that run expireDue and settleOrphans when this process makes work for them (in so many ms). */
-  due?: { expiry(delayMs: number): void; orphans(delayMs: number): void };
+  /** The units a stock holds in all, where that is fixed (a flash sale's quantity): free + held + sold must equal it. */
+  total?: (stockId: string) => Promise<number | undefined>;
+  /** Wakes the jobs that run expireDue, settleOrphans and auditChanged when this process makes work for them (in so many ms). */
+  due?: { expiry(delayMs: number): void; orphans(delayMs: number): void; audit(delayMs: number): void };
 }
+
+/** A stock this process changed is audited this long after, when it has likely gone quiet (else again as long after). */
+const AUDIT_AFTER_MS = 2000;
+
+/** How many stocks the last audits found broken: the ledger not adding up to the total, the counter not agreeing with a quiet ledger. */
+export interface StockBreaches {
+  ledger: number;
+  counter: number;
+}
+
+/** What one audit found; `busy` when a movement was in flight, so the counter and the ledger could not be compared. */
+export type AuditFinding = { ledgerBalances: boolean; counterAgrees: boolean } | 'busy';
 
 /** Due rows one run handles at most; a full batch is followed by another run at once. */
 const DUE_BATCH = 500;
@@ -132,6 +154,10 @@ const baseOp = (partId: string) => partId.split('#')[0]!;
  */
 export class StockKeeper {
   private scannedAtStart = false;
+  /** Stocks this process changed and has not audited since → when their audit falls due (ms). */
+  private readonly auditAt = new Map<string, number>();
+  /** Stocks whose last audit found a breach, audited again on every run until it is gone. */
+  private readonly breached = { ledger: new Set<string>(), counter: new Set<string>() };
 
   constructor(
     private readonly counter: ShardedCounter,
@@ -236,7 +262,8 @@ export class StockKeeper {
 
   /** The ledger's own view, which balances in every transaction (the counter may lag by in-flight movements). */
   async ledgerTotals(stockId: string): Promise<{ available: number; reserved: number; sold: number }> {
-    return this.ledger.totals(stockId);
+    const { available, reserved, sold } = await this.ledger.totals(stockId);
+    return { available, reserved, sold };
   }
 
   /** Units free to sell now, from the counter alone (no ledger query). */
@@ -291,6 +318,61 @@ export class StockKeeper {
     for (const movement of unapplied) await this.applyGive(movement.stockId, movement.opId);
     // The next run finds when the next of them falls due (or more that are due already).
     return { expired, applied: unapplied.length, dueInMs: 0 };
+  }
+
+  /** What auditChanged checks: the ledger against a total only where stocks have one. */
+  get auditChecks(): (keyof StockBreaches)[] {
+    return this.options.total ? ['ledger', 'counter'] : ['counter'];
+  }
+
+  /**
+   * Audits the stocks this process changed, once each has likely gone quiet, and again those whose last audit found a
+   * breach: the ledger's free, held and sold units add up to the stock's total (where it has one), and the counter
+   * agrees with the ledger while nothing is in flight. While nothing changes and nothing is broken, a run does nothing.
+   */
+  async auditChanged(now = Date.now()): Promise<StockBreaches & { dueInMs?: number }> {
+    const due = [...this.auditAt].filter(([, at]) => at <= now).map(([stockId]) => stockId);
+    for (const stockId of new Set([...due, ...this.breached.ledger, ...this.breached.counter])) {
+      // Taken off first: a change made while this audit runs plans another.
+      this.auditAt.delete(stockId);
+      const found = await this.audit(stockId);
+      if (found === 'busy') {
+        this.auditAt.set(stockId, now + AUDIT_AFTER_MS);
+        continue;
+      }
+      for (const [set, broken] of [[this.breached.ledger, !found.ledgerBalances], [this.breached.counter, !found.counterAgrees]] as const) {
+        if (broken) set.add(stockId);
+        else set.delete(stockId);
+      }
+    }
+    const next = Math.min(...this.auditAt.values());
+    return {
+      ledger: this.breached.ledger.size, counter: this.breached.counter.size, ...(next < Infinity ? { dueInMs: Math.max(0, next - now) } : {}),
+    };
+  }
+
+  /**
+   * One stock's audit. The counter is read before and after the ledger: an entry in either read, a change between
+   * them or a give not yet applied means a movement was in flight (`busy`), since counter and ledger agree only at rest.
+   */
+  async audit(stockId: string): Promise<AuditFinding> {
+    const read = () => this.counter.read(stockId).catch((err: unknown) => {
+      if (err instanceof CounterMissingError) return undefined;
+      throw err;
+    });
+    const inFlight = (c: { shards: { ops: object }[] }) => c.shards.some((s) => Object.keys(s.ops).length > 0);
+    const before = await read();
+    if (before && inFlight(before)) return 'busy';
+    const ledger = await this.ledger.totals(stockId);
+    const after = before && (await read());
+    if (ledger.unappliedGives > 0) return 'busy';
+    if (after && (inFlight(after) || after.available !== before!.available || after.generation !== before!.generation)) return 'busy';
+    const total = await this.options.total?.(stockId);
+    return {
+      ledgerBalances: total === undefined || ledger.available + ledger.reserved + ledger.sold === total,
+      // A counter Redis lost has nothing to disagree with: its next use rebuilds it from the ledger.
+      counterAgrees: !before || !after || before.available === ledger.available,
+    };
   }
 
   /**
@@ -352,7 +434,7 @@ export class StockKeeper {
       throw err;
     });
     if (outcome === 'recorded') {
-      this.options.onChange?.(movement.stockId);
+      this.changed(movement.stockId);
       // Recorded units stay taken whatever happens to this cleanup; a leftover entry is settled by settleOrphans.
       this.counter.settle(movement.stockId, parts, false).catch(() => undefined);
       return outcome;
@@ -375,9 +457,17 @@ export class StockKeeper {
       }),
     );
     if (part) {
-      this.options.onChange?.(stockId);
+      this.changed(stockId);
       await this.counter.settle(stockId, [part], false);
     }
+  }
+
+  /** This process changed a stock's free units: whoever shows them is told, and the stock is audited once quiet. */
+  private changed(stockId: string): void {
+    this.options.onChange?.(stockId);
+    if (this.auditAt.has(stockId)) return;
+    this.auditAt.set(stockId, Date.now() + AUDIT_AFTER_MS);
+    this.options.due?.audit(AUDIT_AFTER_MS);
   }
 
   /** Runs a counter operation; if Redis lost the counter, rebuilds it from the ledger and runs it again. */

@@ -140,11 +140,12 @@ export class MySqlStockLedger implements StockLedger {
   async totals(stockId: string) {
     const [row] = (await this.db.query(
       `SELECT COALESCE(SUM(available_delta), 0) AS available, COALESCE(SUM(sold_delta), 0) AS sold,
-              (SELECT COALESCE(SUM(quantity), 0) FROM stock_reservations WHERE stock_id = ? AND status = 'RESERVED') AS reserved
+              (SELECT COALESCE(SUM(quantity), 0) FROM stock_reservations WHERE stock_id = ? AND status = 'RESERVED') AS reserved,
+              (SELECT COUNT(*) FROM stock_movements WHERE applied_at IS NULL AND stock_id = ?) AS unapplied
          FROM stock_movements WHERE stock_id = ?`,
-      [stockId, stockId],
-    )) as { available: string; sold: string; reserved: string }[];
-    return { available: Number(row!.available), sold: Number(row!.sold), reserved: Number(row!.reserved) };
+      [stockId, stockId, stockId],
+    )) as { available: string; sold: string; reserved: string; unapplied: string }[];
+    return { available: Number(row!.available), sold: Number(row!.sold), reserved: Number(row!.reserved), unappliedGives: Number(row!.unapplied) };
   }
 
   async rebuild(stockId: string, sync: (ledger: { available: number; generation: number }) => Promise<number | undefined>) {

@@ -66,7 +66,7 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
 
 function assemble(config: OrderConfig, clock: Clock, { dataSource, dapr, logger, metrics }: ServiceContext) {
   const stock = daprStockGateway(dapr);
-  const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
+  const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger, metrics);
   const due = { lifecycle: new DueSignal(), refunds: new DueSignal(), checkouts: new DueSignal() };
   const payments = new PaymentRepository(dataSource);
   const refundAttempts = metrics.counter('refund_attempts_total', 'Refund attempts at the payment provider by outcome (REFUNDED, FAILED)', ['outcome']);

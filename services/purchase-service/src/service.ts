@@ -72,6 +72,8 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
     what: 'Flash sale',
     defaultHoldSeconds: 300,
     orphanAfterMs: config.STOCK_ORPHAN_AFTER_SECONDS * 1000,
+    // A sale's quantity never changes: its ledger must always add up to it.
+    total: async (saleId): Promise<number> => (await sales.sale(saleId)).quantity,
     due: stockDue(due),
     onRebuilt: countRebuilds(metrics),
   });
@@ -84,7 +86,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
   });
   const board = new SaleBoard(snapshots, purchases, { refreshAfterMs: config.SALE_SNAPSHOT_MS, settleMs: config.HOLD_SETTLE_MS });
   const sales = new FlashSales(new SaleRepository(dataSource), purchases, stock, catalog, board);
-  const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger);
+  const outbox = new OutboxRelay(dataSource, dapr, PUBSUB, logger, metrics);
   const payments = paymentsFrom(config, dapr);
   const holds = new HoldBatches(
     purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000, config.HOLD_BATCHES_IN_FLIGHT, batchMetrics(metrics),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { STATESTORE } from '@flash/runtime';
 import { apiCall, signalGroup, waitUntil, type ApiRequest } from '@flash/stack';
 import { ShardedCounter, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
@@ -356,6 +357,74 @@ describe('flash sales: exactly the stock, always', () => {
     const history = await api('/api/purchases', { token });
     expect(history.body.items).toEqual([expect.objectContaining({ purchaseId: held.body.purchaseId, status: 'HELD', saleId: id })]);
     expect((await api('/api/purchases', { token: await mint() })).body.items).toEqual([]);
+  });
+
+  /** What purchase-service's /metrics says now, one line per series: `name{labels}` → value. */
+  async function metrics(): Promise<Map<string, number>> {
+    const text = await (await fetch(`${purchaseUrl}/metrics`)).text();
+    return new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+  }
+  const breaches = async () => {
+    const found = await metrics();
+    return {
+      ledger: found.get('stock_invariant_breaches{check="ledger",service="purchase-service"}'),
+      counter: found.get('stock_invariant_breaches{check="counter",service="purchase-service"}'),
+    };
+  };
+
+  it('when a sale’s counter or ledger is changed behind the stock keeper’s back, then the stock audit reports each breach on /metrics, and none once put right', async () => {
+    expect(await breaches()).toEqual({ ledger: 0, counter: 0 });
+    const { id } = await sale(3);
+    expect((await buy(id, await mint())).status).toBe(201);
+    // 5 units appear in the counter with no movement in the ledger (what a lost or doubled write would leave).
+    const purchase = stack.service('purchase-service');
+    const counter = new ShardedCounter(purchase.service.dapr.state<ShardValue>(STATESTORE), { shards: 1, prefix: 'flash' });
+    const drift = async (opId: string, units: number) => {
+      const parts = units > 0 ? [await counter.give(id, opId, units)] : (await counter.take(id, opId, -units))!;
+      await counter.settle(id, parts, false);
+    };
+    await drift(`drift-${randomUUID()}`, 5);
+    await sleep(2500); // the audit runs once the sale the hold changed has been quiet for 2 s
+    await stack.runJob('purchase-service', 'stock audit');
+    expect(await breaches()).toEqual({ ledger: 0, counter: 1 });
+
+    // The counter put right, a movement written into the ledger alone: the sale's units no longer add up to 3.
+    await drift(`undrift-${randomUUID()}`, -5);
+    const db = purchase.service.dataSource;
+    const opId = `audit-test-${randomUUID()}`;
+    await db.query(
+      "INSERT INTO stock_movements (stock_id, op_id, kind, available_delta, sold_delta, applied_at) VALUES (?, ?, 'set', 1, 0, NOW(3))", [id, opId],
+    );
+    await stack.runJob('purchase-service', 'stock audit');
+    expect(await breaches()).toEqual({ ledger: 1, counter: 1 });
+    expect((await api(`/api/admin/flash-sales/${id}/invariant`, { token: adminToken })).body).toMatchObject({ ledgerBalances: false, consistent: false });
+
+    await db.query('DELETE FROM stock_movements WHERE op_id = ?', [opId]);
+    await stack.runJob('purchase-service', 'stock audit');
+    expect(await breaches()).toEqual({ ledger: 0, counter: 0 });
+    await expectInvariant(id);
+  });
+
+  it('when the outbox relay cannot publish an event, then the age of the oldest waiting event shows on /metrics until it is gone', async () => {
+    const oldest = async () => (await metrics()).get('outbox_oldest_pending_seconds{service="purchase-service"}');
+    expect(await oldest()).toBe(0);
+    const db = stack.service('purchase-service').service.dataSource;
+    // A topic outside purchase-service's publishing scopes: its sidecar refuses every publish, as a broken one would.
+    const { insertId } = await db.query(
+      "INSERT INTO outbox (topic, payload, created_at) VALUES ('not-a-topic-of-ours', '{}', NOW(3) - INTERVAL 90 SECOND)",
+    );
+    try {
+      await stack.runJob('purchase-service', 'outbox relay');
+      const waited = await oldest();
+      expect(waited).toBeGreaterThanOrEqual(90);
+      await sleep(1100);
+      expect(await oldest()).toBeGreaterThan(waited! + 1); // the age grows between the relay's runs
+      expect(await db.query('SELECT published_at FROM outbox WHERE id = ?', [insertId])).toEqual([{ published_at: null }]);
+    } finally {
+      await db.query('DELETE FROM outbox WHERE id = ?', [insertId]);
+    }
+    await stack.runJob('purchase-service', 'outbox relay');
+    expect(await oldest()).toBe(0);
   });
 
   it('when a customer creates a sale or input is bad, then 403 or a 400 problem naming the field', async () => {
