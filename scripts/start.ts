@@ -128,7 +128,8 @@ async function main(): Promise<void> {
     // SERVICE_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
     const profile = env.SERVICE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.SERVICE_CPU_PROF_DIR}`, `--cpu-prof-name=${s.label}.cpuprofile`] : [];
     const entry = compiled ? ['--enable-source-maps', compiledMain(s.name)] : ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')];
-    const supervision = { log, started: recordPids };
+    // A file .run/held/<name> keeps that process down after it dies, until the file goes (the fault drills use it).
+    const supervision = (name: string) => ({ log, started: recordPids, held: () => existsSync(path.join(runDir, 'held', name)) });
     const app = await supervise(async () => startProcess(s.label, process.execPath, [...profile, ...entry], {
       cwd: repoRoot,
       logFile: path.join(logDir, `${s.label}.log`),
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
         APP_API_TOKEN: secrets.APP_API_TOKEN,
         ...(s.name === 'user-service' ? { PII_ENCRYPTION_KEY: secrets.PII_ENCRYPTION_KEY, BLIND_INDEX_KEY: secrets.BLIND_INDEX_KEY } : {}),
       },
-    }), supervision);
+    }), supervision(s.label));
     processes.push(app);
     recordPids();
     const sidecar = await supervise(() => startSidecar({
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
       apiToken: secrets.DAPR_API_TOKEN,
       appToken: secrets.APP_API_TOKEN,
       logFile: path.join(logDir, `${s.label}-dapr.log`),
-    }), supervision);
+    }), supervision(`${s.label}-dapr`));
     processes.push(sidecar);
     recordPids();
   }

@@ -3,7 +3,7 @@ import { PURCHASE_PAID_TOPIC } from '@flash/events';
 import { freePort, startProcess, waitUntil, portOpen, type Managed } from '@flash/stack';
 import { sleep } from '../bench/report';
 import type { BenchStack } from '../bench/stack';
-import { deliveries, frozen, killDatabaseConnections, kill, loseRedisKeys, published, redeliver, restarted } from './faults';
+import { deliveries, frozen, killDatabaseConnections, kill, killedAndHeld, loseRedisKeys, published, redeliver, restarted } from './faults';
 import { saleDrill, type DrillResult } from './sale-drill';
 import { ownMariadb } from './mariadb';
 import { clockBoundary } from './clock-boundary';
@@ -121,6 +121,16 @@ export const DRILLS: Drill[] = [
     run: (stack) => saleDrill(stack, 'order-consumer-down', 'order-service and its sidecar frozen for 60 s', {
       pays: true,
       fault: (s) => frozen(s, ['order-service', 'order-service daprd'], 60_000),
+    }),
+  },
+  {
+    name: 'order-app-down',
+    // The common crash in a pod: the app's container dies and is held in back-off while its daprd container runs on
+    // and keeps delivering events to it.
+    faults: "kill -9 order-service's app (its daprd stays up), held down for 20 s from 0.3 s after the opening, while buyers pay",
+    run: (stack) => saleDrill(stack, 'order-app-down', "order-service's app killed, down 20 s, sidecar up", {
+      pays: true,
+      fault: (s) => killedAndHeld(s, 'order-service', 20_000),
     }),
   },
   {

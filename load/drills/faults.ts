@@ -2,6 +2,8 @@
  * The faults a drill injects into a running stack, and the waits for its recovery. Processes are found as the bench
  * finds them (by the stack's run directory); the stack's supervisor restarts what is killed.
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { deleteRedisKeys, httpOk, mysqlServerFromEnv, redisClient, STACK_SERVICES, waitUntil } from '@flash/stack';
 import type { BenchStack } from '../bench/stack';
@@ -37,6 +39,25 @@ export async function restarted(stack: BenchStack, name: string, killedPid: numb
   const ports = portsOf(stack, service, replicaTag ? Number(replicaTag) - 1 : 0);
   const url = name.includes('daprd') ? `http://127.0.0.1:${ports.daprHttp}/v1.0/healthz` : `http://127.0.0.1:${ports.app}/readyz`;
   await waitUntil(`${name} to answer again`, () => httpOk(url), timeoutMs, 50);
+}
+
+/**
+ * kill -9 of a service's process (its sidecar stays up), kept down for `ms` as Kubernetes keeps a crash-looping
+ * container in back-off (the supervisor waits while `.run/held/<name>` exists), then restarted; resolves when it answers.
+ */
+export async function killedAndHeld(stack: BenchStack, name: ServiceName, ms: number): Promise<number> {
+  const held = stack.file(path.join('held', name));
+  mkdirSync(path.dirname(held), { recursive: true });
+  writeFileSync(held, '');
+  try {
+    const pid = kill(stack, name);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    rmSync(held);
+    await restarted(stack, name, pid);
+  } finally {
+    rmSync(held, { force: true });
+  }
+  return Date.now();
 }
 
 /** Everything the stack keeps in Redis is gone (state keys, topic streams), as a Redis restart without persistence leaves it. */

@@ -25,6 +25,8 @@ export interface SuperviseOptions {
   log(message: string): void;
   /** Told every time a new instance runs (to record its pid). */
   started?(process: Managed): void;
+  /** While this says so, a dead process is not started again (a crash-looping container held in back-off). */
+  held?(): boolean;
 }
 
 /**
@@ -51,6 +53,8 @@ export async function supervise(start: () => Promise<Managed>, options: Supervis
       options.log(`${name} died (${how}); restarting in ${(delay / 1000).toFixed(2)} s`);
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, policy.maxDelayMs);
+      if (options.held?.()) options.log(`${name} is held down; it restarts once released`);
+      while (!stopped && options.held?.()) await new Promise((resolve) => setTimeout(resolve, 100));
       while (!stopped) {
         try {
           instance = await start();

@@ -205,13 +205,16 @@ describe('flash sales: exactly the stock, always', () => {
     const check = await expectInvariant(id);
     expect(check.ledger).toEqual({ available: 29, held: 0, sold: 2 });
     expect(check.purchases).toMatchObject({ held: 0, paid: 2, paymentFailed: 29 });
-    // The lost charges are given back and the two paid ones stand: charged once each, never twice.
+    // The lost charges are given back and the two paid ones stand: charged once each, never twice. (A lost charge
+    // the provider had not booked yet when its void came is refused for good: then it is neither charged nor refunded.)
     let money: any;
     for (let i = 0; i < 100 && !money?.consistent; i++) {
       if (i) await sleep(200);
       money = (await api(`/api/admin/payments/invariant?saleId=${id}`, { token: adminToken })).body;
     }
-    expect(money).toMatchObject({ consistent: true, charged: 31 * 129_000, refunded: 29 * 129_000, standing: 2 * 129_000 });
+    expect(money).toMatchObject({ consistent: true, standing: 2 * 129_000 });
+    expect(money.charged - money.refunded).toBe(2 * 129_000);
+    expect(money.charged).toBeLessThanOrEqual(31 * 129_000);
   });
 
   it('when a sale has not opened or has ended, then attempts are refused; it opens at startsAt without a restart', async () => {
