@@ -32,7 +32,8 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{/*
 The pub/sub component's publishingScopes and subscriptionScopes, from the topic table (files/topics.json, the same
 list packages/events turns into the local sidecars' scopes): every app listed, so an app with no topics has none; a
-subscriber's sidecar also publishes its dead letters. Returns YAML: {publishing: ..., subscription: ...}.
+subscriber's sidecar also publishes its dead letters, and receives them again (they are delivered once more when the
+app is back). Returns YAML: {publishing: ..., subscription: ...}.
 */}}
 {{- define "flash-sale.pubsubScopes" -}}
 {{- $table := .Files.Get "files/topics.json" | fromJson -}}
@@ -43,6 +44,7 @@ subscriber's sidecar also publishes its dead letters. Returns YAML: {publishing:
 {{- if has $app $topic.publishers }}{{ $pub = append $pub $topic.name }}{{ end -}}
 {{- if and (has $app $topic.subscribers) $topic.deadLetter }}{{ $pub = append $pub $topic.deadLetter }}{{ end -}}
 {{- if has $app $topic.subscribers }}{{ $sub = append $sub $topic.name }}{{ end -}}
+{{- if and (has $app $topic.subscribers) $topic.deadLetter }}{{ $sub = append $sub $topic.deadLetter }}{{ end -}}
 {{- end -}}
 {{- $publishing = append $publishing (printf "%s=%s" $app (join "," $pub)) -}}
 {{- $subscription = append $subscription (printf "%s=%s" $app (join "," $sub)) -}}
