@@ -3,7 +3,7 @@
 # dependencies only, non-root, read-only root filesystem friendly. `--target dev` runs the TypeScript through tsx
 # instead, for skaffold dev's file sync (tsx's cache goes to /tmp, an emptyDir in the chart).
 # Node 24 (Krypton), the LTS line, minor pinned like the other images; local runs need only Node ≥ 20.19 (package.json).
-ARG NODE_IMAGE=node:24.17-alpine
+ARG NODE_IMAGE=node:24.21-alpine
 
 FROM ${NODE_IMAGE} AS sources
 WORKDIR /app

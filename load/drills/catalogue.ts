@@ -1,11 +1,10 @@
 /** The drills: one fault each, struck in the opening second of a real sale through the edge (see ../../README.md, Faults). */
 import { PURCHASE_PAID_TOPIC } from '@flash/events';
-import { freePort, startProcess, waitUntil, portOpen, type Managed } from '@flash/stack';
 import { sleep } from '../bench/report';
 import type { BenchStack } from '../bench/stack';
 import { deliveries, frozen, killDatabaseConnections, kill, killedAndHeld, loseRedisKeys, published, redeliver, restarted } from './faults';
 import { saleDrill, type DrillResult } from './sale-drill';
-import { ownMariadb } from './mariadb';
+import { ownMariadb, ownRedis, type OwnedStore } from './stores';
 import { clockBoundary } from './clock-boundary';
 
 export interface Drill {
@@ -19,12 +18,6 @@ export interface Drill {
   run(stack: BenchStack, owned?: OwnedStore): Promise<DrillResult>;
 }
 
-/** A store of the drill's own: the stack's settings to use it, a crash and restart of it, its removal. */
-export interface OwnedStore {
-  settings: Record<string, string>;
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 /** kill -9 of processes in the stack at once; the fault is over when the supervisor's restarts all answer. */
 const killed = (...names: string[]) => async (stack: BenchStack) => {
@@ -36,25 +29,6 @@ const killed = (...names: string[]) => async (stack: BenchStack) => {
 /** The simulated provider of the payment-faults drill: half of the charges declined, a tenth never answered. */
 const FAILING_PROVIDER = { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_TIMEOUT_RATE: '0.1' };
 
-/** A Redis of the drill's own on a free port, keeping nothing on disk (the machine's shared Redis is never touched). */
-async function ownRedis(): Promise<OwnedStore> {
-  const port = await freePort();
-  const start = async () => {
-    const server = startProcess('drill-redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-    await waitUntil(`Redis on :${port}`, () => portOpen(port), 10_000, 20);
-    return server;
-  };
-  let server: Managed = await start();
-  return {
-    settings: { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port) },
-    async restart() {
-      process.kill(server.child.pid!, 'SIGKILL');
-      await server.exited;
-      server = await start();
-    },
-    stop: () => server.stop(),
-  };
-}
 
 export const DRILLS: Drill[] = [
   {
