@@ -1,8 +1,11 @@
 /** The drills: one fault each, struck in the opening second of a real sale through the edge (see ../../README.md, Faults). */
 import { PURCHASE_PAID_TOPIC } from '@flash/events';
-import { sleep } from '../bench/report';
+import { apiClient, succeeded, waitUntil } from '@flash/stack';
+import { log, sleep } from '../bench/report';
 import type { BenchStack } from '../bench/stack';
 import { deliveries, frozen, killDatabaseConnections, kill, killedAndHeld, loseRedisKeys, published, redeliver, restarted } from './faults';
+import type { Attempt } from './crowd';
+import { paid } from './outcome';
 import { saleDrill, type DrillResult } from './sale-drill';
 import { ownMariadb, ownRedis, type OwnedStore } from './stores';
 import { clockBoundary } from './clock-boundary';
@@ -109,7 +112,7 @@ export const DRILLS: Drill[] = [
   },
   {
     name: 'duplicate-events',
-    faults: 'the first 20 purchase-paid events added to their stream twice at once while buyers pay, then each once more 3 s later',
+    faults: 'the first 20 purchase-paid events added to their stream twice at once while buyers pay, then each once more 3 s later; afterwards 10 buyers cancel and their events come again',
     run: duplicateEvents,
   },
   {
@@ -144,10 +147,48 @@ async function duplicateEvents(stack: BenchStack): Promise<DrillResult> {
       return Date.now();
     },
     // The copies really reached the consumer (and were taken), so one order each is not for want of a duplicate.
-    after: async (s, attempts) => {
-      const expected = attempts.filter((a) => a.payment?.final?.status === 200).length + copies.first * (copies.atOnce + copies.later);
+    after: async (s, attempts, sale) => {
+      const expected = attempts.filter(paid).length + copies.first * (copies.atOnce + copies.later);
       const delivered = (await deliveries(s, 'order-service', PURCHASE_PAID_TOPIC)) - before;
-      return delivered >= expected ? [] : [`order-service took ${delivered} purchase-paid deliveries, fewer than the ${expected} events and copies`];
+      return [
+        ...(delivered >= expected ? [] : [`order-service took ${delivered} purchase-paid deliveries, fewer than the ${expected} events and copies`]),
+        ...(await redeliveredAfterCancel(s, attempts, sale)),
+      ];
     },
   });
+}
+
+/**
+ * Out of order: 10 buyers cancel their orders, then their purchase-paid events arrive again. Each order stays one and
+ * cancelled, its money is refunded once (standing falls by exactly those orders) and its unit is back in the sale.
+ */
+async function redeliveredAfterCancel(stack: BenchStack, attempts: Attempt[], sale: { id: string; price: number }): Promise<string[]> {
+  const failures: string[] = [];
+  const cancelling = attempts.filter(paid).slice(0, 10);
+  const standingBefore = (await stack.moneyInvariant({ saleId: sale.id })).standing;
+  const orderOf = (a: Attempt) => apiClient(stack.base, { token: a.token });
+  for (const a of cancelling) {
+    const { response } = await orderOf(a).POST('/api/orders/{id}/cancel', { params: { path: { id: a.payment!.final!.orderId! } } });
+    if (response.status !== 200) failures.push(`cancelling order ${a.payment!.final!.orderId} answered ${response.status}`);
+  }
+  const ids = new Set(cancelling.map((a) => a.final!.purchaseId!));
+  const entries = (await published(stack, PURCHASE_PAID_TOPIC, 1)).filter(([, fields]) => [...ids].some((id) => fields.join(' ').includes(id)));
+  const before = await deliveries(stack, 'order-service', PURCHASE_PAID_TOPIC);
+  await redeliver(stack, PURCHASE_PAID_TOPIC, entries, 1);
+  await waitUntil('the late events taken', async () => (await deliveries(stack, 'order-service', PURCHASE_PAID_TOPIC)) - before >= entries.length, 20_000, 200)
+    .catch(() => failures.push(`order-service did not take the ${entries.length} late purchase-paid events`));
+  for (const a of cancelling) {
+    const mine = (await succeeded(orderOf(a).GET('/api/orders'))).items.filter((o) => o.items.some((i) => i.saleId === sale.id));
+    if (mine.length !== 1 || mine[0]!.status !== 'CANCELLED') failures.push(`after a late purchase-paid, a cancelling buyer has ${mine.map((o) => o.status).join(', ') || 'no orders'}`);
+  }
+  const money = await stack.moneyInvariant({ saleId: sale.id });
+  if (!money.consistent || money.standing !== standingBefore - cancelling.length * sale.price) {
+    failures.push(`after ${cancelling.length} cancellations and their late events, money ${JSON.stringify(money)} (standing was ${standingBefore})`);
+  }
+  log(`duplicate-events: ${cancelling.length} orders cancelled, ${entries.length} late purchase-paid events delivered again; standing ${standingBefore} → ${money.standing}`);
+  const invariant = await stack.saleInvariant(sale.id);
+  if (!invariant.consistent || invariant.ledger.sold !== attempts.filter(paid).length - cancelling.length) {
+    failures.push(`after the cancellations, the sale's ledger is ${JSON.stringify(invariant.ledger)} (consistent: ${invariant.consistent})`);
+  }
+  return failures;
 }

@@ -20,7 +20,8 @@ export const SETTLE_MS = 5_000;
 export const ORDERS_SETTLE_MS = 30_000;
 
 /** A payment the buyer was told went through. */
-const paid = (a: Attempt) => a.payment?.final?.status === 200;
+/** The buyer was told their payment went through. */
+export const paid = (a: Attempt) => a.payment?.final?.status === 200;
 
 /**
  * A unit the buyer still holds or has bought: told 201, and not given back by a payment refused (402, 410, or 409

@@ -28,7 +28,7 @@ export interface SaleDrillOptions {
   /** Injects the fault; resolves the moment it was over (the killed process answers again, say). */
   fault(stack: BenchStack, sale: { id: string }): Promise<number>;
   /** Extra checks once the crowd is done (e.g. payments), as failures in words. */
-  after?(stack: BenchStack, attempts: Attempt[], sale: { id: string }): Promise<string[]>;
+  after?(stack: BenchStack, attempts: Attempt[], sale: { id: string; price: number }): Promise<string[]>;
 }
 
 export async function saleDrill(stack: BenchStack, drill: string, faults: string, options: SaleDrillOptions): Promise<DrillResult> {
