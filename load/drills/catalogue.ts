@@ -137,7 +137,7 @@ export const DRILLS: Drill[] = [
 async function duplicateEvents(stack: BenchStack): Promise<DrillResult> {
   const copies = { first: 20, atOnce: 2, later: 1 };
   const before = await deliveries(stack, 'order-service', PURCHASE_PAID_TOPIC);
-  return saleDrill(stack, 'duplicate-events', 'purchase-paid delivered twice at once, then again', {
+  return saleDrill(stack, 'duplicate-events', 'purchase-paid delivered twice at once, then again, then late after 10 cancellations', {
     pays: true,
     fault: async (s) => {
       const first = (await published(s, PURCHASE_PAID_TOPIC, copies.first)).slice(0, copies.first);
