@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,9 @@ describe('npm start -- --observe: Prometheus on the running stack', () => {
       stack.child.kill('SIGTERM');
       await new Promise((resolve) => stack.child.once('exit', resolve));
     }
+    // npm exits at once; the orchestrator then stops its processes and removes its pid file last. Keys deleted before
+    // that would be made again by a sidecar still reading its topics (an empty stream with its consumer group).
+    await waitUntil('the stack stopped', async () => !existsSync(path.join(runDir, 'pids.json')), 30_000).catch(() => undefined);
     for (const s of STACK_SERVICES) await dropDatabase(mysqlServerFromEnv(), `${id}_${s}`);
     await deleteRedisKeys(`${id}*`);
     rmSync(runDir, { recursive: true, force: true });
