@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { apiClient, succeeded } from '@flash/stack';
 import type { BenchStack } from '../bench/stack';
 import { log, sleep } from '../bench/report';
-import { answersByStatus, tryOnce, type Answer, type Attempt } from './crowd';
+import { countByStatus, tryOnce, type Answer, type Attempt } from './crowd';
 import { checkSale, sellsAfterwards } from './outcome';
 import type { DrillResult } from './sale-drill';
 
@@ -84,7 +84,7 @@ async function windowEdges(stack: BenchStack): Promise<{ attempts: Attempt[]; fa
     // tell. Most of a probe so is no proof of either, and no pass.
     const early = answers.filter((a) => a.judged === 'either' && probe.at < boundary && !probe.before(a.answer)).length;
     if (early > PER_PROBE / 2) failures.push(`${probe.name}: ${early} of ${PER_PROBE} got the answer of after the boundary with flights over ${OFFSET_MS} ms: the boundary could not be told`);
-    const counts = answersByStatus([{ buyer: 0, token: '', key: '', answers: answers.map((a) => a.answer) }]);
+    const counts = countByStatus(answers.map((a) => a.answer));
     figures.push(`${probe.name}: ${Object.entries(counts).map(([s, n]) => `${n} × ${s}`).join(', ')} (longest flight ${Math.max(...answers.map((a) => a.flightMs))} ms${either ? `, ${either} straddling` : ''})`);
   });
   await Promise.all(runs);
@@ -155,10 +155,9 @@ async function expiryRace(stack: BenchStack): Promise<{ failures: string[]; figu
   if (!money.consistent || money.standing !== outcome.PAID! * product.price) {
     failures.push(`the money does not add up: ${JSON.stringify(money)}, ${outcome.PAID} paid at ${product.price}`);
   }
-  const counts = answersByStatus([{ buyer: 0, token: '', key: '', answers: paid.map((p) => p.answer) }]);
   return {
     failures,
-    answers: Object.fromEntries(Object.entries(counts).map(([s, n]) => [`payment ${s}`, n])),
+    answers: countByStatus(paid.map((p) => p.answer), 'payment '),
     figures: [`${RACES} payments at their hold's expiry ±${RACE_SPREAD_MS} ms: ${outcome.PAID} PAID, ${outcome.EXPIRED} EXPIRED, ${outcome.PAYMENT_FAILED} declined; ${money.charged - money.refunded} charged net for ${outcome.PAID} paid`],
   };
 }
@@ -168,11 +167,11 @@ export async function clockBoundary(stack: BenchStack, drill: string, faults: st
   const sale = await checkSale(stack, edges.saleId, edges.attempts, edges.lastAt);
   const race = await expiryRace(stack);
   const failures = [...edges.failures, ...sale.failures, ...race.failures, ...(await sellsAfterwards(stack))];
-  const attemptAnswers = Object.entries(answersByStatus(edges.attempts)).map(([s, n]) => [`attempt ${s}`, n]);
+  const attemptAnswers = countByStatus(edges.attempts.flatMap((a) => a.answers), 'attempt ');
   return {
     drill,
     faults,
-    answers: { ...Object.fromEntries(attemptAnswers), ...race.answers },
+    answers: { ...attemptAnswers, ...race.answers },
     passed: failures.length === 0,
     failures,
     figures: { summary: [...edges.figures, ...race.figures].join('; '), ledger: JSON.stringify(sale.invariant.ledger) },

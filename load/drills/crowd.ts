@@ -98,19 +98,20 @@ export async function crowd(base: string, saleId: string, tokens: string[], open
   }));
 }
 
+/** How many of `answers` had each status (and problem code), as `<prefix><status> <code>`; `none` for no answer. */
+export function countByStatus(answers: Answer[], prefix = '', counts: Record<string, number> = {}): Record<string, number> {
+  for (const answer of answers) {
+    const label = answer.status === 0 ? 'none' : answer.code && answer.status >= 300 ? `${answer.status} ${answer.code}` : String(answer.status);
+    counts[prefix + label] = (counts[prefix + label] ?? 0) + 1;
+  }
+  return counts;
+}
+
 /**
  * How many answers of each status the buyers got: first tries and retries alike, e.g. `201: 100, 503: 40`; answers
  * to payments are counted apart (`pay 200: 80`).
  */
 export function answersByStatus(attempts: Attempt[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  const count = (answers: Answer[], prefix: string) => {
-    for (const answer of answers) {
-      const label = answer.status === 0 ? 'none' : answer.code && answer.status >= 300 ? `${answer.status} ${answer.code}` : String(answer.status);
-      counts[prefix + label] = (counts[prefix + label] ?? 0) + 1;
-    }
-  };
-  count(attempts.flatMap((a) => a.answers), '');
-  count(attempts.flatMap((a) => a.payment?.answers ?? []), 'pay ');
-  return counts;
+  const counts = countByStatus(attempts.flatMap((a) => a.answers));
+  return countByStatus(attempts.flatMap((a) => a.payment?.answers ?? []), 'pay ', counts);
 }
