@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
-  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, succeeded, supervise, waitUntil,
+  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, stackPorts, succeeded, supervise, waitUntil,
   type Managed, type Supervised,
 } from '@flash/stack';
 
@@ -39,14 +39,17 @@ const services = [
   { name: 'product-service', database: 'flash_products' },
   { name: 'purchase-service', database: 'flash_purchases' },
   { name: 'order-service', database: 'flash_orders' },
-].flatMap((s, i) => Array.from({ length: replicas[s.name] ?? 1 }, (_, r) => ({
-  ...s,
+].flatMap((s, i) => Array.from({ length: replicas[s.name] ?? 1 }, (_, r) => {
   // Replica r's ports are 10·r above the first replica's.
-  label: r ? `${s.name}-${r + 1}` : s.name,
-  database: env[`${s.name.split('-')[0]!.toUpperCase()}_DB_NAME`] ?? s.database,
-  appPort: base + 1 + i + 10 * r,
-  dapr: { http: base + 501 + i + 10 * r, grpc: base + 601 + i + 10 * r, internalGrpc: base + 701 + i + 10 * r, metrics: base + 801 + i + 10 * r },
-})));
+  const { app, dapr } = stackPorts(base, i, r);
+  return {
+    ...s,
+    label: r ? `${s.name}-${r + 1}` : s.name,
+    database: env[`${s.name.split('-')[0]!.toUpperCase()}_DB_NAME`] ?? s.database,
+    appPort: app,
+    dapr,
+  };
+}));
 
 const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
 /** What runs: services and sidecars under the supervisor (restarted when they die, as Kubernetes would), the rest as they are. */

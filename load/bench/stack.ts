@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import {
-  apiClient, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, repoRoot, startLocalStack, STACK_SERVICES, succeeded,
+  apiClient, deleteRedisKeys, dropDatabase, mysqlServerFromEnv, privateStackEnv, repoRoot, stackPorts, startLocalStack, STACK_SERVICES, succeeded,
   type ApiClient, type ApiSchema,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
@@ -54,6 +54,11 @@ export class BenchStack {
 
   get portBase(): number {
     return Number(this.env.STACK_PORT_BASE);
+  }
+
+  /** The ports of a service's replica (0 = the first) in this stack, laid out as `npm start` lays them. */
+  ports(service: `${(typeof STACK_SERVICES)[number]}-service`, replica = 0): ReturnType<typeof stackPorts> {
+    return stackPorts(this.portBase, STACK_SERVICES.indexOf(service.replace('-service', '') as (typeof STACK_SERVICES)[number]), replica);
   }
 
   /** `settings` override the stack's environment (a drill's replicas, payment provider, Redis). */
@@ -177,9 +182,8 @@ export class BenchStack {
   /** A purchase-service counter (`purchase_attempts_total`, …) by outcome, from its own metrics, every replica's added. */
   async purchaseMetric(name: string): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    // Replica r listens 10·r above the first (scripts/start.ts).
     for (let r = 0; r < Number(this.env.PURCHASE_REPLICAS ?? 1); r++) {
-      const text = await (await fetch(`http://127.0.0.1:${this.portBase + 3 + 10 * r}/metrics`)).text();
+      const text = await (await fetch(`http://127.0.0.1:${this.ports('purchase-service', r).app}/metrics`)).text();
       for (const line of text.split('\n')) {
         const m = new RegExp(`^${name}\\{outcome="([^"]+)"[^}]*\\} (\\d+)`).exec(line);
         if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);

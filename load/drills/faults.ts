@@ -16,10 +16,7 @@ function pidOf(stack: BenchStack, name: string): number | undefined {
 }
 
 /** Ports of replica `replica` (0 = the first) of a service, as scripts/start.ts lays them out. */
-export function portsOf(stack: BenchStack, service: ServiceName, replica = 0): { app: number; daprHttp: number } {
-  const i = STACK_SERVICES.indexOf(service.replace('-service', '') as (typeof STACK_SERVICES)[number]);
-  return { app: stack.portBase + 1 + i + 10 * replica, daprHttp: stack.portBase + 501 + i + 10 * replica };
-}
+
 
 /** Sends `signal` to one process of the stack; resolves its pid. */
 function signal(stack: BenchStack, name: string, signal: NodeJS.Signals): number {
@@ -36,8 +33,8 @@ export const kill = (stack: BenchStack, name: string): number => signal(stack, n
 export async function restarted(stack: BenchStack, name: string, killedPid: number, timeoutMs = 60_000): Promise<void> {
   await waitUntil(`${name} to be restarted`, async () => (pidOf(stack, name) ?? killedPid) !== killedPid, timeoutMs, 50);
   const [service, replicaTag] = name.replace(' daprd', '').split(' #') as [ServiceName, string | undefined];
-  const ports = portsOf(stack, service, replicaTag ? Number(replicaTag) - 1 : 0);
-  const url = name.includes('daprd') ? `http://127.0.0.1:${ports.daprHttp}/v1.0/healthz` : `http://127.0.0.1:${ports.app}/readyz`;
+  const ports = stack.ports(service, replicaTag ? Number(replicaTag) - 1 : 0);
+  const url = name.includes('daprd') ? `http://127.0.0.1:${ports.dapr.http}/v1.0/healthz` : `http://127.0.0.1:${ports.app}/readyz`;
   await waitUntil(`${name} to answer again`, () => httpOk(url), timeoutMs, 50);
 }
 

@@ -45,7 +45,7 @@ export async function browse(stack: BenchStack, scenario: 'steady-browse' | 'mix
   let exitCode = (summary.serverErrors as number) > 0 ? 1 : 0;
   if (scenario === 'mixed') {
     // A Dapr-only route: asked as product-service's sidecar would, with its app token.
-    const levels = (await apiCall(`http://127.0.0.1:${stack.portBase + 2}`, `/internal/stock/${product.id}`, { headers: { 'dapr-api-token': stack.secrets().APP_API_TOKEN! } })).body;
+    const levels = (await apiCall(`http://127.0.0.1:${stack.ports('product-service').app}`, `/internal/stock/${product.id}`, { headers: { 'dapr-api-token': stack.secrets().APP_API_TOKEN! } })).body;
     const balances = levels.available + levels.reserved + levels.sold === MIXED_STOCK;
     summary.invariant = { ...levels, quantity: MIXED_STOCK, balances };
     if (!balances) exitCode = 1;

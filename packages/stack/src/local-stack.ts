@@ -13,14 +13,24 @@ export const portOpen = (port: number) =>
   });
 
 /**
+ * Where `npm start` puts the ports of replica `replica` (0 = the first) of the service at index `service` of
+ * STACK_SERVICES: its app at base+1.., its daprd at base+501.. (gRPC +601, internal gRPC +701, metrics +801), a second
+ * replica 10 above the first.
+ */
+export function stackPorts(base: number, service: number, replica = 0): { app: number; dapr: { http: number; grpc: number; internalGrpc: number; metrics: number } } {
+  const at = (offset: number) => base + offset + service + 10 * replica;
+  return { app: at(1), dapr: { http: at(501), grpc: at(601), internalGrpc: at(701), metrics: at(801) } };
+}
+
+/**
  * The environment for a whole `npm start` stack of its own: a free block of ports below the ephemeral range (apps
  * at base+1.., sidecars at base+501.., see scripts/start.ts), and databases, state keys and topics named after `id`.
  */
 type StackVariable = 'STACK_RUN_DIR' | 'STACK_PORT_BASE' | 'EDGE_PORT' | 'MAIL_WEB_PORT' | 'MAIL_SMTP_PORT' | 'STATE_KEY_PREFIX' | 'TOPIC_PREFIX';
 
 export async function privateStackEnv(id: string, runDir: string): Promise<NodeJS.ProcessEnv & Record<StackVariable, string>> {
-  // Four services and room for a second replica of each (10 above the first).
-  const blockPorts = (b: number) => [1, 2, 3, 4, 11, 12, 13, 14].flatMap((i) => [b + i, b + 500 + i, b + 600 + i, b + 700 + i, b + 800 + i]);
+  // Four services and room for a second replica of each.
+  const blockPorts = (b: number) => STACK_SERVICES.flatMap((_, i) => [0, 1].map((r) => stackPorts(b, i, r))).flatMap(({ app, dapr }) => [app, ...Object.values(dapr)]);
   let base: number;
   do {
     base = 20_000 + Math.floor(Math.random() * 12) * 1000;
