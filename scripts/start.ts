@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { createEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
-  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, startSentry, startSidecar, stackPorts, succeeded, supervise, waitUntil,
+  apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, heldMark, startSentry, startSidecar, stackPorts, succeeded, supervise, waitUntil,
   type Managed, type Supervised,
 } from '@flash/stack';
 
@@ -131,8 +131,7 @@ async function main(): Promise<void> {
     // SERVICE_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
     const profile = env.SERVICE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.SERVICE_CPU_PROF_DIR}`, `--cpu-prof-name=${s.label}.cpuprofile`] : [];
     const entry = compiled ? ['--enable-source-maps', compiledMain(s.name)] : ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')];
-    // A file .run/held/<name> keeps that process down after it dies, until the file goes (the fault drills use it).
-    const supervision = (name: string) => ({ log, started: recordPids, held: () => existsSync(path.join(runDir, 'held', name)) });
+    const supervision = (name: string) => ({ log, started: recordPids, held: () => existsSync(heldMark(runDir, name)) });
     const app = await supervise(async () => startProcess(s.label, process.execPath, [...profile, ...entry], {
       cwd: repoRoot,
       logFile: path.join(logDir, `${s.label}.log`),

@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { deleteRedisKeys, httpOk, mysqlServerFromEnv, redisClient, STACK_SERVICES, waitUntil } from '@flash/stack';
+import { deleteRedisKeys, heldMark, httpOk, mysqlServerFromEnv, redisClient, STACK_SERVICES, waitUntil } from '@flash/stack';
 import type { BenchStack } from '../bench/stack';
 
 export type ServiceName = `${(typeof STACK_SERVICES)[number]}-service`;
@@ -40,10 +40,10 @@ export async function restarted(stack: BenchStack, name: string, killedPid: numb
 
 /**
  * kill -9 of a service's process (its sidecar stays up), kept down for `ms` as Kubernetes keeps a crash-looping
- * container in back-off (the supervisor waits while `.run/held/<name>` exists), then restarted; resolves when it answers.
+ * container in back-off (the supervisor waits while its heldMark exists), then restarted; resolves when it answers.
  */
 export async function killedAndHeld(stack: BenchStack, name: ServiceName, ms: number): Promise<number> {
-  const held = stack.file(path.join('held', name));
+  const held = heldMark(stack.runDir, name);
   mkdirSync(path.dirname(held), { recursive: true });
   writeFileSync(held, '');
   try {

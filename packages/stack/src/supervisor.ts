@@ -1,4 +1,12 @@
+import path from 'node:path';
 import type { Managed } from './processes';
+
+/**
+ * The file that holds a stack's process down after it dies (SuperviseOptions.held in `npm start`), until the file goes:
+ * a crash-looping container kept in back-off, for the fault drills. `name` is the process's: `order-service`,
+ * `order-service-dapr`.
+ */
+export const heldMark = (runDir: string, name: string) => path.join(runDir, 'held', name);
 
 /** Waits before a restart: the first at once-ish, then doubling up to a cap, like Kubernetes' crash-loop back-off. */
 export interface RestartPolicy {
