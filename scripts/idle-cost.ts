@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       return new Map((rows as { user: string; statements: number; rowsRead: number }[]).map((r) => [r.user, r]));
     };
     const pids = [stack.child.pid!, ...(JSON.parse(readFileSync(path.join(runDir, 'pids.json'), 'utf8')) as number[])];
-    const names = new Map(pids.map((pid) => [pid, pid === stack.child.pid ? 'edge + orchestrator' : nameOf(pid)]));
+    const names = new Map(pids.map((pid) => [pid, pid === stack.child.pid ? 'orchestrator' : nameOf(pid)]));
     log(`idle for ${SECONDS} s`);
     const sqlBefore = await statements();
     const cpuBefore = new Map(pids.map((pid) => [pid, groupTicks(pid)]));

@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import { createEdge } from '@flash/edge';
+import { startEdge } from '@flash/edge';
 import { DEMO_ADMIN_PASSWORD } from '@flash/http';
 import {
   apiClient, buildServices, compiledMain, startPrometheus, createServiceDatabase, failOnExit, httpOk, mysqlServerFromEnv, redisUrl, repoRoot, signalGroup, startMailCatcher, startProcess, heldMark, startSentry, startSidecar, stackPorts, succeeded, supervise, waitUntil,
@@ -52,10 +51,10 @@ const services = [
 }));
 
 const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
+const supervision = (name: string) => ({ log, started: recordPids, held: () => existsSync(heldMark(runDir, name)) });
 /** What runs: services and sidecars under the supervisor (restarted when they die, as Kubernetes would), the rest as they are. */
 const processes: (Managed | Supervised)[] = [];
 const current = (p: Managed | Supervised): Managed => ('current' in p ? p.current() : p);
-let edge: Server | undefined;
 
 /** A crashed earlier run may have left its processes behind: stop them before taking their ports. */
 function stopLeftovers(): void {
@@ -96,8 +95,8 @@ function localSecrets(): Record<SharedSecret | UserServiceSecret, string> & Reco
 
 async function stopAll(signal: string): Promise<void> {
   log(`${signal}: stopping...`);
-  await new Promise<void>((resolve) => (edge ? edge.close(() => resolve()) : resolve()));
-  edge?.closeAllConnections();
+  // The door first (the edge), then the apps, then their sidecars.
+  await Promise.all(processes.filter((p) => p.name === 'edge').map((p) => p.stop()));
   await Promise.all(processes.filter((p) => !p.name.endsWith('-dapr')).map((p) => p.stop()));
   await Promise.all(processes.map((p) => p.stop()));
   rmSync(pidFile, { force: true });
@@ -131,7 +130,6 @@ async function main(): Promise<void> {
     // SERVICE_CPU_PROF_DIR=<dir>: every service writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
     const profile = env.SERVICE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.SERVICE_CPU_PROF_DIR}`, `--cpu-prof-name=${s.label}.cpuprofile`] : [];
     const entry = compiled ? ['--enable-source-maps', compiledMain(s.name)] : ['--import', 'tsx', path.join(repoRoot, 'services', s.name, 'src/main.ts')];
-    const supervision = (name: string) => ({ log, started: recordPids, held: () => existsSync(heldMark(runDir, name)) });
     const app = await supervise(async () => startProcess(s.label, process.execPath, [...profile, ...entry], {
       cwd: repoRoot,
       logFile: path.join(logDir, `${s.label}.log`),
@@ -182,9 +180,11 @@ async function main(): Promise<void> {
 
   const targets: Record<string, string[]> = {};
   for (const s of services) (targets[s.name] ??= []).push(`http://127.0.0.1:${s.appPort}`);
-  edge = await new Promise<Server>((resolve, reject) => {
-    const server = createEdge(targets).listen(edgePort, edgeHost, () => resolve(server)).on('error', reject);
-  });
+  // nginx, as the ingress: restarted like the rest if it dies.
+  processes.push(await supervise(() => startEdge({ host: edgeHost, port: edgePort, targets, dir: path.join(runDir, 'edge') }, {
+    logFile: path.join(logDir, 'edge.log'),
+  }), supervision('edge')));
+  recordPids();
 
   if (observe) {
     const prometheus = await startPrometheus(path.join(runDir, 'prometheus'), Number(env.PROMETHEUS_PORT ?? base + 900), {

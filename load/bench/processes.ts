@@ -19,12 +19,13 @@ const read = (file: string) => {
 };
 
 /**
- * The processes of the stack started with STACK_RUN_DIR=`runDir` (its orchestrator, which also serves the edge;
- * services, sidecars, MailDev, Sentry — all inherit that variable), plus the machine's MariaDB and Redis.
- * A second replica of a service or sidecar is named `… #2`.
+ * The processes of the stack started with STACK_RUN_DIR=`runDir` (its orchestrator; services, sidecars, the edge's
+ * nginx master, MailDev, Sentry — all inherit that variable; nginx's worker, which does the proxying, is the master's
+ * child), plus the machine's MariaDB and Redis. A second replica of a service or sidecar is named `… #2`.
  */
 export function stackProcesses(orchestratorPid: number, runDir: string): StackProcess[] {
-  const found: StackProcess[] = [{ name: 'edge + orchestrator', pid: orchestratorPid }];
+  const found: StackProcess[] = [{ name: 'orchestrator', pid: orchestratorPid }];
+  const nginx: { pid: number; parent: number }[] = [];
   const named = (name: string) => {
     const same = found.filter((p) => p.name === name || p.name.startsWith(`${name} #`)).length;
     return same ? `${name} #${same + 1}` : name;
@@ -41,6 +42,10 @@ export function stackProcesses(orchestratorPid: number, runDir: string): StackPr
       found.push({ name: 'redis', pid, shared: true });
       continue;
     }
+    if (comm === 'nginx') {
+      const stat = read(`/proc/${entry}/stat`);
+      nginx.push({ pid, parent: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
+    }
     if (!read(`/proc/${entry}/environ`).split('\0').includes(`STACK_RUN_DIR=${runDir}`)) continue;
     const cmd = read(`/proc/${entry}/cmdline`).replace(/\0/g, ' ');
     const appId = /--app-id (\S+)/.exec(cmd)?.[1];
@@ -48,9 +53,12 @@ export function stackProcesses(orchestratorPid: number, runDir: string): StackPr
     const service = /(?:services|dist)\/([a-z]+-service)\//.exec(cmd)?.[1];
     if (appId) found.push({ name: named(`${appId} daprd`), pid, metricsPort: Number(/--metrics-port (\d+)/.exec(cmd)?.[1]) });
     else if (service) found.push({ name: named(service), pid });
+    else if (comm === 'nginx') found.push({ name: 'edge (nginx master)', pid });
     else if (/maildev/.test(cmd)) found.push({ name: 'maildev', pid });
     else if (/sentry/.test(comm)) found.push({ name: 'sentry', pid });
   }
+  const master = found.find((p) => p.name === 'edge (nginx master)');
+  for (const worker of nginx.filter((n) => master && n.parent === master.pid)) found.push({ name: named('edge'), pid: worker.pid });
   const order = (p: StackProcess) => (p.shared ? 3 : p.metricsPort ? 2 : p.name.endsWith('-service') || p.name.includes('-service #') ? 0 : 1);
   return found.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
 }

@@ -1,6 +1,9 @@
-/** The no-op app (answers 401 like the auth guard) and the local edge in front of it, each in a process of its own. */
+/** The no-op app (answers 401 like the auth guard) in a process of its own, and the local edge (nginx) in front of it. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { routes, startEdge } from '@flash/edge';
 import { freePorts } from '@flash/stack';
 
 function startNode(file: string, env: Record<string, string>): Promise<ChildProcess> {
@@ -13,24 +16,29 @@ function startNode(file: string, env: Record<string, string>): Promise<ChildProc
 
 export interface NoopStack {
   app: ChildProcess;
-  edge: ChildProcess;
+  /** The edge's worker process, which does the proxying. */
+  edgePid: number;
   appPort: number;
   edgePort: number;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export async function startNoopStack(): Promise<NoopStack> {
   const [appPort, edgePort] = (await freePorts(2)) as [number, number];
   const app = await startNode('noop-app.ts', { PORT: String(appPort) });
-  const edge = await startNode('serve-edge.ts', { PORT: String(edgePort), TARGET: `http://127.0.0.1:${appPort}` }).catch((err: unknown) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'noop-edge-'));
+  // Every area routes to the no-op app.
+  const targets = Object.fromEntries(routes.map((r) => [r.service, `http://127.0.0.1:${appPort}`]));
+  const edge = await startEdge({ host: '127.0.0.1', port: edgePort, targets, dir }).catch((err: unknown) => {
     app.kill('SIGTERM');
     throw err;
   });
   return {
-    app, edge, appPort, edgePort,
-    stop: () => {
-      edge.kill('SIGTERM');
+    app, edgePid: edge.worker()!, appPort, edgePort,
+    stop: async () => {
+      await edge.stop();
       app.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

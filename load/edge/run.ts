@@ -48,16 +48,16 @@ async function k6Run(base: string, rate: number, pids: { edge?: number; app: num
 }
 
 async function main(): Promise<void> {
-  const { app, edge, appPort, edgePort, stop } = await startNoopStack();
+  const { app, edgePid, appPort, edgePort, stop } = await startNoopStack();
   const rows: Row[] = [];
   try {
     for (const rate of RATES) {
       log(`${rate}/s for ${DURATION} through the edge, then straight to the app`);
-      rows.push({ path: 'edge → app', ...(await k6Run(`http://127.0.0.1:${edgePort}`, rate, { edge: edge.pid!, app: app.pid! })) });
+      rows.push({ path: 'edge → app', ...(await k6Run(`http://127.0.0.1:${edgePort}`, rate, { edge: edgePid, app: app.pid! })) });
       rows.push({ path: 'straight to app', ...(await k6Run(`http://127.0.0.1:${appPort}`, rate, { app: app.pid! })) });
     }
   } finally {
-    stop();
+    await stop();
   }
   const lines = rows.map((r) => `| ${r.path} | ${r.rate} | ${r.achieved} | ${r.dropped} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.edgeMs ?? '–'} | ${r.appMs} | ${r.k6Ms} |`);
   process.stdout.write(['| path | rate/s | achieved/s | dropped | p50 ms | p99 ms | 5xx/errors | edge CPU ms/req | app CPU ms/req | k6 CPU ms/req |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...lines].join('\n') + '\n');

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import { createEdge } from '@flash/edge';
+import path from 'node:path';
+import { startEdge, type Edge } from '@flash/edge';
 import { createMetrics, listen, type DestinationStream, type RunningService } from '@flash/http';
 import { createService, type RuntimeConfig, type Service, type ServiceParts } from '@flash/runtime';
 import {
-  createServiceDatabase, dropDatabase, freePorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
+  createServiceDatabase, dropDatabase, freePort, freePorts, mysqlServerFromEnv, SidecarRun, signUpShopper, startMailCatcher,
   type MailCatcher, type NewShopper, type Sidecar,
 } from '@flash/stack';
 import { readConfig as userConfig } from '../../services/user-service/src/config';
@@ -102,7 +102,7 @@ export async function startTestStack(
   const services: TestStack['services'] = {};
   const extraReplicas = new Map<ServiceName, StartedService[]>();
   const databases: string[] = [];
-  let edge: Server | undefined;
+  let edge: Edge | undefined;
   const stack: TestStack = {
     run,
     admin,
@@ -138,8 +138,7 @@ export async function startTestStack(
       return found.run();
     },
     async stop() {
-      edge?.closeAllConnections();
-      await new Promise((resolve) => (edge ? edge.close(resolve) : resolve(undefined)));
+      await edge?.stop();
       for (const name of Object.keys(services) as ServiceName[]) for (const started of stack.replicas(name)) await started.running.stop();
       await run.stop();
       await mail.stop();
@@ -176,10 +175,8 @@ export async function startTestStack(
       }
     }
     const targets = Object.fromEntries(Object.keys(services).map((n) => [n, stack.replicas(n as ServiceName).map((s) => s.url)]));
-    edge = await new Promise<Server>((resolve) => {
-      const server = createEdge(targets).listen(0, '127.0.0.1', () => resolve(server));
-    });
-    stack.edgeUrl = `http://127.0.0.1:${(edge.address() as { port: number }).port}`;
+    edge = await startEdge({ host: '127.0.0.1', port: await freePort(), targets, dir: path.join(run.dir, 'edge') });
+    stack.edgeUrl = edge.url;
     return stack;
   } catch (err) {
     await stack.stop();

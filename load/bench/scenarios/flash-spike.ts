@@ -173,7 +173,7 @@ async function luaBaseline(id: string, buyers: number, units: number) {
 async function noopBaseline(stack: BenchStack, tokensFile: string) {
   const noop = await startNoopStack();
   try {
-    const meter = new StackMeter([{ name: 'edge', pid: noop.edge.pid! }, { name: 'app', pid: noop.app.pid! }]);
+    const meter = new StackMeter([{ name: 'edge', pid: noop.edgePid }, { name: 'app', pid: noop.app.pid! }]);
     const opensAt = Date.now() + 8000 + BUYERS * 2;
     const { result: k6, window } = await meter.window((follow) => runK6('flash-spike.js', {
       BASE: `http://127.0.0.1:${noop.edgePort}`, TOKENS: tokensFile, SALE: 'noop', OPENS_AT: String(opensAt),
@@ -191,6 +191,6 @@ async function noopBaseline(stack: BenchStack, tokensFile: string) {
       peakRssMiB: window.peakRssMiB,
     };
   } finally {
-    noop.stop();
+    await noop.stop();
   }
 }
