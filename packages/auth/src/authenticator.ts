@@ -3,18 +3,18 @@ import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerif
 import { AppError, problemResponse, type OpenAPIRegistry } from '@flash/http';
 import type { Dapr, StateStore } from '@flash/dapr';
 import {
-  JWKS_PATH, revokedSessionKey, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, USER_SERVICE,
-  type Principal, type Role, type SessionRevocation,
+  JWKS_PATH, REVOKED_SESSIONS_KEY, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, USER_SERVICE,
+  type Principal, type RevokedSessions, type Role,
 } from './claims';
 
 export interface AuthenticatorOptions {
   /** The public keys, usually `daprJwks(dapr)`. */
   keys: JWTVerifyGetKey;
-  /** The state store where user-service marks revoked sessions. */
-  revocations: StateStore<SessionRevocation>;
+  /** The state store holding this service's list of revoked sessions (see recordRevocations). */
+  revocations: StateStore<RevokedSessions>;
   /**
-   * How long "not revoked" is believed without asking the state store again. Revocation reaches every service
-   * within this time (plus one state read), so it must stay well under the promised second.
+   * How long a reading of the list is believed without reading it again. Revocation reaches every replica within this
+   * time (plus one state read) after the event, so it must stay well under the promised second.
    */
   revocationCacheMs?: number;
 }
@@ -22,18 +22,17 @@ export interface AuthenticatorOptions {
 const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
-const MAX_CACHED_SESSIONS = 50_000;
 const MAX_CACHED_TOKENS = 50_000;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
 export class Authenticator {
   private readonly keys: JWTVerifyGetKey;
-  private readonly revocations: StateStore<SessionRevocation>;
+  private readonly revocations: StateStore<RevokedSessions>;
   private readonly cacheMs: number;
-  private readonly checked = new Map<string, { revoked: boolean; at: number }>();
   private readonly verified = new Map<string, { principal: Principal; until: number }>();
-  private readonly inFlight = new Map<string, Promise<boolean>>();
-  private batch: { sessionId: string; resolve(revoked: boolean): void; reject(err: unknown): void }[] = [];
+  /** The list of revoked sessions as last read, and when that read began. */
+  private revoked: Record<string, number> = {};
+  private readAt = -Infinity;
   private reading?: Promise<void>;
 
   constructor(options: AuthenticatorOptions) {
@@ -45,7 +44,8 @@ export class Authenticator {
   async verify(token: string): Promise<Principal> {
     const known = this.verified.get(token);
     const principal = known && known.until > Date.now() ? known.principal : await this.checkSignature(token);
-    if (await this.isRevoked(principal.sessionId)) {
+    if (Date.now() - this.readAt >= this.cacheMs) await this.readRevocations();
+    if ((this.revoked[principal.sessionId] ?? 0) > Date.now()) {
       throw unauthenticated('SESSION_REVOKED', 'This session has been logged out.');
     }
     return principal;
@@ -97,48 +97,21 @@ export class Authenticator {
     });
   };
 
-  private async isRevoked(sessionId: string): Promise<boolean> {
-    const cached = this.checked.get(sessionId);
-    if (cached && (cached.revoked || Date.now() - cached.at < this.cacheMs)) return cached.revoked;
-    let lookup = this.inFlight.get(sessionId);
-    if (!lookup) {
-      lookup = this.lookUp(sessionId).finally(() => this.inFlight.delete(sessionId));
-      this.inFlight.set(sessionId, lookup);
-    }
-    return lookup;
-  }
-
   /**
-   * Group read: one bulk read of the state store at a time; sessions asked about while it runs share the next one. A
-   * lone request is read at once, a crowd shares reads (no fixed window to wait out, no read per request).
+   * One read of the list for every request that finds the last reading too old: a crowd costs a state read every
+   * `cacheMs`, not one per request or per session; a quiet service reads nothing until it is asked again.
    */
-  private lookUp(sessionId: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.batch.push({ sessionId, resolve, reject });
-      if (!this.reading) this.reading = this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    // Let the requests already parsed in this turn of the event loop join the first read.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.batch.length) await this.flush(this.batch.splice(0));
-    this.reading = undefined;
-  }
-
-  private async flush(batch: typeof this.batch): Promise<void> {
-    try {
-      const found = await this.revocations.getMany(batch.map((b) => revokedSessionKey(b.sessionId)));
-      if (this.checked.size >= MAX_CACHED_SESSIONS) this.checked.clear();
-      for (const { sessionId, resolve } of batch) {
-        const revoked = found.get(revokedSessionKey(sessionId)) !== undefined;
-        this.checked.set(sessionId, { revoked, at: Date.now() });
-        resolve(revoked);
+  private readRevocations(): Promise<void> {
+    this.reading ??= (async () => {
+      const began = Date.now();
+      try {
+        this.revoked = (await this.revocations.get(REVOKED_SESSIONS_KEY))?.value.sessions ?? {};
+        this.readAt = began;
+      } catch {
+        throw AppError.unavailable('Sessions cannot be checked right now; try again shortly.');
       }
-    } catch {
-      const unavailable = AppError.unavailable('Sessions cannot be checked right now; try again shortly.');
-      for (const { reject } of batch) reject(unavailable);
-    }
+    })().finally(() => (this.reading = undefined));
+    return this.reading;
   }
 }
 
@@ -180,9 +153,9 @@ export function daprJwks(dapr: Dapr): JWTVerifyGetKey {
   };
 }
 
-/** The usual wiring: keys from user-service through Dapr, revocations from the shared state store. */
+/** The usual wiring: keys from user-service through Dapr, revocations from the service's own state. */
 export function daprAuthenticator(dapr: Dapr, stateStore: string): Authenticator {
-  return new Authenticator({ keys: daprJwks(dapr), revocations: dapr.state<SessionRevocation>(stateStore) });
+  return new Authenticator({ keys: daprJwks(dapr), revocations: dapr.state<RevokedSessions>(stateStore) });
 }
 
 /** Declares the bearer scheme in a service's OpenAPI document; use the returned value as an operation's `security`. */

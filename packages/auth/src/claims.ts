@@ -14,10 +14,13 @@ export interface Principal {
   sessionId: string;
 }
 
-/** A revoked session's mark in the shared state store, kept until every access token of the session has expired. */
-export interface SessionRevocation {
-  revokedAt: string;
-  reason: string;
+/**
+ * The sessions a service knows to be revoked, one key in its own state (`REVOKED_SESSIONS_KEY`): each session id with
+ * the time (ms) until which its access tokens could still be presented. Entries past that time are dropped at the next
+ * write, and the key expires with its last entry.
+ */
+export interface RevokedSessions {
+  sessions: Record<string, number>;
 }
 
-export const revokedSessionKey = (sessionId: string) => `session-revoked-${sessionId}`;
+export const REVOKED_SESSIONS_KEY = 'revoked-sessions';

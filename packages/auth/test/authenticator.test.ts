@@ -4,13 +4,17 @@ import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type KeyLike } 
 import { Dapr } from '@flash/dapr';
 import { AppError } from '@flash/http';
 import { SidecarRun } from '@flash/stack';
-import { Authenticator, revokedSessionKey, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, type SessionRevocation } from '../src';
+import {
+  Authenticator, recordRevocations, REVOKED_SESSIONS_KEY, SIGNING_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, type RevokedSessions,
+} from '../src';
 
 describe('Authenticator: local verification, revocations from the real state store', () => {
   const run = new SidecarRun();
   let auth: Authenticator;
   let dapr: Dapr;
   let privateKey: KeyLike;
+  let jwks: ReturnType<typeof createLocalJWKSet>;
+  let sidecarPort: number;
 
   const token = (claims: { sid?: string; exp?: number; aud?: string; role?: string } = {}) =>
     new SignJWT({ role: claims.role ?? 'customer', sid: claims.sid ?? randomUUID() })
@@ -28,10 +32,11 @@ describe('Authenticator: local verification, revocations from the real state sto
   beforeAll(async () => {
     const pair = await generateKeyPair(SIGNING_ALGORITHM);
     privateKey = pair.privateKey;
-    const jwks = createLocalJWKSet({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: SIGNING_ALGORITHM }] });
+    jwks = createLocalJWKSet({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: SIGNING_ALGORITHM }] });
     const sidecar = await run.start(`${run.id}-auth`);
-    dapr = new Dapr({ httpPort: sidecar.ports.http, apiToken: run.apiToken });
-    auth = new Authenticator({ keys: jwks, revocations: dapr.state<SessionRevocation>('statestore') });
+    sidecarPort = sidecar.ports.http;
+    dapr = new Dapr({ httpPort: sidecarPort, apiToken: run.apiToken });
+    auth = new Authenticator({ keys: jwks, revocations: dapr.state<RevokedSessions>('statestore') });
   });
   afterAll(() => run.stop());
 
@@ -49,8 +54,35 @@ describe('Authenticator: local verification, revocations from the real state sto
     const sid = randomUUID();
     const access = await token({ sid });
     expect(await refusal(auth.verify(access))).toBe('accepted');
-    await dapr.state<SessionRevocation>('statestore').putMany([{ key: revokedSessionKey(sid), value: { revokedAt: new Date().toISOString(), reason: 'logout' } }], 60);
+    await recordRevocations(dapr.state<RevokedSessions>('statestore'), [sid], 60);
     await sleep(300);
     expect(await refusal(auth.verify(access))).toBe('401 SESSION_REVOKED');
+  });
+
+  it('when replicas record revocations at the same moment, then every session is on the list, and one whose time is up drops off', async () => {
+    const store = dapr.state<RevokedSessions>('statestore');
+    const shortLived = randomUUID();
+    await recordRevocations(store, [shortLived], 1);
+    const sessions = Array.from({ length: 12 }, () => randomUUID());
+    // Each its own client, as the replicas of a service are.
+    await Promise.all(sessions.map((sid) => recordRevocations(new Dapr({ httpPort: sidecarPort, apiToken: run.apiToken }).state<RevokedSessions>('statestore'), [sid], 60)));
+    const listed = Object.keys((await store.get(REVOKED_SESSIONS_KEY))!.value.sessions);
+    expect(listed).toEqual(expect.arrayContaining([...sessions, shortLived]));
+    await sleep(1100);
+    await recordRevocations(store, [randomUUID()], 60);
+    expect(Object.keys((await store.get(REVOKED_SESSIONS_KEY))!.value.sessions)).not.toContain(shortLived);
+    for (const sid of sessions) expect(await refusal(auth.verify(await token({ sid })))).toBe('401 SESSION_REVOKED');
+  });
+
+  it('when no request comes, then the list is not read; a crowd of requests shares one read', async () => {
+    const store = dapr.state<RevokedSessions>('statestore');
+    let reads = 0;
+    const counted = Object.assign(Object.create(store) as typeof store, { get: (key: string) => (reads++, store.get(key)) });
+    const quiet = new Authenticator({ keys: jwks, revocations: counted });
+    await sleep(400);
+    expect(reads).toBe(0);
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => token()));
+    expect(new Set(await Promise.all(tokens.map((t) => refusal(quiet.verify(t)))))).toEqual(new Set(['accepted']));
+    expect(reads).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type RevokedSessions } from '@flash/auth';
 import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { paymentsFrom } from '@flash/payments';
 import { UserRate } from '@flash/http';
@@ -42,7 +42,7 @@ export function orderService(config: OrderConfig, clock: Clock = systemClock): S
     // It verifies tokens: it keeps its own marks of revoked sessions.
     subscriptions: (ctx) => [
       purchasePaidSubscription(parts(ctx).orders), refundRequestedSubscription(parts(ctx).refunds),
-      revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE)),
+      revocationSubscription(ctx.dapr.state<RevokedSessions>(STATESTORE)),
     ],
     jobs: (ctx) => {
       const { orders, refunds, outbox, due } = parts(ctx);

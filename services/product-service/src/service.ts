@@ -1,4 +1,4 @@
-import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type RevokedSessions } from '@flash/auth';
 import { oncePerContext, STATESTORE, type ServiceParts } from '@flash/runtime';
 import {
   MovementEntity, MySqlStockLedger, ReservationEntity, ShardedCounter, Snapshots, StockKeeper, stockDue, countRebuilds, stockJobs, stockSignals,
@@ -38,7 +38,7 @@ export function productService(config: ProductConfig): ServiceParts {
     entities: [ProductEntity, ReservationEntity, MovementEntity],
     migrations: [CreateProducts1764200000000, CreateStockLedger1764300000000],
     // It verifies tokens: it keeps its own marks of revoked sessions.
-    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<RevokedSessions>(STATESTORE))],
     routes: (ctx) => {
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);
       const { keeper: stock, catalog, shown } = stockKeeper(ctx);

@@ -1,4 +1,4 @@
-import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type RevokedSessions } from '@flash/auth';
 import { DueSignal, oncePerContext, OutboxEntity, OutboxRelay, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { UserRate, type Metrics } from '@flash/http';
 import { paymentsFrom } from '@flash/payments';
@@ -29,7 +29,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
     migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000, UnpaidPurchaseRetention1764800000000],
     // It verifies tokens: it keeps its own marks of revoked sessions.
-    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<RevokedSessions>(STATESTORE))],
     routes: (ctx) => {
       const { sales, purchasing } = parts(ctx);
       const auth = daprAuthenticator(ctx.dapr, STATESTORE);

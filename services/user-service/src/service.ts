@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { daprAuthenticator, revocationSubscription, type SessionRevocation } from '@flash/auth';
+import { daprAuthenticator, revocationSubscription, type RevokedSessions } from '@flash/auth';
 import { DueSignal, oncePerContext, PUBSUB, STATESTORE, type ServiceContext, type ServiceParts } from '@flash/runtime';
 import { SERVICE_NAME, type UserConfig } from './config';
 import { authRouter } from './api/auth';
@@ -41,7 +41,7 @@ export function userService(config: UserConfig): ServiceParts {
       logger.info({ outcome }, 'admin from configuration');
     },
     // It verifies tokens: it keeps its own marks of revoked sessions.
-    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<SessionRevocation>(STATESTORE))],
+    subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<RevokedSessions>(STATESTORE))],
     routes: (ctx) => {
       const { accounts, sessions, keyring, auth } = parts(ctx);
       const shoppingOf = async (authorization: string) => {

@@ -2,7 +2,8 @@ import { decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiCall, countRedisKeys, deleteRedisKeys, verificationCodeIn, waitUntil, type ApiAnswer, type ApiRequest } from '@flash/stack';
+import { REVOKED_SESSIONS_KEY, type RevokedSessions } from '@flash/auth';
+import { apiCall, deleteRedisKeys, verificationCodeIn, waitUntil, type ApiAnswer, type ApiRequest } from '@flash/stack';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { readConfig } from '../src/config';
 import { personalDataVault, signingKeyring } from '../src/service';
@@ -506,14 +507,15 @@ describe('accounts: signup, verification, login, sessions', () => {
     expect((await me(shopper.accessToken)).body.code).toBe('SESSION_REVOKED');
   });
 
-  it('when Redis loses the revocation marks, then they are written again and the logged-out token stays refused', async () => {
+  it('when Redis loses the revocation lists, then they are written again and the logged-out token stays refused', async () => {
     const shopper = await verifiedShopper();
     expect((await api('/api/auth/logout', { method: 'POST', token: shopper.accessToken })).status).toBe(204);
-    // Each service (user- and product-service here) keeps its own mark; Redis keeps nothing on disk here: a restart wipes them.
+    // Each service (user- and product-service here) keeps its own list; Redis keeps nothing on disk here: a restart wipes them.
     const sessionId = JSON.parse(Buffer.from(shopper.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
-    const marks = `${stack.run.id}-*||session-revoked-${sessionId}`;
-    await waitUntil('both marks', async () => (await countRedisKeys(marks)) === 2, 5000, 50);
-    expect(await deleteRedisKeys(marks)).toBe(2);
+    const listed = async (name: 'user-service' | 'product-service') =>
+      (await stack.service(name).service.dapr.state<RevokedSessions>('statestore').get(REVOKED_SESSIONS_KEY))?.value.sessions[sessionId] !== undefined;
+    await waitUntil('both lists', async () => (await listed('user-service')) && (await listed('product-service')), 5000, 50);
+    expect(await deleteRedisKeys(`${stack.run.id}-*||${REVOKED_SESSIONS_KEY}`)).toBe(2);
     await sleep(2500);
     const refused = await api('/api/admin/products', { token: shopper.accessToken, body: { name: 'x', price: 1 } });
     expect(refused.status).toBe(401);
