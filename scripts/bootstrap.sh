@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and caches the pinned toolchain (daprd, Dapr Sentry, k6, helm) from the Go module proxy, and installs the
-# local edge's nginx from Debian (scripts/nginx.sh).
+# local edge's HAProxy from Debian (scripts/haproxy.sh).
 # `--cluster` also builds the local Kubernetes control plane (k8s/toolchain/build.sh: etcd, kube-apiserver,
 # kube-controller-manager, kubectl, Dapr's sidecar injector and CRDs) for `npm run cluster` and its test.
 # Idempotent: a cached binary whose version matches the pin is reused.
@@ -142,8 +142,8 @@ helm_ldflags() {
 }
 
 start=$SECONDS
-# The local edge (nginx, as the ingress): from Debian, not built.
-bash "$(dirname "$0")/nginx.sh"
+# The local edge (HAProxy): from Debian, not built.
+bash "$(dirname "$0")/haproxy.sh"
 build_daprd
 build_dapr_service sentry
 install_module k6 "$K6_VERSION" go.k6.io/k6 - - version

@@ -180,7 +180,7 @@ async function main(): Promise<void> {
 
   const targets: Record<string, string[]> = {};
   for (const s of services) (targets[s.name] ??= []).push(`http://127.0.0.1:${s.appPort}`);
-  // nginx, as the ingress: restarted like the rest if it dies.
+  // HAProxy, standing in for the ingress: restarted like the rest if it dies.
   processes.push(await supervise(() => startEdge({ host: edgeHost, port: edgePort, targets, dir: path.join(runDir, 'edge') }, {
     logFile: path.join(logDir, 'edge.log'),
   }), supervision('edge')));

@@ -1,4 +1,4 @@
-/** The no-op app (answers 401 like the auth guard) in a process of its own, and the local edge (nginx) in front of it. */
+/** The no-op app (answers 401 like the auth guard) in a process of its own, and the local edge (HAProxy) in front of it. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,6 @@ function startNode(file: string, env: Record<string, string>): Promise<ChildProc
 
 export interface NoopStack {
   app: ChildProcess;
-  /** The edge's worker process, which does the proxying. */
   edgePid: number;
   appPort: number;
   edgePort: number;
@@ -34,7 +33,7 @@ export async function startNoopStack(): Promise<NoopStack> {
     throw err;
   });
   return {
-    app, edgePid: edge.worker()!, appPort, edgePort,
+    app, edgePid: edge.child.pid!, appPort, edgePort,
     stop: async () => {
       await edge.stop();
       app.kill('SIGTERM');

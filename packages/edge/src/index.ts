@@ -1,3 +1,3 @@
 export * from './routes';
-export * from './nginx';
+export * from './haproxy';
 export * from './process';

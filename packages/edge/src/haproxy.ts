@@ -1,0 +1,103 @@
+import { AppError, PROBLEM_CONTENT_TYPE, toProblem } from '@flash/http';
+import { routes } from './routes';
+
+/** Where a service's replicas answer: one URL, or several that take turns. */
+export type Targets = Record<string, string | string[]>;
+
+export interface EdgeConfig {
+  host: string;
+  port: number;
+  targets: Targets;
+  /** The edge's own directory: its configuration and the answers it gives itself. */
+  dir: string;
+  /** Connections the edge takes at once, clients and services together (each client connection may hold a service connection). */
+  maxConnections: number;
+}
+
+/**
+ * How many requests a replica has in flight at most; the rest wait at the edge, in order. A crowd of thousands
+ * opening connections at once would overflow the service's accept queue (4,096 at most) and wait out SYN
+ * retransmits (1 s, 3 s, 7 s); kept-alive connections and a queue at the edge cost nothing of the kind.
+ */
+export const MAX_IN_FLIGHT_PER_REPLICA = 512;
+const UPSTREAM_TIMEOUT = '30s';
+
+const backendName = (service: string) => `service_${service.replace(/[^a-z0-9]/gi, '_')}`;
+
+/** A problem answer as HAProxy sends it from a file: the whole HTTP response. */
+export function problemAnswer(error: AppError): string {
+  const body = JSON.stringify(toProblem(error));
+  const headers = { 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-cache', 'content-length': String(Buffer.byteLength(body)), ...error.headers };
+  return [`HTTP/1.1 ${error.status} ${error.title}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', body].join('\r\n');
+}
+
+/** The answers the edge gives itself, by file name: written next to the configuration. */
+export function edgeAnswers(targets: Targets): Record<string, string> {
+  const answers: Record<string, string> = {
+    'no-route.http': problemAnswer(new AppError(404, 'ROUTE_NOT_FOUND', 'Not found', 'No route for this path.')),
+  };
+  for (const service of new Set(routes.map((r) => r.service))) {
+    answers[`${service}.http`] = problemAnswer(targets[service]
+      ? AppError.unavailable(`${service} did not answer; retry the same request (with the same Idempotency-Key).`)
+      : AppError.unavailable(`${service} is not part of this stack.`));
+  }
+  return answers;
+}
+
+/**
+ * The local edge: HAProxy, routing the one table (routes.json) straight to each service's app port, as the ingress
+ * does. Paths pass through unchanged. Connections to the services are kept alive and reused; at most
+ * MAX_IN_FLIGHT_PER_REPLICA requests are in flight per replica and the rest queue here. A service's replicas take
+ * turns; one that refuses a connection is tried on the next (nothing was sent) and marked down until its port
+ * answers again (checked every second). A service that does not answer becomes a 503 problem with Retry-After, a
+ * path with no route a 404 problem, as the services' own.
+ */
+export function haproxyConfig({ host, port, targets, dir, maxConnections }: EdgeConfig): string {
+  const longestFirst = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  const services = [...new Set(routes.map((r) => r.service))];
+  const backends = services.map((service) => {
+    const answer = `${dir}/${service}.http`;
+    const servers = [targets[service] ?? []].flat().map((t, i) =>
+      `  server r${i + 1} ${new URL(t).host} maxconn ${MAX_IN_FLIGHT_PER_REPLICA} check inter 1s fall 1 rise 1 observe layer4 error-limit 1 on-error mark-down`);
+    return `backend ${backendName(service)}
+  balance roundrobin
+  errorfile 502 ${answer}
+  errorfile 503 ${answer}
+  errorfile 504 ${answer}
+${servers.length ? servers.join('\n') : `  http-request return status 503 errorfile ${answer}`}`;
+  }).join('\n\n');
+  return `# Written by @flash/edge from packages/edge/routes.json; regenerated at every start.
+global
+  nbthread 1
+  maxconn ${maxConnections}
+  pidfile ${dir}/haproxy.pid
+
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 75s
+  timeout http-request 10s
+  timeout http-keep-alive 75s
+  timeout server ${UPSTREAM_TIMEOUT}
+  timeout queue ${UPSTREAM_TIMEOUT}
+  option forwardfor
+  http-reuse always
+  retries 1
+  option redispatch 1
+  retry-on conn-failure
+
+frontend edge
+  bind ${host}:${port}
+  maxconn ${maxConnections}
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }
+  http-request set-header X-Forwarded-Port %[dst_port]
+${longestFirst.map((r) => `  use_backend ${backendName(r.service)} if { path ${r.prefix} } || { path_beg ${r.prefix}/ }`).join('\n')}
+  default_backend no_route
+
+backend no_route
+  http-request return status 404 errorfile ${dir}/no-route.http
+
+${backends}
+`;
+}
