@@ -22,7 +22,8 @@ export interface AuthenticatorOptions {
 const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
-const MAX_CACHED_TOKENS = 50_000;
+/** ~1 KB each (the token is the key): a crowd's retries hit it, and it stays ~10 MB at most. */
+const MAX_CACHED_TOKENS = 10_000;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
 export class Authenticator {
@@ -70,7 +71,8 @@ export class Authenticator {
       throw err;
     }
     const principal: Principal = { userId: String(payload.sub), role: payload.role as Role, sessionId: String(payload.sid) };
-    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
+    // The oldest entry goes first (a Map keeps insertion order).
+    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, { principal, until: payload.exp! * 1000 });
     return principal;
   }
