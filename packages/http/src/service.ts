@@ -93,7 +93,7 @@ export interface RunningService {
 }
 
 /** Connections waiting to be accepted, at most (the kernel caps it at net.core.somaxconn). */
-const LISTEN_BACKLOG = 4096;
+export const LISTEN_BACKLOG = 4096;
 /** Longer than any of our callers keeps an idle connection (nginx ingress: 60 s). */
 const KEEP_ALIVE_MS = 65_000;
 
