@@ -101,11 +101,11 @@ describe('the Helm chart, skaffold and the Dapr resources, validated without a c
       'dapr.io/enabled': 'true', 'dapr.io/app-id': 'user-service', 'dapr.io/app-port': '3000', 'dapr.io/config': 'flash-sale-user-service',
       'dapr.io/metrics-port': '9090', 'dapr.io/api-token-secret': 'dapr-api-token', 'dapr.io/app-token-secret': 'dapr-app-token',
       'dapr.io/env-from-secret': 'REDIS_PASSWORD=flash-sale-redis:password',
-      'dapr.io/env': 'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-user-service,GOMEMLIMIT=40MiB',
+      'dapr.io/env': 'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-user-service',
     });
     const orders = production.find((m) => m.kind === 'Deployment' && m.metadata.name === 'order-service') as any;
     expect(orders.spec.template.metadata.annotations['dapr.io/env']).toBe(
-      'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-order-service,GOMEMLIMIT=40MiB,PAYMENT_BOOK_KEY_PREFIX=flash-payment-book',
+      'REDIS_HOST=redis.data.svc.cluster.local:6379,REDIS_TLS=true,STATE_KEY_PREFIX=flash-order-service,PAYMENT_BOOK_KEY_PREFIX=flash-payment-book',
     );
     const container = deployment.spec.template.spec.containers[0];
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');

@@ -58,9 +58,6 @@ export const stateKeyPrefix = (base: string, appId: string) => `${base}-${appId}
 /** The key prefix of the simulated payment provider's book (dapr/components/paymentbook.yaml), one per stack. */
 export const paymentBookKeyPrefix = (base: string) => `${base}-payment-book`;
 
-/** daprd's GOMEMLIMIT (the chart's `dapr.goMemoryLimit`): a sidecar's heap stays near it under a crowd instead of growing. */
-export const SIDECAR_GO_MEMORY_LIMIT = process.env.SIDECAR_GO_MEMORY_LIMIT ?? '40MiB';
-
 export async function freeSidecarPorts(): Promise<SidecarPorts> {
   const [http, grpc, internalGrpc, metrics] = (await freePorts(4)) as [number, number, number, number];
   return { http, grpc, internalGrpc, metrics };
@@ -122,8 +119,6 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       PUBSUB_SUBSCRIPTION_SCOPES: scopes.subscription,
       DAPR_API_TOKEN: options.apiToken,
       APP_API_TOKEN: options.appToken,
-      // Go's soft memory limit: the collector works harder as the heap nears it, instead of letting it grow (the chart sets the same).
-      GOMEMLIMIT: SIDECAR_GO_MEMORY_LIMIT,
     },
     logFile: options.logFile,
     echo: options.echo,
