@@ -49,9 +49,10 @@ export function edgeAnswers(targets: Targets): Record<string, string> {
  * The local edge: HAProxy, routing the one table (routes.json) straight to each service's app port, as the ingress
  * does. Paths pass through unchanged. Connections to the services are kept alive and reused; at most
  * MAX_IN_FLIGHT_PER_REPLICA requests are in flight per replica and the rest queue here. A service's replicas take
- * turns; one that refuses a connection is tried on the next (nothing was sent) and marked down until its port
- * answers again (checked every second). A service that does not answer becomes a 503 problem with Retry-After, a
- * path with no route a 404 problem, as the services' own.
+ * turns; a request whose connection a replica refuses goes to the next (nothing was sent). No replica is ever marked
+ * down: one that restarts is tried again at once (a health check would keep answering 503 for up to its interval
+ * after the restart). A service that does not answer becomes a 503 problem with Retry-After, a path with no route a
+ * 404 problem, as the services' own.
  */
 export function haproxyConfig({ host, port, targets, dir, maxConnections }: EdgeConfig): string {
   const longestFirst = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
@@ -59,7 +60,7 @@ export function haproxyConfig({ host, port, targets, dir, maxConnections }: Edge
   const backends = services.map((service) => {
     const answer = `${dir}/${service}.http`;
     const servers = [targets[service] ?? []].flat().map((t, i) =>
-      `  server r${i + 1} ${new URL(t).host} maxconn ${MAX_IN_FLIGHT_PER_REPLICA} check inter 1s fall 1 rise 1 observe layer4 error-limit 1 on-error mark-down`);
+      `  server r${i + 1} ${new URL(t).host} maxconn ${MAX_IN_FLIGHT_PER_REPLICA}`);
     return `backend ${backendName(service)}
   balance roundrobin
   errorfile 502 ${answer}
