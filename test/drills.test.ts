@@ -24,8 +24,9 @@ describe('fault drills: a process or a store dies in the opening second of a sal
         // The fault struck mid-sale: units were still to sell.
         expect(result.figures.heldBeforeFault).toBeLessThan(150);
       }
-      // Buyers felt the kill (503 with Retry-After from the edge while the service was down) and retried through it.
-      expect(killed.answers['503 SERVICE_UNAVAILABLE']).toBeGreaterThan(0);
+      // Buyers felt the kill and retried through it: a 503 with Retry-After from the edge while the service was down,
+      // or their connection closed without an answer when the service died under their request.
+      expect((killed.answers['503 SERVICE_UNAVAILABLE'] ?? 0) + (killed.answers.none ?? 0)).toBeGreaterThan(0);
     });
   }, 400_000);
 });
