@@ -1,5 +1,5 @@
 import { AppError, PROBLEM_CONTENT_TYPE, toProblem } from '@flash/http';
-import { routes } from './routes';
+import { longestFirst, routes } from './routes';
 
 /** Where a service's replicas answer: one URL, or several that take turns. */
 export type Targets = Record<string, string | string[]>;
@@ -55,7 +55,6 @@ export function edgeAnswers(targets: Targets): Record<string, string> {
  * 404 problem, as the services' own.
  */
 export function haproxyConfig({ host, port, targets, dir, maxConnections }: EdgeConfig): string {
-  const longestFirst = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
   const services = [...new Set(routes.map((r) => r.service))];
   const backends = services.map((service) => {
     const answer = `${dir}/${service}.http`;

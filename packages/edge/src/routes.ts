@@ -13,7 +13,8 @@ export function matches(prefix: string, path: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
 }
 
-const longestFirst = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+/** The table in the order a request is matched: the longest prefix first. */
+export const longestFirst = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
 
 export function routeFor(path: string): Route | undefined {
   return longestFirst.find((r) => matches(r.prefix, path));
