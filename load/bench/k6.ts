@@ -38,7 +38,9 @@ export class K6Result {
  */
 export async function runK6(script: string, vars: Record<string, string>, summaryFile: string, onStart?: (pid: number) => void): Promise<K6Result> {
   const all = { ...vars, SUMMARY: summaryFile };
-  const args = ['run', '--quiet', ...Object.entries(all).flatMap(([k, v]) => ['-e', `${k}=${v}`]), path.join(repoRoot, 'load', script)];
+  // BENCH_K6_OUT=<dir>: each run's every request as k6 JSON points, named like its summary (for a timeline).
+  const points = process.env.BENCH_K6_OUT ? ['--out', `json=${path.join(process.env.BENCH_K6_OUT, path.basename(summaryFile))}`] : [];
+  const args = ['run', '--quiet', ...points, ...Object.entries(all).flatMap(([k, v]) => ['-e', `${k}=${v}`]), path.join(repoRoot, 'load', script)];
   const k6 = spawn(path.join(toolsBin(), 'k6'), args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, K6_NO_USAGE_REPORT: 'true' } });
   if (k6.pid) onStart?.(k6.pid);
   const exitCode = await new Promise<number>((resolve) => k6.on('exit', (code) => resolve(code ?? 1)));

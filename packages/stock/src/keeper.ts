@@ -116,6 +116,13 @@ export type AuditFinding = { ledgerBalances: boolean; counterAgrees: boolean } |
 /** Due rows one run handles at most; a full batch is followed by another run at once. */
 const DUE_BATCH = 500;
 
+/** A counter as one read saw it: units free, and takes applied to it that the ledger has not recorded yet. */
+export interface CounterLevel {
+  available: number;
+  /** Take entries still in the shards: their holds are not committed yet (or their process died mid-take). */
+  takesInFlight: number;
+}
+
 export interface StockLevels {
   stockId: string;
   /** Live units free to sell, from the counter. */
@@ -269,6 +276,16 @@ export class StockKeeper {
   /** Units free to sell now, from the counter alone (no ledger query). */
   async available(stockId: string): Promise<number> {
     return (await this.withCounter(stockId, () => this.counter.read(stockId))).available;
+  }
+
+  /**
+   * Units free and takes not yet recorded, from one counter read. A read with no take in flight proves every unit
+   * taken before it is in the ledger, committed with whatever the taker wrote beside it.
+   */
+  async level(stockId: string): Promise<CounterLevel> {
+    const { available, shards } = await this.withCounter(stockId, () => this.counter.read(stockId));
+    const takesInFlight = shards.reduce((n, s) => n + Object.values(s.ops).filter((e) => e.units < 0).length, 0);
+    return { available, takesInFlight };
   }
 
   async levels(stockId: string): Promise<StockLevels> {

@@ -42,6 +42,11 @@ export class Snapshots<T> {
     this.snapshots.set(id, { value, readAt: now });
   }
 
+  /** Reads it again in the background (unless a read is under way); meanwhile the current snapshot is served. */
+  refresh(id: string): void {
+    this.reread(id).catch(() => undefined);
+  }
+
   /** It changed here (units came back, a product was edited): the next request reads it again. */
   invalidate(id: string): void {
     this.bump(id);

@@ -28,6 +28,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     /** Purchases that ended unpaid (failed, abandoned, expired) are deleted with their transitions this long after. */
     UNPAID_PURCHASE_RETENTION_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
     HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
+    /** After a sale ends, refusals ask the database this long (a batch taken before the end may still be committing). */
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,
   }, env);

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STATESTORE } from '@flash/runtime';
 import { apiCall, signalGroup, waitUntil, type ApiRequest } from '@flash/stack';
-import { ShardedCounter, type ShardValue } from '@flash/stock';
+import { MySqlStockLedger, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
 import { tokenMinter } from '../../../test/support/tokens';
 import { readConfig } from '../src/config';
 import { PurchaseTransitionEntity } from '../src/data/entities';
 import { PurchaseRepository } from '../src/data/purchase-repository';
+import type { Purchase } from '../src/domain/flash-sale';
 import { purgeUnpaidPurchases } from '../src/domain/retention';
 
 describe('flash sales: exactly the stock, always', () => {
@@ -305,6 +306,46 @@ describe('flash sales: exactly the stock, always', () => {
     await counter('purchase-service-elsewhere').settle(id, inFlight!, true);
     const check = await expectInvariant(id);
     expect(check.ledger).toEqual({ available: 10, held: 0, sold: 0 });
+  });
+
+  it('when another replica\'s hold commits long after the sale emptied, then a retry with its key gets that purchase, not SOLD_OUT', async () => {
+    const { id } = await sale(1);
+    const purchase = stack.service('purchase-service');
+    const db = purchase.service.dataSource;
+    // Another replica's batch: it takes the last unit, writes the purchase and is slow to commit (a stalled database).
+    const elsewhere = new StockKeeper(
+      new ShardedCounter(purchase.service.dapr.state<ShardValue>(STATESTORE), { shards: readConfig(purchase.env).STOCK_SHARDS, prefix: 'flash', replica: 'purchase-service-elsewhere' }),
+      new MySqlStockLedger(db, 'flash_sales'),
+      { what: 'Flash sale', defaultHoldSeconds: 300, orphanAfterMs: 600_000, total: async () => 1 },
+    );
+    const buyerId = randomUUID();
+    const key = randomUUID();
+    const now = new Date();
+    const held: Purchase = {
+      id: randomUUID(), saleId: id, buyerId, idempotencyKey: key, status: 'HELD', price: 129_000, orderId: null, limitSlot: 0,
+      holdExpiresAt: new Date(now.getTime() + 300_000), createdAt: now, updatedAt: now,
+    };
+    let commit!: () => void;
+    let written!: () => void;
+    const inTransaction = new Promise<void>((resolve) => (written = resolve));
+    const batch = elsewhere.reserveBatch(id, [{ reservationId: held.id, holdSeconds: 360 }], async (tx) => {
+      await new PurchaseRepository(db, 2).insertHeld(tx, [held], []);
+      written();
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    await inTransaction;
+
+    // The crowd meanwhile: refused, for longer than any fixed settling time.
+    for (let i = 0; i < 6; i++) {
+      expect((await buy(id, await mint())).body.code).toBe('SOLD_OUT');
+      await sleep(500);
+    }
+    commit();
+    expect(await batch).toEqual([held.id]);
+    const retried = await buy(id, await mint(buyerId), key);
+    expect(retried.status).toBe(201);
+    expect(retried.body.purchaseId).toBe(held.id);
+    expect((await expectInvariant(id)).ledger).toEqual({ available: 0, held: 1, sold: 0 });
   });
 
   it('when a buyer holds, abandons and tries again with fresh keys, then the abandoned hold counts against their limit until its cooldown is over', async () => {

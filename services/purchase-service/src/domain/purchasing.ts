@@ -35,10 +35,11 @@ export class Purchasing {
     const sale = await this.sales.sale(saleId);
     if (now.getTime() < sale.startsAt.getTime()) throw SaleErrors.notOpen(sale.startsAt);
     const ended = now.getTime() >= sale.endsAt.getTime();
-    const stoppedAt = ended ? sale.endsAt.getTime() : (await this.board.available(saleId)) > 0 ? undefined : this.board.soldOutSince(saleId);
-    if (stoppedAt !== undefined) {
+    const level = ended ? undefined : await this.board.level(saleId);
+    if (!level || level.available === 0) {
       // Nothing to sell: only a retry of an attempt that did hold gets something other than the refusal.
-      let earlier = this.board.earlierAttempt(saleId, buyerId, idempotencyKey, stoppedAt);
+      const recordedSince = this.board.holdsRecordedSince(sale, level);
+      let earlier = recordedSince === undefined ? undefined : this.board.earlierAttempt(saleId, buyerId, idempotencyKey, recordedSince);
       if (earlier === undefined && ended) earlier = (await this.purchases.byKey(buyerId, idempotencyKey)) ?? null;
       if (earlier) return this.sameSale(earlier, saleId);
       if (earlier === null) throw ended ? SaleErrors.ended() : SaleErrors.soldOut();

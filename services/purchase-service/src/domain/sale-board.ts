@@ -1,16 +1,27 @@
-import type { Snapshots } from '@flash/stock';
+import type { CounterLevel, Snapshots } from '@flash/stock';
 import { attemptKey, type Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
 
 export interface BoardOptions {
   /**
-   * How long a hold's counter take may stay unrecorded (its batch's transaction in flight). Refusals that skip the
-   * database wait this long after the sale stops selling, so every hold made before is in the buyer book.
+   * How long a hold's counter take may stay unrecorded when its sale ends (its batch's transaction in flight): refusals
+   * of an ended sale skip the database this long after the end, so every hold made before is in the buyer book.
    */
   settleMs: number;
   /** The buyer book of a sale that stopped selling is re-read after this long. */
   refreshAfterMs: number;
 }
+
+/** A sale's counter as this replica last read it, and when that read started. */
+export interface SaleLevel extends CounterLevel {
+  readAt: number;
+}
+
+/**
+ * While a sold-out counter still shows takes in flight (batches committing), it is read again this often: the first
+ * read without one lets refusals come from memory.
+ */
+const RECORDING_RECHECK_MS = 50;
 
 interface BuyerBook {
   byKey: Map<string, Purchase>;
@@ -25,55 +36,63 @@ interface BuyerBook {
 const COMMIT_LAG_MS = 5000;
 
 /**
- * What every replica knows about a sale without asking anyone per request: units free (its counter snapshot, shared
- * by the sale page and the attempt path) and, once a sale stops selling (sold out or ended),
- * its buyers' purchases, so refusals and same-key retries are answered from memory.
+ * What every replica knows about a sale without asking anyone per request: its counter (units free, shared by the
+ * sale page and the attempt path) and, once a sale stops selling (sold out or ended), its buyers' purchases, so
+ * refusals and same-key retries are answered from memory.
  */
 export class SaleBoard {
-  /** Since when each sale's counter has been seen empty (this sold-out spell). */
-  private readonly emptySince = new Map<string, number>();
   private readonly books = new Map<string, BuyerBook>();
 
   constructor(
-    private readonly snapshots: Snapshots<number>,
+    private readonly snapshots: Snapshots<SaleLevel>,
     private readonly purchases: Pick<PurchaseStore, 'changedSince'>,
     private readonly options: BoardOptions,
   ) {}
 
+  /** The sale's counter from this replica's snapshot. */
+  async level(saleId: string, now = Date.now()): Promise<SaleLevel> {
+    const level = await this.snapshots.get(saleId);
+    if (level.available === 0 && level.takesInFlight > 0 && now - level.readAt >= RECORDING_RECHECK_MS) this.snapshots.refresh(saleId);
+    return level;
+  }
+
   /** Units free to sell, from this replica's snapshot. */
   async available(saleId: string): Promise<number> {
-    const available = await this.snapshots.get(saleId);
-    if (available > 0) this.emptySince.delete(saleId);
-    else if (!this.emptySince.has(saleId)) this.emptySince.set(saleId, Date.now());
-    return available;
+    return (await this.level(saleId)).available;
   }
 
   /** A batch found the counter empty: this replica's crowd is refused from here until units come back. */
-  soldOut(saleId: string): void {
-    this.snapshots.set(saleId, 0);
-    if (!this.emptySince.has(saleId)) this.emptySince.set(saleId, Date.now());
+  soldOut(saleId: string, now = Date.now()): void {
+    // The batch's own take is still being recorded: memory answers only after a read that shows none in flight.
+    this.snapshots.set(saleId, { available: 0, takesInFlight: 1, readAt: now });
   }
 
   /** A unit came back on this replica: offer it at once (other replicas see it at their next refresh). */
   unitReturned(saleId: string): void {
     this.snapshots.invalidate(saleId);
-    this.emptySince.delete(saleId);
-  }
-
-  /** When the counter was first seen empty in the current sold-out spell; undefined while units are free. */
-  soldOutSince(saleId: string): number | undefined {
-    return this.emptySince.get(saleId);
   }
 
   /**
-   * For an attempt on a sale that stopped selling at `stoppedAt` (sold out or ended): the purchase this buyer made
-   * with this key, `null` when they made none — or `undefined` when memory cannot tell yet (a hold may still be
-   * committing, or the book is not synced): then the caller asks the database.
+   * Since when every hold of a sale with nothing to sell is in the database: for a sold-out sale, the start of a
+   * counter read that found it empty with no take in flight (every unit taken before was recorded, and none can be
+   * taken until one comes back); for an ended one, `settleMs` after the end. Undefined while a take may still be
+   * recording its hold: then only the database can tell.
    */
-  earlierAttempt(saleId: string, buyerId: string, idempotencyKey: string, stoppedAt: number, now = Date.now()): Purchase | null | undefined {
+  holdsRecordedSince(sale: { endsAt: Date }, level: SaleLevel | undefined): number | undefined {
+    if (!level) return sale.endsAt.getTime() + this.options.settleMs;
+    return level.available === 0 && level.takesInFlight === 0 ? level.readAt : undefined;
+  }
+
+  /**
+   * For an attempt on a sale that stopped selling, whose holds are all in the database since `recordedSince`
+   * (holdsRecordedSince): the purchase this buyer made with this key, `null` when they made none — or `undefined`
+   * when memory cannot tell yet (the book was synced before then): then the caller asks the database.
+   */
+  earlierAttempt(saleId: string, buyerId: string, idempotencyKey: string, recordedSince: number, now = Date.now()): Purchase | null | undefined {
     const book = this.books.get(saleId);
-    if (!book || now - book.syncedAsOf >= this.options.refreshAfterMs) this.sync(saleId).catch(() => undefined);
-    if (!book || book.syncedAsOf < stoppedAt + this.options.settleMs) return undefined;
+    const behind = !book || book.syncedAsOf < recordedSince;
+    if (behind || now - book.syncedAsOf >= this.options.refreshAfterMs) this.sync(saleId).catch(() => undefined);
+    if (behind) return undefined;
     return book.byKey.get(attemptKey(buyerId, idempotencyKey)) ?? null;
   }
 
