@@ -182,14 +182,25 @@ export class BenchStack {
   /** A purchase-service counter (`purchase_attempts_total`, …) by outcome, from its own metrics, every replica's added. */
   async purchaseMetric(name: string): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (let r = 0; r < Number(this.env.PURCHASE_REPLICAS ?? 1); r++) {
-      const text = await (await fetch(`http://127.0.0.1:${this.ports('purchase-service', r).app}/metrics`)).text();
-      for (const line of text.split('\n')) {
-        const m = new RegExp(`^${name}\\{outcome="([^"]+)"[^}]*\\} (\\d+)`).exec(line);
-        if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
-      }
+    for (const line of await this.purchaseMetricLines()) {
+      const m = new RegExp(`^${name}\\{outcome="([^"]+)"[^}]*\\} (\\d+)`).exec(line);
+      if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
     }
     return out;
+  }
+
+  /** One of purchase-service's metrics summed over its series and replicas (e.g. a histogram's `_count`). */
+  async purchaseTotal(name: string): Promise<number> {
+    const series = new RegExp(`^${name}(\\{[^}]*\\})? ([\\d.e+-]+)$`);
+    return (await this.purchaseMetricLines()).reduce((sum, line) => sum + Number(series.exec(line)?.[2] ?? 0), 0);
+  }
+
+  private async purchaseMetricLines(): Promise<string[]> {
+    const lines: string[] = [];
+    for (let r = 0; r < Number(this.env.PURCHASE_REPLICAS ?? 1); r++) {
+      lines.push(...(await (await fetch(`http://127.0.0.1:${this.ports('purchase-service', r).app}/metrics`)).text()).split('\n'));
+    }
+    return lines;
   }
 }
 

@@ -30,6 +30,7 @@ async function spikeOnce(stack: BenchStack, tokensFile: string, run: number) {
   const meter = stack.meter();
   const attemptsBefore = await stack.purchaseMetric('purchase_attempts_total');
   const paymentsBefore = await stack.purchaseMetric('payments_total');
+  const batchesBefore = await stack.purchaseTotal('hold_batch_attempts_count');
   const { result: k6, window } = await meter.window((follow) =>
     runK6('flash-spike.js', { BASE: stack.base, TOKENS: tokensFile, SALE: sale.id, OPENS_AT: String(opensAt) }, stack.file(`k6-spike-${run}.json`), (pid) => follow('k6', pid)));
   await meter.close();
@@ -63,6 +64,8 @@ async function spikeOnce(stack: BenchStack, tokensFile: string, run: number) {
     outcomes: { held: k6.count('held'), soldOut: k6.count('sold_out'), paid: k6.count('paid'), paymentFailed: k6.count('payment_failed'), abandoned: k6.count('abandoned') },
     answersByCode: diff(await stack.purchaseMetric('purchase_attempts_total'), attemptsBefore),
     paymentsByCode: diff(await stack.purchaseMetric('payments_total'), paymentsBefore),
+    /** Hold batches written (each a lookup, a counter take and, when it got units, a transaction). */
+    holdBatches: (await stack.purchaseTotal('hold_batch_attempts_count')) - batchesBefore,
     invariant: {
       ...invariant.ledger, quantity: invariant.quantity, orders,
       balances: invariant.ledgerBalances, consistent: invariant.consistent,
@@ -112,7 +115,7 @@ function runReport(r: SpikeRun, ratios: { ofLuaBaseline: number | null; ofNoopBa
   line('payment', r.payment);
   line('sold-out answer', r.soldOutAnswer);
   out.push(`  outcomes ${JSON.stringify(r.outcomes)}`);
-  out.push(`  answers by code ${JSON.stringify(r.answersByCode)}   payments ${JSON.stringify(r.paymentsByCode)}`);
+  out.push(`  answers by code ${JSON.stringify(r.answersByCode)}   payments ${JSON.stringify(r.paymentsByCode)}   hold batches ${r.holdBatches}`);
   const i = r.invariant;
   out.push(`  invariant: sold ${i.sold} + held ${i.held} + available ${i.available} = ${i.sold + i.held + i.available} of ${i.quantity}; orders ${i.orders}; oversold ${i.oversold}, lost ${i.lost} → ${i.balances && i.consistent && i.ordersEqualSold ? 'OK' : 'BROKEN'}`);
   out.push(moneyLine('sale', r.saleMoney));

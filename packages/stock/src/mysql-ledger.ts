@@ -50,10 +50,10 @@ export class MySqlStockLedger implements StockLedger {
       const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
       if (!found || found.status !== 'RESERVED') return found?.status;
       await reservations.update({ id: reservationId }, { status: 'COMMITTED' });
-      await tx.getRepository(MovementEntity).insert({
+      await insertRows(tx, MovementEntity, [{
         stockId: found.stockId, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
         reservationId, appliedAt: new Date(),
-      });
+      }]);
       return 'COMMITTED';
     });
   }
@@ -66,10 +66,10 @@ export class MySqlStockLedger implements StockLedger {
       const opId = `l:${reservationId}`;
       if (found.status === 'RESERVED') {
         await reservations.update({ id: reservationId }, { status: as });
-        await tx.getRepository(MovementEntity).insert({
+        await insertRows(tx, MovementEntity, [{
           stockId: found.stockId, opId, kind: as === 'EXPIRED' ? 'expire' : 'release', availableDelta: found.quantity,
           soldDelta: 0, reservationId,
-        });
+        }]);
         return { status: as as ReservationStatus, opId, stockId: found.stockId };
       }
       const released = found.status === 'RELEASED' || found.status === 'EXPIRED';
@@ -85,9 +85,9 @@ export class MySqlStockLedger implements StockLedger {
       const opId = `t:${reservationId}`;
       if (found.status === 'COMMITTED') {
         await reservations.update({ id: reservationId }, { status: 'RETURNED' });
-        await tx.getRepository(MovementEntity).insert({
+        await insertRows(tx, MovementEntity, [{
           stockId: found.stockId, opId, kind: 'return', availableDelta: found.quantity, soldDelta: -found.quantity, reservationId,
-        });
+        }]);
         return { status: 'RETURNED' as ReservationStatus, opId, stockId: found.stockId };
       }
       return { status: found.status, stockId: found.stockId, ...(found.status === 'RETURNED' ? { opId } : {}) };
@@ -95,7 +95,7 @@ export class MySqlStockLedger implements StockLedger {
   }
 
   async recordGive(movement: NewMovement): Promise<void> {
-    await this.db.getRepository(MovementEntity).insert(movement);
+    await insertRows(this.db.manager, MovementEntity, [movement]);
   }
 
   async applyGive(opId: string, give: (movement: Movement) => Promise<void>): Promise<void> {
@@ -116,9 +116,9 @@ export class MySqlStockLedger implements StockLedger {
 
   async voidOp(stockId: string, opId: string): Promise<boolean> {
     try {
-      await this.db.getRepository(MovementEntity).insert({
+      await insertRows(this.db.manager, MovementEntity, [{
         stockId, opId, kind: 'void', availableDelta: 0, soldDelta: 0, reservationId: null, appliedAt: new Date(),
-      });
+      }]);
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;

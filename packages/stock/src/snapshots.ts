@@ -36,6 +36,11 @@ export class Snapshots<T> {
     return snapshot.value;
   }
 
+  /** The snapshot held now, however old, without reading. */
+  current(id: string): T | undefined {
+    return this.snapshots.get(id)?.value;
+  }
+
   /** What this process just learned first-hand (e.g. a take found the counter empty): it wins over reads under way. */
   set(id: string, value: T, now = Date.now()): void {
     this.bump(id);

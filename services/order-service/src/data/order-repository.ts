@@ -1,5 +1,5 @@
 import { In, IsNull, Not, type DataSource } from 'typeorm';
-import { addToOutbox, isDuplicateKey } from '@flash/runtime';
+import { addToOutbox, insertRows, isDuplicateKey } from '@flash/runtime';
 import { RESTOCKING, type FirstInStep, type Order, type OrderItem } from '../domain/order';
 import type { Payment } from '../domain/payment';
 import type { OrderDetails, OrderStore, Step } from '../domain/ports';
@@ -27,8 +27,8 @@ export class OrderRepository implements OrderStore {
           await payments.insert(payment);
         }
         await tx.getRepository(OrderEntity).insert(order);
-        await tx.getRepository(OrderItemEntity).insert(items.map((item) => ({ ...item, orderId: order.id, restockedAt: null })));
-        await tx.getRepository(OrderTransitionEntity).insert({ orderId: order.id, fromStatus: null, toStatus: order.status, at: order.placedAt });
+        await insertRows(tx, OrderItemEntity, items.map((item) => ({ ...item, orderId: order.id, restockedAt: null })));
+        await insertRows(tx, OrderTransitionEntity, [{ orderId: order.id, fromStatus: null, toStatus: order.status, at: order.placedAt }]);
         await addToOutbox(tx, ORDER_STATUS_TOPIC, {
           orderId: order.id, userId: order.userId, from: null, to: order.status, at: order.placedAt.toISOString(),
         });
@@ -61,7 +61,7 @@ export class OrderRepository implements OrderStore {
         ...(made.to === 'DELIVERED' ? { deliveredAt: made.at } : {}),
         ...(made.to === 'RETURN_REQUESTED' ? { returnRequestedAt: made.at } : {}),
       });
-      await tx.getRepository(OrderTransitionEntity).insert({ orderId: id, fromStatus: order.status, toStatus: made.to, at: made.at });
+      await insertRows(tx, OrderTransitionEntity, [{ orderId: id, fromStatus: order.status, toStatus: made.to, at: made.at }]);
       await addToOutbox(tx, ORDER_STATUS_TOPIC, { orderId: id, userId: order.userId, from: order.status, to: made.to, at: made.at.toISOString() });
       if (made.refund) await requestRefundIn(tx, id, made.refund, made.at);
       if (RESTOCKING.includes(made.to)) await tx.query('UPDATE orders SET restock_due_at = ? WHERE id = ?', [made.at, id]);

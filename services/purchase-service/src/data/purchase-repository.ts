@@ -62,7 +62,7 @@ export class PurchaseRepository implements PurchaseStore {
         const at = new Date();
         const slot = COUNTS_AGAINST_LIMIT.includes(to) || KEEPS_SLOT_FOR_COOLDOWN.includes(to) ? {} : { limitSlot: null };
         await purchases.update({ id }, { status: to, updatedAt: at, ...slot, ...(orderId ? { orderId } : {}) });
-        await tx.getRepository(PurchaseTransitionEntity).insert({ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at });
+        await insertRows(tx, PurchaseTransitionEntity, [{ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at }]);
       }
       if (event) await addToOutbox(tx, event.topic, event.data);
       return result;

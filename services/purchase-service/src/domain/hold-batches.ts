@@ -151,7 +151,7 @@ export class HoldBatches {
       const freeing = writing.map((p) => stale.get(slotKey(p))).filter((id): id is string => id !== undefined);
       await this.purchases.insertHeld(tx, writing, freeing);
     }));
-    if (held.size < wanted.length) this.board.soldOut(sale.id);
+    if (held.size < wanted.length) this.board.soldOut(sale.id, held.size);
     const unitless = new Set(wanted.filter((p) => !held.has(p.id)).map((p) => p.id));
     return decided.map((d) => (d instanceof AppError || !unitless.has(d.id) ? d : SaleErrors.soldOut()));
   }

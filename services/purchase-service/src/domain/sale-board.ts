@@ -61,9 +61,14 @@ export class SaleBoard {
     return (await this.level(saleId)).available;
   }
 
-  /** A batch found the counter empty: this replica's crowd is refused from here until units come back. */
-  soldOut(saleId: string, now = Date.now()): void {
-    // The batch's own take is still being recorded: memory answers only after a read that shows none in flight.
+  /**
+   * A batch found the counter empty (after taking `took` units): this replica's crowd is refused from here until
+   * units come back.
+   */
+  soldOut(saleId: string, took: number, now = Date.now()): void {
+    // A batch that took nothing from a counter already seen empty changes nothing: leave the snapshot (and its
+    // re-read) alone. One that took units is still settling its take: memory answers after a read that shows none.
+    if (!took && this.snapshots.current(saleId)?.available === 0) return;
     this.snapshots.set(saleId, { available: 0, takesInFlight: 1, readAt: now });
   }
 
