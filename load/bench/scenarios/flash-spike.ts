@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { mysqlServerFromEnv, redisClient } from '@flash/stack';
 import { startNoopStack } from '../../edge/noop-stack';
 import { runK6, ms, type K6Result, type Latency } from '../k6';
+import { bySidecar } from '../counters';
 import { StackMeter, part } from '../meter';
 import { log, machine, print, round, sleep, table, writeResults } from '../report';
 import { type BenchStack, type Money, type SaleInvariant } from '../stack';
@@ -74,6 +75,11 @@ async function spikeOnce(stack: BenchStack, tokensFile: string, run: number) {
       ordersEqualSold: orders === invariant.ledger.sold,
     },
     saleMoney: await stack.moneyInvariant({ saleId: sale.id }),
+    /** Counted over the run (server-wide SQL): statements, calls into each sidecar, Redis commands; and the busiest sidecar series. */
+    work: {
+      sql: window.delta['sql:Questions'] ?? 0, redis: window.delta['redis:commands'] ?? 0, sidecars: part(bySidecar(window.delta), 'sidecar:'),
+      busiestSidecarSeries: Object.entries(part(window.delta, 'sidecar:')).sort((a, b) => b[1] - a[1]).slice(0, 12),
+    },
     processes,
   };
   return summary;
@@ -119,6 +125,7 @@ function runReport(r: SpikeRun, ratios: { ofLuaBaseline: number | null; ofNoopBa
   const i = r.invariant;
   out.push(`  invariant: sold ${i.sold} + held ${i.held} + available ${i.available} = ${i.sold + i.held + i.available} of ${i.quantity}; orders ${i.orders}; oversold ${i.oversold}, lost ${i.lost} → ${i.balances && i.consistent && i.ordersEqualSold ? 'OK' : 'BROKEN'}`);
   out.push(moneyLine('sale', r.saleMoney));
+  out.push(`  counted: ${r.work.sql} SQL statements (server-wide), ${r.work.redis} Redis commands, sidecar calls ${JSON.stringify(r.work.sidecars)}`);
   out.push(`  5xx answers ${r.serverErrors}   full path = ${ratios.ofLuaBaseline} of the Lua baseline, ${ratios.ofNoopBaseline} of the no-op baseline`);
   out.push('', table(['process', 'cpu s', '% of a core', 'peak RSS MiB'], r.processes.map((p) => [p.name, p.cpuSeconds, p.cpuPercentOfOneCore, p.peakRssMiB])));
   return out.join('\n');
