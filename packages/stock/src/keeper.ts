@@ -46,8 +46,11 @@ export interface StockLedger {
     reservations?: Omit<Reservation, 'createdAt'>[],
     alsoWrite?: (tx: EntityManager) => Promise<void>,
   ): Promise<'recorded' | 'duplicate' | 'stale'>;
-  /** RESERVED → COMMITTED with its movement; any other state is returned as it is. */
-  commit(reservationId: string): Promise<ReservationStatus | undefined>;
+  /**
+   * RESERVED → COMMITTED with its movement; any other state is returned as it is. In `tx` when given (the caller's
+   * own rows commit with it), else in a transaction of its own.
+   */
+  commit(reservationId: string, tx?: EntityManager): Promise<ReservationStatus | undefined>;
   /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
   release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
   /** COMMITTED → RETURNED with a movement taking the units out of sold and giving them back; returns the status now. */
@@ -222,10 +225,15 @@ export class StockKeeper {
   }
 
   async commit(reservationId: string): Promise<Reservation> {
-    const status = await this.ledger.commit(reservationId);
+    await this.commitIn(undefined, reservationId);
+    return (await this.ledger.reservation(reservationId))!;
+  }
+
+  /** Sells a held reservation's units in the caller's transaction `tx`: they are sold if and when it commits. */
+  async commitIn(tx: EntityManager | undefined, reservationId: string): Promise<void> {
+    const status = await this.ledger.commit(reservationId, tx);
     if (!status) throw AppError.notFound(`Reservation ${reservationId}`);
     if (status !== 'COMMITTED') throw alreadyReleased(reservationId, status);
-    return (await this.ledger.reservation(reservationId))!;
   }
 
   /** Gives a held reservation's units back, exactly once however often it is called. */

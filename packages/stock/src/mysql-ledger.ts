@@ -44,8 +44,8 @@ export class MySqlStockLedger implements StockLedger {
     }
   }
 
-  async commit(reservationId: string): Promise<ReservationStatus | undefined> {
-    return this.db.transaction(async (tx) => {
+  async commit(reservationId: string, within?: EntityManager): Promise<ReservationStatus | undefined> {
+    const commit = async (tx: EntityManager): Promise<ReservationStatus | undefined> => {
       const reservations = tx.getRepository(ReservationEntity);
       const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
       if (!found || found.status !== 'RESERVED') return found?.status;
@@ -55,7 +55,8 @@ export class MySqlStockLedger implements StockLedger {
         reservationId, appliedAt: new Date(),
       }]);
       return 'COMMITTED';
-    });
+    };
+    return within ? commit(within) : this.db.transaction(commit);
   }
 
   async release(reservationId: string, as: 'RELEASED' | 'EXPIRED') {

@@ -51,21 +51,24 @@ export class PurchaseRepository implements PurchaseStore {
 
   async withPurchaseLock<T>(
     id: string,
-    change: (purchase: Purchase) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
-  ): Promise<T | undefined> {
+    change: (purchase: Purchase, tx: EntityManager) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
+  ): Promise<{ result: T; purchase: Purchase } | undefined> {
     return this.lockingTransactions.runExclusive(() => this.db.transaction(async (tx) => {
       const purchases = tx.getRepository(PurchaseEntity);
       const purchase = await purchases.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!purchase) return undefined;
-      const { result, to, reason, orderId, event } = await change(purchase);
+      const { result, to, reason, orderId, event } = await change(purchase, tx);
+      let now = purchase;
       if (to && to !== purchase.status) {
         const at = new Date();
         const slot = COUNTS_AGAINST_LIMIT.includes(to) || KEEPS_SLOT_FOR_COOLDOWN.includes(to) ? {} : { limitSlot: null };
-        await purchases.update({ id }, { status: to, updatedAt: at, ...slot, ...(orderId ? { orderId } : {}) });
+        const changes = { status: to, updatedAt: at, ...slot, ...(orderId ? { orderId } : {}) };
+        await purchases.update({ id }, changes);
         await insertRows(tx, PurchaseTransitionEntity, [{ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at }]);
+        now = { ...purchase, ...changes };
       }
       if (event) await addToOutbox(tx, event.topic, event.data);
-      return result;
+      return { result, purchase: now };
     }));
   }
 

@@ -24,11 +24,15 @@ export interface PurchaseStore {
   insertHeld(tx: EntityManager, purchases: Purchase[], freeing: string[]): Promise<void>;
   /** The sale's purchases changed at or after `since`, oldest change first. */
   changedSince(saleId: string, since: Date): Promise<Purchase[]>;
-  /** Under a lock on the purchase: `change` sees it and may return a transition to record, and an event to announce. */
+  /**
+   * Under a lock on the purchase, in one transaction `tx` (the stock ledger may write in it too): `change` sees the
+   * purchase and may return a transition to record, and an event to announce. Resolves its result with the purchase
+   * as it now is; undefined when there is no such purchase.
+   */
   withPurchaseLock<T>(
     id: string,
-    change: (purchase: Purchase) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
-  ): Promise<T | undefined>;
+    change: (purchase: Purchase, tx: EntityManager) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
+  ): Promise<{ result: T; purchase: Purchase } | undefined>;
   heldUntil(now: Date, limit: number): Promise<Purchase[]>;
   /** When the next held purchase runs out, if any is held. */
   nextHoldExpiry(): Promise<Date | undefined>;

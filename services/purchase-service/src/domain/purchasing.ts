@@ -60,7 +60,7 @@ export class Purchasing {
     const charge = seen.status === 'HELD' && seen.holdExpiresAt.getTime() > now.getTime()
       ? await this.payments.charge({ key: seen.id, amount: seen.price, customerId: seen.buyerId, token: paymentToken })
       : undefined;
-    const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
+    const locked = await this.purchases.withPurchaseLock(purchaseId, async (p, tx) => {
       if (p.status === 'PAID') return { result: 'paid' as const };
       if (p.status !== 'HELD') {
         // Charged while the purchase ended another way (expired, abandoned, failed): what may have landed goes back.
@@ -74,7 +74,8 @@ export class Purchasing {
         return { result: 'timed out' as const, to: 'PAYMENT_FAILED' as const, reason: 'payment timed out', event: refundOf(p, 'void', 'charge timed out') };
       }
       try {
-        await this.stock.commit(p.id);
+        // Sold in this transaction: the unit and the purchase become PAID together.
+        await this.stock.commitIn(tx, p.id);
       } catch (err) {
         // The stock hold ran out first (only if the purchase expiry fell far behind): give the money back.
         if (!(err instanceof AppError) || err.code !== 'RESERVATION_RELEASED') throw err;
@@ -82,9 +83,10 @@ export class Purchasing {
       }
       return { result: 'paid' as const, ...this.paid(p, (await this.sales.sale(p.saleId)).productId, charge.reference) };
     });
-    if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') await this.returnUnit(purchaseId);
+    const outcome = locked?.result;
+    const purchase = locked?.purchase ?? seen;
+    if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') await this.returnUnit(purchase);
     if (outcome !== undefined) this.announce();
-    const purchase = (await this.purchases.byId(purchaseId))!;
     if (outcome === 'expired' || outcome === 'ended') throw SaleErrors.holdExpired();
     if (outcome === 'failed') throw PaymentErrors.failed('declined', 'the unit went back to the sale');
     if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit went back to the sale');
@@ -94,14 +96,15 @@ export class Purchasing {
 
   /** The shopper walks away from a held purchase: the unit goes back. */
   async abandon(purchaseId: string, buyerId: string): Promise<Purchase> {
-    await this.owned(purchaseId, buyerId);
-    const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
+    const seen = await this.owned(purchaseId, buyerId);
+    const locked = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
       if (p.status === 'ABANDONED') return { result: 'done' as const };
       if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
       return { result: 'done' as const, to: 'ABANDONED' as const, reason: 'abandoned by the buyer' };
     });
-    if (outcome) await this.returnUnit(purchaseId);
-    return (await this.purchases.byId(purchaseId))!;
+    // The unit goes back after the commit (again on a retry: a crash in between must not strand it).
+    if (locked) await this.returnUnit(locked.purchase);
+    return locked?.purchase ?? seen;
   }
 
   /**
@@ -114,12 +117,12 @@ export class Purchasing {
     if (!next || next.getTime() > now.getTime()) return { expired: 0, ...(next ? { dueInMs: next.getTime() - now.getTime() } : {}) };
     let expired = 0;
     for (const held of await this.purchases.heldUntil(now, EXPIRY_BATCH)) {
-      const outcome = await this.purchases.withPurchaseLock(held.id, async (p) => {
+      const locked = await this.purchases.withPurchaseLock(held.id, async (p) => {
         if (p.status !== 'HELD' || p.holdExpiresAt.getTime() > now.getTime()) return { result: false };
         return { result: true, to: 'EXPIRED' as const, reason: 'hold ran out' };
       });
-      if (outcome) {
-        await this.returnUnit(held.id);
+      if (locked?.result) {
+        await this.returnUnit(held);
         expired++;
       }
     }
@@ -129,16 +132,15 @@ export class Purchasing {
 
   /** A paid unit comes back to its sale (its order was cancelled or returned): exactly once. */
   async restock(purchaseId: string): Promise<Purchase> {
-    const outcome = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
+    const locked = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
       if (p.status === 'RESTOCKED') return { result: 'done' as const };
       if (p.status !== 'PAID') throw SaleErrors.notPaid(p.status);
       return { result: 'done' as const, to: 'RESTOCKED' as const, reason: 'order cancelled or returned' };
     });
-    if (!outcome) throw AppError.notFound(`Purchase ${purchaseId}`);
+    if (!locked) throw AppError.notFound(`Purchase ${purchaseId}`);
     await this.stock.returnSold(purchaseId);
-    const purchase = (await this.purchases.byId(purchaseId))!;
-    this.board.unitReturned(purchase.saleId);
-    return purchase;
+    this.board.unitReturned(locked.purchase.saleId);
+    return locked.purchase;
   }
 
   /** A purchase as recorded (for another service to confirm what an event says). */
@@ -169,10 +171,9 @@ export class Purchasing {
   }
 
   /** Gives the purchase's unit back to its sale (idempotent in the stock ledger). */
-  private async returnUnit(purchaseId: string): Promise<void> {
-    const purchase = (await this.purchases.byId(purchaseId))!;
+  private async returnUnit(purchase: Pick<Purchase, 'id' | 'saleId'>): Promise<void> {
     try {
-      await this.stock.release(purchaseId);
+      await this.stock.release(purchase.id);
     } catch (err) {
       // Already sold means the purchase was paid meanwhile; anything else is retried by the next expiry run.
       if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') throw err;
