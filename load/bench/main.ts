@@ -10,6 +10,7 @@ import { flashSpike } from './scenarios/flash-spike';
 import { idle } from './scenarios/idle';
 import { refresh } from './scenarios/refresh';
 import { soldOut } from './scenarios/sold-out';
+import { unauthenticated } from './scenarios/unauthenticated';
 import { withStack, type BenchStack } from './stack';
 
 const SCENARIOS: Record<string, (stack: BenchStack) => Promise<number>> = {
@@ -18,6 +19,7 @@ const SCENARIOS: Record<string, (stack: BenchStack) => Promise<number>> = {
   'sold-out': soldOut,
   refresh,
   idle,
+  unauthenticated,
   'steady-browse': (stack) => browse(stack, 'steady-browse'),
   mixed: (stack) => browse(stack, 'mixed'),
 };

@@ -23,6 +23,9 @@ const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
 /** ~1 KB each (the token is the key): a crowd's retries hit it, and it stays ~10 MB at most. */
+/** One instance for every request without a token (no stack trace captured per refusal). */
+const NO_TOKEN = unauthenticated('UNAUTHENTICATED', 'This endpoint needs `Authorization: Bearer <access token>`.');
+
 const MAX_CACHED_TOKENS = 10_000;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */
@@ -81,7 +84,7 @@ export class Authenticator {
   readonly requireUser: RequestHandler = (req, res, next) => {
     const [scheme, token] = (req.headers.authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) {
-      next(unauthenticated('UNAUTHENTICATED', 'This endpoint needs `Authorization: Bearer <access token>`.'));
+      next(NO_TOKEN);
       return;
     }
     this.verify(token).then((principal) => {
