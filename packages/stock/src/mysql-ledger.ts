@@ -45,15 +45,18 @@ export class MySqlStockLedger implements StockLedger {
   }
 
   async commit(reservationId: string, within?: EntityManager): Promise<ReservationStatus | undefined> {
+    // Plain SQL: this runs inside every payment, where TypeORM's per-statement cost showed (see purchase-service's
+    // PurchaseRepository).
     const commit = async (tx: EntityManager): Promise<ReservationStatus | undefined> => {
-      const reservations = tx.getRepository(ReservationEntity);
-      const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
+      const [found] = (await tx.query('SELECT stock_id, quantity, status FROM stock_reservations WHERE id = ? FOR UPDATE', [reservationId])) as {
+        stock_id: string; quantity: number; status: ReservationStatus;
+      }[];
       if (!found || found.status !== 'RESERVED') return found?.status;
-      await reservations.update({ id: reservationId }, { status: 'COMMITTED' });
-      await insertRows(tx, MovementEntity, [{
-        stockId: found.stockId, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
-        reservationId, appliedAt: new Date(),
-      }]);
+      await tx.query("UPDATE stock_reservations SET status = 'COMMITTED' WHERE id = ?", [reservationId]);
+      await tx.query(
+        "INSERT INTO stock_movements (stock_id, op_id, kind, available_delta, sold_delta, reservation_id, applied_at) VALUES (?, ?, 'commit', 0, ?, ?, ?)",
+        [found.stock_id, `c:${reservationId}`, found.quantity, reservationId, new Date()],
+      );
       return 'COMMITTED';
     };
     return within ? commit(within) : this.db.transaction(commit);
