@@ -25,8 +25,8 @@ const purchaseOf = (r: PurchaseRow): Purchase => ({
 
 export class PurchaseRepository implements PurchaseStore {
   /**
-   * Purchase-lock transactions hold a connection while the stock ledger needs another: capping how many run at once
-   * keeps connections free for the ledger.
+   * Purchase-lock transactions hold a connection each (and a row lock) while they wait: capping how many run at once
+   * keeps connections free for hold batches and for giving units back (returnUnit runs after the lock).
    */
   private readonly lockingTransactions: Semaphore;
 
