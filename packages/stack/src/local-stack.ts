@@ -1,16 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { freePorts } from './processes';
+import { freePorts, portOpen } from './processes';
 import { repoRoot } from './paths';
 
 export const STACK_SERVICES = ['user', 'product', 'purchase', 'order'] as const;
-
-export const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 
 /**
  * Where `npm start` puts the ports of replica `replica` (0 = the first) of the service at index `service` of

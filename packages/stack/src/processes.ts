@@ -38,18 +38,12 @@ export function failOnExit(managed: Managed): Promise<never> {
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port now. */
-export function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, timeout: 2000 });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
+export const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
   });
-}
 
 export async function httpOk(url: string, init?: RequestInit): Promise<boolean> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });

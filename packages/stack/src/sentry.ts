@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toolsBin } from './paths';
-import { failOnExit, freePorts, httpOk, startProcess, tcpOpen, waitUntil, type Managed } from './processes';
+import { failOnExit, freePorts, httpOk, portOpen, startProcess, waitUntil, type Managed } from './processes';
 
 /** Dapr's certificate authority for a local stack: sidecars get their mTLS identity (SPIFFE id) from it. */
 export interface Sentry extends Managed {
@@ -34,7 +34,7 @@ export async function startSentry(dir: string, options: { logFile?: string; name
   try {
     // A sidecar that dials it before its gRPC API listens is refused and exits (seen once while a build loaded the
     // machine, healthz already answering): wait for both.
-    const ready = async () => (await httpOk(`http://127.0.0.1:${healthz}/healthz`)) && tcpOpen(port);
+    const ready = async () => (await httpOk(`http://127.0.0.1:${healthz}/healthz`)) && portOpen(port);
     await Promise.race([waitUntil('sentry', ready), failOnExit(managed)]);
   } catch (err) {
     await managed.stop();

@@ -5,7 +5,8 @@ export interface SnapshotOptions {
   maxAgeMs: number;
 }
 
-interface Snapshot<T> {
+/** A value as this process read it, and when that read started. */
+export interface Snapshot<T> {
   value: T;
   readAt: number;
 }
@@ -26,6 +27,11 @@ export class Snapshots<T> {
   ) {}
 
   async get(id: string, now = Date.now()): Promise<T> {
+    return (await this.entry(id, now)).value;
+  }
+
+  /** As `get`, with when the served value was read. */
+  async entry(id: string, now = Date.now()): Promise<Snapshot<T>> {
     let snapshot = this.snapshots.get(id);
     while (!snapshot || now - snapshot.readAt >= this.options.maxAgeMs) {
       await this.reread(id);
@@ -33,12 +39,12 @@ export class Snapshots<T> {
       now = snapshot?.readAt ?? now;
     }
     if (now - snapshot.readAt >= this.options.refreshAfterMs) this.reread(id).catch(() => undefined);
-    return snapshot.value;
+    return snapshot;
   }
 
   /** The snapshot held now, however old, without reading. */
-  current(id: string): T | undefined {
-    return this.snapshots.get(id)?.value;
+  current(id: string): Snapshot<T> | undefined {
+    return this.snapshots.get(id);
   }
 
   /** What this process just learned first-hand (e.g. a take found the counter empty): it wins over reads under way. */

@@ -20,7 +20,7 @@ import type { ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
 import { HoldBatches, type BatchObserver } from './domain/hold-batches';
 import { purgeUnpaidPurchases } from './domain/retention';
-import { SaleBoard, type SaleLevel } from './domain/sale-board';
+import { SaleBoard } from './domain/sale-board';
 
 export function purchaseService(config: PurchaseConfig): ServiceParts {
   const parts = oncePerContext((ctx) => assemble(config, ctx));
@@ -81,10 +81,7 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
     product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
   };
   const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
-  const snapshots = new Snapshots(async (saleId): Promise<SaleLevel> => {
-    const readAt = Date.now();
-    return { ...(await stock.level(saleId)), readAt };
-  }, {
+  const snapshots = new Snapshots((saleId) => stock.level(saleId), {
     refreshAfterMs: config.SALE_SNAPSHOT_MS, maxAgeMs: 2 * config.SALE_SNAPSHOT_MS,
   });
   const board = new SaleBoard(snapshots, purchases, { refreshAfterMs: config.SALE_SNAPSHOT_MS, settleMs: config.HOLD_SETTLE_MS });

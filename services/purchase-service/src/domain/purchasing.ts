@@ -36,7 +36,7 @@ export class Purchasing {
     if (now.getTime() < sale.startsAt.getTime()) throw SaleErrors.notOpen(sale.startsAt);
     const ended = now.getTime() >= sale.endsAt.getTime();
     const level = ended ? undefined : await this.board.level(saleId);
-    if (!level || level.available === 0) {
+    if (!level || level.value.available === 0) {
       // Nothing to sell: only a retry of an attempt that did hold gets something other than the refusal.
       const recordedSince = this.board.holdsRecordedSince(sale, level);
       let earlier = recordedSince === undefined ? undefined : this.board.earlierAttempt(saleId, buyerId, idempotencyKey, recordedSince);

@@ -1,4 +1,4 @@
-import type { CounterLevel, Snapshots } from '@flash/stock';
+import type { CounterLevel, Snapshot, Snapshots } from '@flash/stock';
 import { attemptKey, type Purchase } from './flash-sale';
 import type { PurchaseStore } from './ports';
 
@@ -13,9 +13,7 @@ export interface BoardOptions {
 }
 
 /** A sale's counter as this replica last read it, and when that read started. */
-export interface SaleLevel extends CounterLevel {
-  readAt: number;
-}
+export type SaleLevel = Snapshot<CounterLevel>;
 
 /**
  * While a sold-out counter still shows takes in flight (batches committing), it is read again this often: the first
@@ -44,21 +42,21 @@ export class SaleBoard {
   private readonly books = new Map<string, BuyerBook>();
 
   constructor(
-    private readonly snapshots: Snapshots<SaleLevel>,
+    private readonly snapshots: Snapshots<CounterLevel>,
     private readonly purchases: Pick<PurchaseStore, 'changedSince'>,
     private readonly options: BoardOptions,
   ) {}
 
   /** The sale's counter from this replica's snapshot. */
   async level(saleId: string, now = Date.now()): Promise<SaleLevel> {
-    const level = await this.snapshots.get(saleId);
-    if (level.available === 0 && level.takesInFlight > 0 && now - level.readAt >= RECORDING_RECHECK_MS) this.snapshots.refresh(saleId);
+    const level = await this.snapshots.entry(saleId);
+    if (level.value.available === 0 && level.value.takesInFlight > 0 && now - level.readAt >= RECORDING_RECHECK_MS) this.snapshots.refresh(saleId);
     return level;
   }
 
   /** Units free to sell, from this replica's snapshot. */
   async available(saleId: string): Promise<number> {
-    return (await this.level(saleId)).available;
+    return (await this.level(saleId)).value.available;
   }
 
   /**
@@ -68,8 +66,8 @@ export class SaleBoard {
   soldOut(saleId: string, took: number, now = Date.now()): void {
     // A batch that took nothing from a counter already seen empty changes nothing: leave the snapshot (and its
     // re-read) alone. One that took units is still settling its take: memory answers after a read that shows none.
-    if (!took && this.snapshots.current(saleId)?.available === 0) return;
-    this.snapshots.set(saleId, { available: 0, takesInFlight: 1, readAt: now });
+    if (!took && this.snapshots.current(saleId)?.value.available === 0) return;
+    this.snapshots.set(saleId, { available: 0, takesInFlight: 1 }, now);
   }
 
   /** A unit came back on this replica: offer it at once (other replicas see it at their next refresh). */
@@ -85,7 +83,7 @@ export class SaleBoard {
    */
   holdsRecordedSince(sale: { endsAt: Date }, level: SaleLevel | undefined): number | undefined {
     if (!level) return sale.endsAt.getTime() + this.options.settleMs;
-    return level.available === 0 && level.takesInFlight === 0 ? level.readAt : undefined;
+    return level.value.available === 0 && level.value.takesInFlight === 0 ? level.readAt : undefined;
   }
 
   /**
