@@ -5,5 +5,6 @@ export * from './config';
 export * from './logging';
 export * from './metrics';
 export * from './openapi';
+export * from './pages';
 export * from './service';
 export * from './user-rate';

@@ -1,6 +1,5 @@
 import pino, { type Logger } from 'pino';
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
 
 declare module 'node:http' {
   interface IncomingMessage {
@@ -34,30 +33,18 @@ export function traceIdOf(req: IncomingMessage): string | undefined {
   return value?.split('-')[1];
 }
 
-const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics']);
-
 /**
- * One compact line per request once it is answered: what was asked, of whom, the answer's status and time (an answer
- * ≥ 500 at level error, the rest at info). No headers: they cost more to serialise (and redact) than the request
- * costs to answer, and they are where credentials travel. Nothing is built for a line the level leaves out (a crowd
- * at LOG_LEVEL=warn pays a listener per request, no child logger, no serialising).
+ * One compact line per answered request: what was asked, of whom, the answer's status and time (an answer ≥ 500 at
+ * level error, the rest at info). No headers: they cost more to serialise (and redact) than the request costs to
+ * answer, and they are where credentials travel. Nothing is built for a line the level leaves out.
  */
-export function requestLogger(logger: Logger): RequestHandler {
-  return (req, res, next) => {
-    req.log = logger;
-    if (!UNLOGGED.has(req.url)) {
-      const began = performance.now();
-      res.once('finish', () => {
-        const level = res.statusCode >= 500 ? 'error' : 'info';
-        if (!logger.isLevelEnabled(level)) return;
-        logger[level]({
-          req: { method: req.method, url: req.originalUrl, remoteAddress: req.socket.remoteAddress },
-          res: { statusCode: res.statusCode },
-          responseTime: Math.round(performance.now() - began),
-          traceId: traceIdOf(req),
-        }, level === 'error' ? 'request errored' : 'request completed');
-      });
-    }
-    next();
-  };
+export function logAnswered(logger: Logger, req: IncomingMessage & { originalUrl?: string }, statusCode: number, ms: number): void {
+  const level = statusCode >= 500 ? 'error' : 'info';
+  if (!logger.isLevelEnabled(level)) return;
+  logger[level]({
+    req: { method: req.method, url: req.originalUrl ?? req.url, remoteAddress: req.socket.remoteAddress },
+    res: { statusCode },
+    responseTime: Math.round(ms),
+    traceId: traceIdOf(req),
+  }, level === 'error' ? 'request errored' : 'request completed');
 }

@@ -1,7 +1,7 @@
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { createLogger, requestLogger } from './logging';
+import { createLogger, logAnswered } from './logging';
 import { createMetrics, type Metrics } from './metrics';
 import { notFoundHandler, problemHandler, requireAppToken } from './problem';
 import { generateDocument, operationalRoutes, type OpenAPIRegistry, type OpenApiDocument } from './openapi';
@@ -34,6 +34,24 @@ export interface BuiltService {
 
 const READINESS_TIMEOUT_MS = 2000;
 
+/** Probes and scrapes: metered, not logged. */
+const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** One `finish` listener per request records what its answer leaves behind: its duration metric and its log line. */
+function observeRequests(logger: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    req.log = logger;
+    const began = performance.now();
+    const logged = !UNLOGGED.has(req.url);
+    res.on('finish', () => {
+      const ms = performance.now() - began;
+      metrics.answered(req.method, req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched', res.statusCode, ms / 1000);
+      if (logged) logAnswered(logger, req, res.statusCode, ms);
+    });
+    next();
+  };
+}
+
 /** The client's address: from X-Forwarded-For when the request came through trusted proxies, else the peer's. */
 export const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
@@ -61,8 +79,10 @@ export function buildService(def: ServiceDefinition): BuiltService {
   // The client address comes from X-Forwarded-For only through proxies the operator declared: any other peer could
   // name itself a fresh address per request and walk past every per-address limit.
   app.set('trust proxy', def.trustedProxies ?? 'loopback');
-  app.use(requestLogger(logger));
-  app.use(metrics.observe);
+  // Only the pages the crowd refreshes carry an ETag (sendPage): hashing every answer, refusals included, for a tag no
+  // client sends back cost more than the rest of a 401.
+  app.set('etag', false);
+  app.use(observeRequests(logger, metrics));
   // Dapr delivers events as application/cloudevents+json.
   app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
 

@@ -80,9 +80,3 @@ export class Snapshots<T> {
     return reading;
   }
 }
-
-/**
- * Cache-Control of pages that show a snapshot: caches keep the page but ask again each time, and the answer to a
- * repeat is a 304 from the page's ETag. (`max-age` counts whole seconds, which would double the staleness.)
- */
-export const SNAPSHOT_CACHE_CONTROL = 'no-cache';

@@ -58,6 +58,31 @@ describe('catalog: products managed by admins, browsed by everyone', () => {
     expect((await api(`/api/products/${created.body.id}`)).body.price).toBe(17_500);
   });
 
+  it('when a browser revalidates a product page, then it gets 304 until the product changes; other answers carry no ETag', async () => {
+    const created = await api('/api/admin/products', { token: adminToken, body: { name: 'Nebula scarf', price: 25_000 } });
+    const page = await api(`/api/products/${created.body.id}`);
+    const etag = page.headers.get('etag');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(etag).toMatch(/^W\/".+"$/);
+    // (fetch would add its own Cache-Control: no-cache to a conditional request, which asks for a full answer.)
+    const revalidate = () => fetch(`${stack.edgeUrl}/api/products/${created.body.id}`, { headers: { 'if-none-match': etag!, 'cache-control': 'max-age=0' } });
+    const repeat = await revalidate();
+    expect(repeat.status).toBe(304);
+    expect(await repeat.text()).toBe('');
+
+    await api(`/api/admin/products/${created.body.id}`, { method: 'PATCH', token: adminToken, body: { price: 24_000 } });
+    let changed = await revalidate();
+    // The page is a snapshot: it shows the change within a second.
+    for (const until = Date.now() + 2000; changed.status === 304 && Date.now() < until; changed = await revalidate()) await new Promise((r) => setTimeout(r, 100));
+    expect(changed.status).toBe(200);
+    expect((await changed.json()).price).toBe(24_000);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+
+    const refused = await api('/api/admin/products', { body: { name: 'Other', price: 1 } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('etag')).toBeNull();
+  });
+
   it('when input is bad, then a 400 problem names each field; unknown ids are 404', async () => {
     const bad = await api('/api/admin/products', { token: adminToken, body: { name: '', price: 10.5 } });
     expect(bad.status).toBe(400);

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
-import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
-import { SNAPSHOT_CACHE_CONTROL, type Snapshots } from '@flash/stock';
+import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, sendPage, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
+import type { Snapshots } from '@flash/stock';
 import type { Catalog } from '../domain/catalog';
 import type { Product } from '../domain/product';
 
@@ -64,7 +64,7 @@ export function productsRouter(catalog: Catalog, shown: Snapshots<ShownProduct>,
       },
     }, handle(async (req, res) => {
       const { product, stock } = await shown.get(parseInput(IdParams, req.params).id);
-      res.set('Cache-Control', SNAPSHOT_CACHE_CONTROL).json({ ...view(product), stock });
+      sendPage(res, { ...view(product), stock });
     }))
     .post('/api/admin/products', {
       operationId: 'createProduct', summary: 'Create a product', security, tag: CATALOG_ADMIN,

@@ -1,7 +1,6 @@
 import type { Router } from 'express';
 import { adminOnlyResponses, bearerAuth, type Authenticator } from '@flash/auth';
-import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
-import { SNAPSHOT_CACHE_CONTROL } from '@flash/stock';
+import { ApiRoutes, handle, jsonContent, parseInput, problemResponse, sendPage, z, type ApiTag, type OpenAPIRegistry } from '@flash/http';
 import type { FlashSales, SaleView } from '../domain/flash-sales';
 
 const isoTime = z.string().datetime({ offset: true, message: 'must be an ISO-8601 time' }).transform((v) => new Date(v));
@@ -64,7 +63,7 @@ export function flashSalesRouter(sales: FlashSales, auth: Authenticator, docs: O
       description: 'Sales that have not ended, with their remaining units and status.',
       responses: { 200: { description: 'Sales', ...jsonContent(z.object({ items: z.array(SaleViewSchema) })) } },
     }, handle(async (_req, res) => {
-      res.set('Cache-Control', SNAPSHOT_CACHE_CONTROL).json({ items: (await sales.upcomingAndLive()).map(view) });
+      sendPage(res, { items: (await sales.upcomingAndLive()).map(view) });
     }))
     .get('/api/flash-sales/{id}', {
       operationId: 'getFlashSale', summary: 'A sale with its remaining units and status',
@@ -76,7 +75,7 @@ export function flashSalesRouter(sales: FlashSales, auth: Authenticator, docs: O
         404: problemResponse('NOT_FOUND'),
       },
     }, handle(async (req, res) => {
-      res.set('Cache-Control', SNAPSHOT_CACHE_CONTROL).json(view(await sales.get(parseInput(SaleParams, req.params).id)));
+      sendPage(res, view(await sales.get(parseInput(SaleParams, req.params).id)));
     }))
     .get('/api/admin/flash-sales/{id}/invariant', {
       operationId: 'checkFlashSaleInvariant', summary: 'Check that every unit of a sale is accounted for', security, tag: FLASH_SALES_ADMIN,
