@@ -75,7 +75,7 @@ describe('catalog: products managed by admins, browsed by everyone', () => {
     // The page is a snapshot: it shows the change within a second.
     for (const until = Date.now() + 2000; changed.status === 304 && Date.now() < until; changed = await revalidate()) await new Promise((r) => setTimeout(r, 100));
     expect(changed.status).toBe(200);
-    expect((await changed.json()).price).toBe(24_000);
+    expect(((await changed.json()) as { price: number }).price).toBe(24_000);
     expect(changed.headers.get('etag')).not.toBe(etag);
 
     const refused = await api('/api/admin/products', { body: { name: 'Other', price: 1 } });
