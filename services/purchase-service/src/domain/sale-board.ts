@@ -34,6 +34,13 @@ interface BuyerBook {
 const COMMIT_LAG_MS = 5000;
 
 /**
+ * Buyer books of this many sales at most, those synced last: a replica that runs for weeks sees sale after sale, and
+ * a book holds every purchase of its sale. A sale asked about again after its book went is read again (until then,
+ * the database answers its retries).
+ */
+export const BOOKS_KEPT = 100;
+
+/**
  * What every replica knows about a sale without asking anyone per request: its counter (units free, shared by the
  * sale page and the attempt path) and, once a sale stops selling (sold out or ended), its buyers' purchases, so
  * refusals and same-key retries are answered from memory.
@@ -101,11 +108,14 @@ export class SaleBoard {
 
   private sync(saleId: string): Promise<void> {
     let book = this.books.get(saleId);
-    if (!book) {
+    if (book) {
+      if (book.syncing) return book.syncing;
+      this.books.delete(saleId); // to the back of the line: the map's order is the order of the last syncs
+    } else {
       book = { byKey: new Map(), syncedAsOf: -Infinity };
-      this.books.set(saleId, book);
+      if (this.books.size >= BOOKS_KEPT) this.books.delete(this.books.keys().next().value!);
     }
-    if (book.syncing) return book.syncing;
+    this.books.set(saleId, book);
     const target = book;
     const startedAt = Date.now();
     const since = target.seenUntil ? new Date(target.seenUntil.getTime() - COMMIT_LAG_MS) : new Date(0);
