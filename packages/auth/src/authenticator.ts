@@ -22,10 +22,10 @@ export interface AuthenticatorOptions {
 const unauthenticated = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthenticated', detail, undefined, { 'www-authenticate': `Bearer error="invalid_token"` });
 
-/** ~1 KB each (the token is the key): a crowd's retries hit it, and it stays ~10 MB at most. */
 /** One instance for every request without a token (no stack trace captured per refusal). */
 const NO_TOKEN = unauthenticated('UNAUTHENTICATED', 'This endpoint needs `Authorization: Bearer <access token>`.');
 
+/** ~1 KB each (the token is the key): a crowd's retries hit it, and it stays ~10 MB at most. */
 const MAX_CACHED_TOKENS = 10_000;
 
 /** Verifies access tokens locally (cached JWKS) and refuses tokens of revoked sessions. */

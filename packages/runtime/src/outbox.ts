@@ -3,7 +3,7 @@ import { EntitySchema, type DataSource, type EntityManager } from 'typeorm';
 import type { Dapr } from '@flash/dapr';
 import type { Metrics } from '@flash/http';
 import { DueSignal, type Job } from './jobs';
-import { bigintAsNumber, TABLE_OPTIONS } from './schema';
+import { bigintAsNumber, insertRows, TABLE_OPTIONS } from './schema';
 
 export interface OutboxRow {
   id: number;
@@ -37,7 +37,7 @@ export const OUTBOX_TABLE = `CREATE TABLE outbox (
 
 /** Writes an event in the same transaction as the change it announces. */
 export async function addToOutbox(tx: EntityManager, topic: string, data: Record<string, unknown>): Promise<void> {
-  await tx.query('INSERT INTO outbox (topic, payload) VALUES (?, ?)', [topic, JSON.stringify(data)]);
+  await insertRows(tx, OutboxEntity, [{ topic, payload: JSON.stringify(data) }]);
 }
 
 /** Rows one relay run publishes at most; a full batch is followed by another run at once. */

@@ -53,10 +53,10 @@ export class MySqlStockLedger implements StockLedger {
       }[];
       if (!found || found.status !== 'RESERVED') return found?.status;
       await tx.query("UPDATE stock_reservations SET status = 'COMMITTED' WHERE id = ?", [reservationId]);
-      await tx.query(
-        "INSERT INTO stock_movements (stock_id, op_id, kind, available_delta, sold_delta, reservation_id, applied_at) VALUES (?, ?, 'commit', 0, ?, ?, ?)",
-        [found.stock_id, `c:${reservationId}`, found.quantity, reservationId, new Date()],
-      );
+      await insertRows(tx, MovementEntity, [{
+        stockId: found.stock_id, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
+        reservationId, appliedAt: new Date(),
+      }]);
       return 'COMMITTED';
     };
     return within ? commit(within) : this.db.transaction(commit);

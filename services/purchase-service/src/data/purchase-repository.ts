@@ -86,9 +86,7 @@ export class PurchaseRepository implements PurchaseStore {
           `UPDATE purchases SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${orderId ? ', order_id = ?' : ''} WHERE id = ?`,
           [to, at, ...(orderId ? [orderId] : []), id],
         );
-        await tx.query('INSERT INTO purchase_transitions (purchase_id, from_status, to_status, reason, at) VALUES (?, ?, ?, ?, ?)', [
-          id, purchase.status, to, reason ?? '', at,
-        ]);
+        await insertRows(tx, PurchaseTransitionEntity, [{ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at }]);
         now = { ...purchase, status: to, updatedAt: at, ...(freesSlot ? { limitSlot: null } : {}), ...(orderId ? { orderId } : {}) };
       }
       if (event) await addToOutbox(tx, event.topic, event.data);
