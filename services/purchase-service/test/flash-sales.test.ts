@@ -156,27 +156,31 @@ describe('flash sales: exactly the stock, always', () => {
     }
     expect((await api(`/api/purchases/${purchaseOf(6)}`, { method: 'DELETE', token: buyers[6] })).body.status).toBe('ABANDONED');
 
-    await sleep(3500); // the holds of 9, 10, 11 run out; the hold expiry job, woken for their time, expires them
+    await sleep(2100); // the holds of 9, 10, 11 run out; the hold expiry job, woken for their time, expires them
     const late = await api(`/api/purchases/${purchaseOf(9)}/payment`, { method: 'POST', token: buyers[9] });
     expect(late.status).toBe(410);
     expect(late.body.code).toBe('HOLD_EXPIRED');
+    await waitUntil('the expiry job has run', async () =>
+      (await api(`/api/admin/flash-sales/${id}/invariant`, { token: adminToken })).body.purchases.held === 0, 10_000, 100);
 
     const check = await expectInvariant(id);
     expect(check.ledger).toEqual({ available: 12 - paid.length, held: 0, sold: paid.length });
     expect(check.purchases).toEqual({
       held: 0, paid: paid.length, paymentFailed: 6 - paid.length, abandoned: 3, expired: 3, restocked: 0,
     });
-    // Exactly one PAID event per sold unit, published through Dapr pub/sub.
-    await sleep(700);
-    const events = await stack.service('purchase-service').service.dataSource.query(
+    // Exactly one PAID event per sold unit, published through Dapr pub/sub (the outbox relay runs when one is written).
+    const orderDb = stack.service('order-service').service.dataSource;
+    const ordersOfSale = () => orderDb.query('SELECT order_id FROM order_items WHERE sale_id = ?', [id]);
+    const paidEvents = async () => (await stack.service('purchase-service').service.dataSource.query(
       "SELECT payload, published_at FROM outbox WHERE topic = 'purchase-paid'",
-    );
-    const forThisSale = events.filter((e: { payload: string }) => JSON.parse(e.payload).saleId === id);
+    )).filter((e: { payload: string }) => JSON.parse(e.payload).saleId === id);
+    await waitUntil('every PAID event published and ordered', async () =>
+      (await paidEvents()).every((e: { published_at: Date | null }) => e.published_at !== null) && (await ordersOfSale()).length >= paid.length, 10_000, 100);
+    const forThisSale = await paidEvents();
     expect(forThisSale).toHaveLength(paid.length);
     expect(forThisSale.every((e: { published_at: Date | null }) => e.published_at !== null)).toBe(true);
     // …and order-service made exactly one order of each.
-    const orderDb = stack.service('order-service').service.dataSource;
-    const orders = await orderDb.query('SELECT order_id FROM order_items WHERE sale_id = ?', [id]);
+    const orders = await ordersOfSale();
     expect(orders).toHaveLength(paid.length);
     expect(new Set(orders.map((o: { order_id: string }) => o.order_id))).toEqual(new Set(paid.map((p) => p.body.orderId)));
   });
