@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError, problemResponse, type OpenAPIRegistry } from '@flash/http';
@@ -80,14 +81,16 @@ export class Authenticator {
     return principal;
   }
 
+  /** The caller of a request with a valid bearer token, else 401 (for lean routes; express routes use requireUser). */
+  principal(req: IncomingMessage): Promise<Principal> {
+    const [scheme, token] = (req.headers.authorization ?? '').split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !token) return Promise.reject(NO_TOKEN);
+    return this.verify(token);
+  }
+
   /** Express middleware: a valid bearer token or 401; the caller is then `principalOf(res)`. */
   readonly requireUser: RequestHandler = (req, res, next) => {
-    const [scheme, token] = (req.headers.authorization ?? '').split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) {
-      next(NO_TOKEN);
-      return;
-    }
-    this.verify(token).then((principal) => {
+    this.principal(req).then((principal) => {
       res.locals.principal = principal;
       next();
     }, next);

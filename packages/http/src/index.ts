@@ -8,3 +8,4 @@ export * from './openapi';
 export * from './pages';
 export * from './service';
 export * from './user-rate';
+export * from './lean';

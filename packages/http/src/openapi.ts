@@ -3,6 +3,7 @@ import {
 } from '@asteasolutions/zod-to-openapi';
 import { Router, type Express, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { addLeanRoute, type LeanHandler } from './lean';
 
 extendZodWithOpenApi(z);
 
@@ -84,6 +85,14 @@ export class ApiRoutes {
   readonly delete: Declare = this.declare('delete');
 
   constructor(private readonly docs: OpenAPIRegistry, private readonly tag: ApiTag) {}
+
+  /**
+   * A route the crowd hits (lean.ts): documented like the others, served straight from Node's HTTP server, and by
+   * express when the path is written unusually. Its handler does its own checks (authentication included).
+   */
+  lean(method: Method, path: string, operation: Operation, handle: LeanHandler): ApiRoutes {
+    return this.declare(method)(path, operation, addLeanRoute(this.router, method, path, handle));
+  }
 
   private declare(method: Method): Declare {
     return (path, { tag = this.tag, responses, ...operation }, ...handlers) => {

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
 import { AppError } from './errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -60,15 +61,25 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * The central handler: AppError → problem+json; a lost connection → 503 with Retry-After (logged as a warning);
+ * What an error answers: an AppError as it is; a lost connection → 503 with Retry-After (logged as a warning);
  * anything else is logged and answered 500 without internals.
  */
+export function answerOf(err: unknown, log?: Logger): AppError {
+  if (err instanceof AppError) return err;
+  const lost = fromLostConnection(err);
+  if (lost) {
+    log?.warn({ err }, 'a connection was refused or lost; answered 503');
+    return lost;
+  }
+  const known = fromBodyParser(err);
+  if (known) return known;
+  log?.error({ err }, 'unhandled error');
+  return new AppError(500, 'INTERNAL', 'Internal server error', 'Something went wrong on our side.');
+}
+
+/** The central handler: every error a route passes on is answered as a problem (answerOf). */
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const lost = err instanceof AppError ? undefined : fromLostConnection(err);
-  const known = err instanceof AppError ? err : (lost ?? fromBodyParser(err));
-  const error = known ?? new AppError(500, 'INTERNAL', 'Internal server error', 'Something went wrong on our side.');
-  if (lost) req.log?.warn({ err }, 'a connection was refused or lost; answered 503');
-  if (!known) req.log?.error({ err }, 'unhandled error');
+  const error = answerOf(err, req.log);
   if (error.headers) res.set(error.headers);
   res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, req.originalUrl)));
 };

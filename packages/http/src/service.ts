@@ -1,6 +1,7 @@
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { leanRoutesOf, matchLean, serveLean } from './lean';
 import { createLogger, logAnswered } from './logging';
 import { createMetrics, type Metrics } from './metrics';
 import { notFoundHandler, problemHandler, requireAppToken } from './problem';
@@ -27,6 +28,8 @@ export interface ServiceDefinition {
 
 export interface BuiltService {
   app: Express;
+  /** What the HTTP server runs: the lean routes (lean.ts), and express for everything else. */
+  handler: RequestListener;
   logger: Logger;
   metrics: Metrics;
   document: OpenApiDocument;
@@ -37,19 +40,19 @@ const READINESS_TIMEOUT_MS = 2000;
 /** Probes and scrapes: metered, not logged. */
 const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** One `finish` listener per request records what its answer leaves behind: its duration metric and its log line. */
-function observeRequests(logger: Logger, metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
-    req.log = logger;
-    const began = performance.now();
-    const logged = !UNLOGGED.has(req.url);
-    res.on('finish', () => {
-      const ms = performance.now() - began;
-      metrics.answered(req.method, req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched', res.statusCode, ms / 1000);
-      if (logged) logAnswered(logger, req, res.statusCode, ms);
-    });
-    next();
-  };
+/**
+ * One `finish` listener per request records what its answer leaves behind: its duration metric (`route` as matched,
+ * read when it is answered) and its log line.
+ */
+function observe(logger: Logger, metrics: Metrics, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+  req.log = logger;
+  const began = performance.now();
+  const logged = !UNLOGGED.has(req.url ?? '');
+  res.on('finish', () => {
+    const ms = performance.now() - began;
+    metrics.answered(req.method ?? '', route(), res.statusCode, ms / 1000);
+    if (logged) logAnswered(logger, req, res.statusCode, ms);
+  });
 }
 
 /** The client's address: from X-Forwarded-For when the request came through trusted proxies, else the peer's. */
@@ -82,7 +85,10 @@ export function buildService(def: ServiceDefinition): BuiltService {
   // Only the pages the crowd refreshes carry an ETag (sendPage): hashing every answer, refusals included, for a tag no
   // client sends back cost more than the rest of a 401.
   app.set('etag', false);
-  app.use(observeRequests(logger, metrics));
+  app.use((req, res, next) => {
+    observe(logger, metrics, req, res, () => (req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched'));
+    next();
+  });
   // Dapr delivers events as application/cloudevents+json.
   app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
 
@@ -103,7 +109,15 @@ export function buildService(def: ServiceDefinition): BuiltService {
   for (const router of def.routers) app.use(router);
   app.use(notFoundHandler);
   app.use(problemHandler);
-  return { app, logger, metrics, document };
+
+  const lean = leanRoutesOf(def.routers);
+  const handler: RequestListener = (req, res) => {
+    const found = lean.length ? matchLean(lean, req) : undefined;
+    if (!found) return app(req, res);
+    observe(logger, metrics, req, res, () => found.route.route);
+    serveLean(found.route, found.params, req, res);
+  };
+  return { app, handler, logger, metrics, document };
 }
 
 export interface RunningService {
@@ -128,7 +142,7 @@ export async function listen(
   const server = await new Promise<Server>((resolve, reject) => {
     // A sale opens with thousands of connections in the same second: a short accept queue (Node's default is 511)
     // overflows while the process is busy, and the kernel then resets connections the clients think are open.
-    const s = built.app.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve(s)).on('error', reject);
+    const s = createServer(built.handler).listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve(s)).on('error', reject);
   });
   // Callers keep connections open (the edge's and the ingress's keep-alive pools, Dapr): the server must outlast their
   // idle timeout, or it closes a socket just as a request is sent on it and the caller sees ECONNRESET.
