@@ -76,8 +76,19 @@ function send(res: ServerResponse, { status, body, headers }: LeanAnswer): void 
   res.end(text);
 }
 
+/** A refusal the crowd meets thousands of times (no token, sold out) is one AppError: its body is written once. */
+const problemHeads = new WeakMap<AppError, string>();
+
+/** toProblem as JSON: the error's part kept per error, `instance` (the path) added per request. */
+function problemText(error: AppError, instance?: string): string {
+  if (error.errors || !instance) return JSON.stringify(toProblem(error, instance));
+  let head = problemHeads.get(error);
+  if (head === undefined) problemHeads.set(error, (head = JSON.stringify(toProblem(error)).slice(0, -1)));
+  return `${head},"instance":${JSON.stringify(instance)}}`;
+}
+
 function sendProblem(res: ServerResponse, error: AppError, instance?: string): void {
-  const text = JSON.stringify(toProblem(error, instance));
+  const text = problemText(error, instance);
   res.writeHead(error.status, { ...error.headers, 'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -15,6 +15,9 @@ function request(port: number, method: string, path: string, options: { body?: s
   });
 }
 
+/** One instance for every refusal, as the crowd's refusals are. */
+const TAKEN = new AppError(409, 'TAKEN', 'Taken', 'Someone has it.', undefined, { 'retry-after': '3' });
+
 describe('lean routes: the hot path served by Node’s HTTP server, the same answers as through express', () => {
   let running: RunningService;
   let metrics: ReturnType<typeof buildService>['metrics'];
@@ -29,7 +32,7 @@ describe('lean routes: the hot path served by Node’s HTTP server, the same ans
         responses: { 201: { description: 'held' }, 409: problemResponse('TAKEN') },
       }, async (req, { id }) => {
         seen.push({ id: id! });
-        if (id === 'taken') throw new AppError(409, 'TAKEN', 'Taken', 'Someone has it.', undefined, { 'retry-after': '3' });
+        if (id === 'taken') throw TAKEN;
         if (id === 'broken') throw new Error('a bug');
         return { status: 201, body: { id, by: req.headers['x-who'] ?? null } };
       })
@@ -55,7 +58,12 @@ describe('lean routes: the hot path served by Node’s HTTP server, the same ans
 
   it('when the handler refuses, then the answer is its problem with its headers; a bug is a 500 without internals', async () => {
     const taken = await request(running.port, 'POST', '/api/things/taken/holds');
-    expect(taken).toMatchObject({ status: 409, body: { code: 'TAKEN', detail: 'Someone has it.', instance: '/api/things/taken/holds' } });
+    expect(taken.body).toEqual({
+      type: 'https://flash-sale.dev/problems/taken', title: 'Taken', status: 409, code: 'TAKEN', detail: 'Someone has it.', instance: '/api/things/taken/holds',
+    });
+    expect(taken.status).toBe(409);
+    // The same refusal again, on another path: its own instance.
+    expect((await request(running.port, 'POST', '/api/things/taken/holds?again="1"')).body).toMatchObject({ code: 'TAKEN', instance: '/api/things/taken/holds?again="1"' });
     expect(taken.headers['retry-after']).toBe('3');
     expect(taken.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     const broken = await request(running.port, 'POST', '/api/things/broken/holds');
