@@ -24,10 +24,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     HOLD_QUEUE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(5000),
     /** An abandoned or expired hold counts against its buyer's per-sale limit for this long (no hold → abandon loops). */
     HOLD_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
-    /** Hold batches of one sale written at once per replica (more start only when attempts pile up). */
     /** Purchases that ended unpaid (failed, abandoned, expired) are deleted with their transitions this long after. */
     UNPAID_PURCHASE_RETENTION_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
-    HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
+    /**
+     * Hold batches of one sale written at once per replica (more start only when attempts pile up). One: on a busy
+     * machine a second and third batch beside it only split the same CPU into more, smaller round trips (capacity at
+     * 1,000/s, three pairs: p99 68–113 ms with 1 against 115–340 ms with 3).
+     */
+    HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(1),
     /** After a sale ends, refusals ask the database this long (a batch taken before the end may still be committing). */
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     ...paymentConfigShape,
