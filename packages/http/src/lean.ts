@@ -38,7 +38,7 @@ export function addLeanRoute(router: Router, method: string, path: string, handl
   const route = path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
   leanRoutes.set(router, [...(leanRoutes.get(router) ?? []), { method: method.toUpperCase(), route, pattern, names, handle }]);
   return (req, res, next) => {
-    handle(req, req.params).then((answer) => send(res, answer), next);
+    handle(req, req.params).then((answer) => send(res, answer)).catch(next);
   };
 }
 
@@ -64,10 +64,13 @@ export function matchLean(routes: LeanRoute[], req: IncomingMessage): { route: L
 export function serveLean(route: LeanRoute, params: Record<string, string>, req: IncomingMessage, res: ServerResponse): void {
   // Nothing is read from a body: let it flow past so the connection can carry the next request.
   req.resume();
-  route.handle(req, params).then(
-    (answer) => send(res, answer),
-    (err: unknown) => sendProblem(res, answerOf(err, req.log), req.url),
-  );
+  route.handle(req, params)
+    .then((answer) => send(res, answer))
+    .catch((err: unknown) => {
+      // An answer that could not be written (a body JSON cannot hold) is a bug like any other: a 500, not a crash.
+      if (res.headersSent) res.destroy();
+      else sendProblem(res, answerOf(err, req.log), req.url);
+    });
 }
 
 function send(res: ServerResponse, { status, body, headers }: LeanAnswer): void {
