@@ -1,5 +1,5 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
-import { ConcurrencyConflictError, type StateStore } from '@flash/dapr';
+import { ConcurrencyConflictError, type StateEntry, type StateStore } from '@flash/dapr';
 import { applyMutation, spread, type Mutation, type ShardEntry, type ShardValue } from './shard';
 
 /**
@@ -48,20 +48,25 @@ class ShardWriter {
     private readonly owner?: string,
   ) {}
 
-  submit(mutation: Mutation): Promise<{ value: number | boolean; generation: number }> {
+  /**
+   * Queues a mutation. `seen` is the shard as the caller has just read it: a writer with nothing queued starts its
+   * write from it at once instead of reading again (the read it saves is as fresh as its own would be).
+   */
+  submit(mutation: Mutation, seen?: StateEntry<ShardValue>): Promise<{ value: number | boolean; generation: number }> {
     return new Promise((resolve, reject) => {
       this.queue.push({ mutation, resolve, reject });
-      if (!this.draining) void this.drain();
+      if (!this.draining) void this.drain(seen);
     });
   }
 
-  private async drain(): Promise<void> {
+  private async drain(seen?: StateEntry<ShardValue>): Promise<void> {
     this.draining = true;
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
-          const { results, generation } = await this.write(batch.map((p) => p.mutation));
+          const { results, generation } = await this.write(batch.map((p) => p.mutation), seen);
+          seen = undefined;
           batch.forEach((p, i) => p.resolve({ value: results[i]!, generation }));
         } catch (err) {
           batch.forEach((p) => p.reject(err));
@@ -72,11 +77,11 @@ class ShardWriter {
     }
   }
 
-  private async write(mutations: Mutation[]): Promise<{ results: (number | boolean)[]; generation: number }> {
+  private async write(mutations: Mutation[], seen?: StateEntry<ShardValue>): Promise<{ results: (number | boolean)[]; generation: number }> {
     for (let attempt = 1; ; attempt++) {
-      // Always read before writing: Redis accepts any ETag on a missing key, so a cached value could resurrect a
-      // shard that Redis lost with stale units.
-      const current = await this.store.get(this.key);
+      // Always read before writing (or start from the caller's read of a moment ago): Redis accepts any ETag on a
+      // missing key, so a value kept from earlier could resurrect a shard that Redis lost with stale units.
+      const current = attempt === 1 && seen ? seen : await this.store.get(this.key);
       if (!current) throw new CounterMissingError(this.key);
       const next: ShardValue = { ...current.value, ops: { ...current.value.ops } };
       const now = Date.now();
@@ -139,15 +144,23 @@ export class ShardedCounter {
 
   /** Every shard, or CounterMissingError when any is missing or they are not all of one generation. */
   async read(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[] }> {
+    return this.readEntries(counterId);
+  }
+
+  /** read(), with each shard's ETag. */
+  private async readEntries(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[]; entries: StateEntry<ShardValue>[] }> {
     const found = await this.store.getMany(this.keys(counterId));
-    const shards = [...found.values()].map((entry) => entry?.value);
-    if (shards.some((s) => s === undefined)) throw new CounterMissingError(counterId);
-    const values = shards as ShardValue[];
+    const entries = [...found.values()];
+    if (entries.some((e) => e === undefined)) throw new CounterMissingError(counterId);
+    const values = entries.map((e) => e!.value);
     // Redis takes a write with any ETag on a missing key: a write that raced the loss of the keys can bring back a
     // shard of the generation before the rebuild. A torn counter is rebuilt like a lost one.
     if (values.some((v) => v.generation !== values[0]!.generation)) throw new CounterMissingError(counterId, 'has shards of different generations');
     values.forEach((value, shard) => this.observe(counterId, shard, value));
-    return { available: values.reduce((sum, s) => sum + s.available, 0), generation: values[0]!.generation, shards: values };
+    return {
+      available: values.reduce((sum, s) => sum + s.available, 0), generation: values[0]!.generation, shards: values,
+      entries: entries as StateEntry<ShardValue>[],
+    };
   }
 
   /**
@@ -166,16 +179,18 @@ export class ShardedCounter {
    * Returns the parts taken: none when the counter is empty.
    */
   async takeUpTo(counterId: string, opId: string, max: number): Promise<Part[]> {
-    const { shards } = await this.read(counterId);
+    const { shards, entries } = await this.readEntries(counterId);
     const start = randomInt(shards.length);
     const order = shards.map((_, i) => (start + i) % shards.length).filter((i) => shards[i]!.available > 0);
     order.sort((a, b) => Number(shards[b]!.available >= max) - Number(shards[a]!.available >= max));
     const parts: Part[] = [];
     let missing = max;
     try {
-      for (const shard of order) {
+      for (const [i, shard] of order.entries()) {
         const partId = `${opId}#${shard}`;
-        const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing });
+        // The first shard is written right after the read above: its write starts from that read.
+        const seen = i === 0 ? entries[shard] : undefined;
+        const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing }, seen);
         const taken = value as number;
         if (taken > 0) parts.push({ shard, opId: partId, units: taken, generation });
         missing -= taken;
