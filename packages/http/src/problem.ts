@@ -44,16 +44,20 @@ function fromBodyParser(err: unknown): AppError | undefined {
  */
 const LOST_CONNECTION = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_CONNECTION_KILLED', 'ER_SERVER_SHUTDOWN']);
 
-/** A lost connection, however wrapped (TypeORM's `driverError`, fetch's `cause`), is a 503 to retry, not a bug. */
-function fromLostConnection(err: unknown): AppError | undefined {
+/** The lost-connection code of an error, however wrapped (TypeORM's `driverError`, fetch's `cause`), if it has one. */
+export function lostConnectionCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
     const { code, driverError, cause } = e as { code?: unknown; driverError?: unknown; cause?: unknown };
-    if (typeof code === 'string' && LOST_CONNECTION.has(code)) {
-      return AppError.unavailable('A store this service needs could not be reached; retry the same request (with the same Idempotency-Key).');
-    }
+    if (typeof code === 'string' && LOST_CONNECTION.has(code)) return code;
     e = driverError ?? cause;
   }
   return undefined;
+}
+
+/** A lost connection is a 503 to retry, not a bug. */
+function fromLostConnection(err: unknown): AppError | undefined {
+  if (lostConnectionCode(err) === undefined) return undefined;
+  return AppError.unavailable('A store this service needs could not be reached; retry the same request (with the same Idempotency-Key).');
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

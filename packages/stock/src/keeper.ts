@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { AppError } from '@flash/http';
+import { AppError, lostConnectionCode } from '@flash/http';
 import { CounterMissingError, type Part, type ShardedCounter } from './sharded-counter';
 
 export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED' | 'RETURNED';
@@ -157,6 +157,11 @@ const alreadyReleased = (id: string, status: ReservationStatus) =>
   new AppError(409, 'RESERVATION_RELEASED', 'Reservation no longer held', `Reservation ${id} is ${status}.`);
 
 const baseOp = (partId: string) => partId.split('#')[0]!;
+
+/** A take whose commit's outcome was lost with its connection is settled once the ledger answers: tried this often. */
+const DECIDE_TRIES = 8;
+const DECIDE_FIRST_WAIT_MS = 250;
+const DECIDE_MAX_WAIT_MS = 5000;
 
 /**
  * Stock (a product's, a flash sale's): a sharded counter in the state store for speed, a MySQL ledger for truth. Units leave the counter
@@ -436,14 +441,37 @@ export class StockKeeper {
       for (const [partId, entry] of Object.entries(value.ops)) {
         if (this.counter.madeAt(entry) > before) continue;
         const op = baseOp(partId);
-        let fate = await this.ledger.fate(op);
-        if (!fate && entry.units < 0) fate = (await this.ledger.voidOp(stockId, op)) ? 'void' : await this.ledger.fate(op);
+        const fate = entry.units < 0 ? await this.decide(stockId, op) : await this.ledger.fate(op);
         if (!fate) continue;
         await this.counter.settle(stockId, [{ shard, opId: partId }], fate === 'void');
         settled++;
       }
     }
     return settled;
+  }
+
+  /**
+   * What became of a take whose request cannot tell: recorded, or void. With no movement yet it is voided now, and the
+   * unique op id makes that final: a commit still on its way can no longer land.
+   */
+  private async decide(stockId: string, op: string): Promise<'recorded' | 'void' | undefined> {
+    return (await this.ledger.fate(op)) ?? ((await this.ledger.voidOp(stockId, op)) ? 'void' : await this.ledger.fate(op));
+  }
+
+  /** Keeps or undoes a take's parts once the ledger answers again (a database restarting); the orphan job is the net. */
+  private async settleWhenDecided(stockId: string, op: string, parts: Part[]): Promise<void> {
+    for (let attempt = 0; attempt < DECIDE_TRIES; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(DECIDE_MAX_WAIT_MS, DECIDE_FIRST_WAIT_MS * 2 ** attempt)));
+      try {
+        const fate = await this.decide(stockId, op);
+        if (!fate) continue;
+        if (fate === 'recorded') this.changed(stockId);
+        await this.counter.settle(stockId, parts, fate === 'void');
+        return;
+      } catch {
+        // Not yet: try again.
+      }
+    }
   }
 
   private async recordTake(
@@ -455,7 +483,18 @@ export class StockKeeper {
     // Parts of different generations were taken across a rebuild: not recorded, like a take from an old counter.
     const generation = parts.every((p) => p.generation === parts[0]!.generation) ? parts[0]!.generation : -1;
     const outcome = await this.ledger.recordTake(movement, generation, reservations, alsoWrite).catch(async (err: unknown) => {
-      await this.counter.settle(movement.stockId, parts, true);
+      const code = lostConnectionCode(err);
+      if (code === undefined || code === 'ECONNREFUSED') {
+        // Nothing reached the database, or it rolled the transaction back: the units go back.
+        await this.counter.settle(movement.stockId, parts, true);
+        throw err;
+      }
+      // The connection died with the transaction, maybe after its commit: giving the units back blindly could sell
+      // them twice. The ledger decides, as it does for an orphan (now, or as soon as it answers again).
+      const fate = await this.decide(movement.stockId, movement.opId).catch(() => undefined);
+      if (fate === 'recorded') return 'recorded' as const;
+      if (fate === 'void') await this.counter.settle(movement.stockId, parts, true);
+      else void this.settleWhenDecided(movement.stockId, movement.opId, parts);
       throw err;
     });
     if (outcome === 'recorded') {
