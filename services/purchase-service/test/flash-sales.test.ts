@@ -312,6 +312,53 @@ describe('flash sales: exactly the stock, always', () => {
     expect(check.ledger).toEqual({ available: 10, held: 0, sold: 0 });
   });
 
+  it('when a batch loses its database connection at its commit, then the ledger decides: a commit that landed keeps its holds, one that did not gives the units back once', async () => {
+    const purchase = stack.service('purchase-service');
+    const db = purchase.service.dataSource;
+    /** A ledger whose connection dies at the commit: after it (the answer is lost) or before it (nothing is kept). */
+    class LosingLedger extends MySqlStockLedger {
+      constructor(private readonly committed: boolean) {
+        super(db, 'flash_sales');
+      }
+      override async recordTake(...args: Parameters<MySqlStockLedger['recordTake']>): ReturnType<MySqlStockLedger['recordTake']> {
+        if (this.committed) await super.recordTake(...args);
+        throw Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' });
+      }
+    }
+    const keeper = (committed: boolean) => new StockKeeper(
+      new ShardedCounter(purchase.service.dapr.state<ShardValue>(STATESTORE), { shards: readConfig(purchase.env).STOCK_SHARDS, prefix: 'flash', replica: 'purchase-service-elsewhere' }),
+      new LosingLedger(committed), { what: 'Flash sale', defaultHoldSeconds: 300, orphanAfterMs: 600_000, total: async () => 2 },
+    );
+    const holds = (saleId: string) => Array.from({ length: 2 }, (): Purchase => {
+      const now = new Date();
+      return {
+        id: randomUUID(), saleId, buyerId: randomUUID(), idempotencyKey: randomUUID(), status: 'HELD', price: 129_000, orderId: null,
+        limitSlot: 0, holdExpiresAt: new Date(now.getTime() + 300_000), createdAt: now, updatedAt: now,
+      };
+    });
+    const reserve = (saleId: string, committed: boolean, held: Purchase[]) => keeper(committed).reserveBatch(
+      saleId, held.map((p) => ({ reservationId: p.id, holdSeconds: 360 })), (tx) => new PurchaseRepository(db, 2).insertHeld(tx, held, []),
+    );
+
+    // Committed, the answer lost: the holds stand, the units stay sold to them (giving them back would sell them twice).
+    const landed = await sale(2);
+    const kept = holds(landed.id);
+    expect(await reserve(landed.id, true, kept)).toEqual(kept.map((p) => p.id));
+    expect((await expectInvariant(landed.id)).ledger).toEqual({ available: 0, held: 2, sold: 0 });
+    expect((await buy(landed.id, await mint())).body.code).toBe('SOLD_OUT');
+
+    // Not committed: the batch fails, and its units are for sale again, once.
+    const lost = await sale(2);
+    await expect(reserve(lost.id, false, holds(lost.id))).rejects.toThrow('Connection lost');
+    expect((await expectInvariant(lost.id)).ledger).toEqual({ available: 2, held: 0, sold: 0 });
+    let again = await buy(lost.id, await mint());
+    for (let i = 0; again.status !== 201 && i < 20; i++) {
+      await sleep(100); // this replica's snapshot of the sale is re-read every SALE_SNAPSHOT_MS (250)
+      again = await buy(lost.id, await mint());
+    }
+    expect(again.status).toBe(201);
+  });
+
   it('when another replica\'s hold commits long after the sale emptied, then a retry with its key gets that purchase, not SOLD_OUT', async () => {
     const { id } = await sale(1);
     const purchase = stack.service('purchase-service');
