@@ -66,8 +66,3 @@ export class Payments {
 function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-/** Exponential backoff for retried provider calls: base, 2×base, 4×base … at most `maxMs`. */
-export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
-}

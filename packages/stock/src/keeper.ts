@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { AppError, lostConnectionCode } from '@flash/http';
+import { retryDelayMs } from '@flash/runtime';
 import { CounterMissingError, type Part, type ShardedCounter } from './sharded-counter';
 
 export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED' | 'RETURNED';
@@ -162,6 +163,7 @@ const baseOp = (partId: string) => partId.split('#')[0]!;
 const DECIDE_TRIES = 8;
 const DECIDE_FIRST_WAIT_MS = 250;
 const DECIDE_MAX_WAIT_MS = 5000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Stock (a product's, a flash sale's): a sharded counter in the state store for speed, a MySQL ledger for truth. Units leave the counter
@@ -460,8 +462,8 @@ export class StockKeeper {
 
   /** Keeps or undoes a take's parts once the ledger answers again (a database restarting); the orphan job is the net. */
   private async settleWhenDecided(stockId: string, op: string, parts: Part[]): Promise<void> {
-    for (let attempt = 0; attempt < DECIDE_TRIES; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(DECIDE_MAX_WAIT_MS, DECIDE_FIRST_WAIT_MS * 2 ** attempt)));
+    for (let attempt = 1; attempt <= DECIDE_TRIES; attempt++) {
+      await sleep(retryDelayMs(attempt, DECIDE_FIRST_WAIT_MS, DECIDE_MAX_WAIT_MS));
       try {
         const fate = await this.decide(stockId, op);
         if (!fate) continue;

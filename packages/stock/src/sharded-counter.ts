@@ -142,13 +142,11 @@ export class ShardedCounter {
     return Array.from({ length: this.options.shards }, (_, i) => `${this.options.prefix}-${counterId}-${i}`);
   }
 
-  /** Every shard, or CounterMissingError when any is missing or they are not all of one generation. */
-  async read(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[] }> {
-    return this.readEntries(counterId);
-  }
-
-  /** read(), with each shard's ETag. */
-  private async readEntries(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[]; entries: StateEntry<ShardValue>[] }> {
+  /**
+   * Every shard (with its ETag in `entries`), or CounterMissingError when any is missing or they are not all of one
+   * generation.
+   */
+  async read(counterId: string): Promise<{ available: number; generation: number; shards: ShardValue[]; entries: StateEntry<ShardValue>[] }> {
     const found = await this.store.getMany(this.keys(counterId));
     const entries = [...found.values()];
     if (entries.some((e) => e === undefined)) throw new CounterMissingError(counterId);
@@ -179,7 +177,7 @@ export class ShardedCounter {
    * Returns the parts taken: none when the counter is empty.
    */
   async takeUpTo(counterId: string, opId: string, max: number): Promise<Part[]> {
-    const { shards, entries } = await this.readEntries(counterId);
+    const { shards, entries } = await this.read(counterId);
     const start = randomInt(shards.length);
     const order = shards.map((_, i) => (start + i) % shards.length).filter((i) => shards[i]!.available > 0);
     order.sort((a, b) => Number(shards[b]!.available >= max) - Number(shards[a]!.available >= max));

@@ -1,5 +1,6 @@
 import type { RefundRequested } from '@flash/events';
-import { retryDelayMs, type Payments } from '@flash/payments';
+import type { Payments } from '@flash/payments';
+import { retryDelayMs } from '@flash/runtime';
 import type { Clock } from './clock';
 import { moneyInvariant, type MoneyInvariant, type MoneyScope } from './payment';
 import type { PaymentStore } from './ports';
