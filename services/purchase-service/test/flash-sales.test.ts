@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STATESTORE } from '@flash/runtime';
+import { paymentsFrom, TEST_TOKENS } from '@flash/payments';
 import { apiCall, signalGroup, waitUntil, type ApiRequest } from '@flash/stack';
 import { MySqlStockLedger, ShardedCounter, StockKeeper, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
@@ -183,6 +184,35 @@ describe('flash sales: exactly the stock, always', () => {
     const orders = await ordersOfSale();
     expect(orders).toHaveLength(paid.length);
     expect(new Set(orders.map((o: { order_id: string }) => o.order_id))).toEqual(new Set(paid.map((p) => p.body.orderId)));
+  });
+
+  it('when a charge lands but its payment is never recorded (the payer died in between), then the money comes back when the buyer abandons or the hold runs out', async () => {
+    const { id } = await sale(3, { holdSeconds: 1 });
+    const buyers = await Promise.all([mint(), mint(), mint()]);
+    const holds = await Promise.all(buyers.map((token) => buy(id, token)));
+    expect(holds.map((h) => h.status)).toEqual([201, 201, 201]);
+    const [abandoning, walkingAway, unpaid] = holds.map((h) => h.body.purchaseId as string);
+    // What a payment does first, under the purchase id as the charge's key, without what it does next (its process was
+    // killed in between, and its buyer saw no answer).
+    const purchase = stack.service('purchase-service');
+    const payments = paymentsFrom(readConfig(purchase.env), purchase.service.dapr);
+    for (const key of [abandoning!, walkingAway!]) {
+      expect(await payments.charge({ key, amount: 129_000, customerId: 'a buyer', token: TEST_TOKENS.approve })).toMatchObject({ status: 'APPROVED' });
+    }
+
+    expect((await api(`/api/purchases/${abandoning}`, { method: 'DELETE', token: buyers[0] })).body.status).toBe('ABANDONED');
+    await waitUntil('the other holds have run out', async () =>
+      (await api(`/api/admin/flash-sales/${id}/invariant`, { token: adminToken })).body.purchases.expired === 2, 10_000, 100);
+    // Each charge is refunded in full, once; the hold that was never charged is neither charged nor refunded.
+    const book = async () => payments.statements([abandoning!, walkingAway!, unpaid!]);
+    await waitUntil('both charges refunded', async () => [...(await book()).values()].every((s) => s.refunded === s.charged), 10_000, 100);
+    expect(Object.fromEntries(await book())).toEqual({
+      [abandoning!]: { charged: 129_000, refunded: 129_000 },
+      [walkingAway!]: { charged: 129_000, refunded: 129_000 },
+      [unpaid!]: { charged: 0, refunded: 0 },
+    });
+    expect((await api(`/api/admin/payments/invariant?saleId=${id}`, { token: adminToken })).body).toMatchObject({ consistent: true, standing: 0 });
+    expect((await expectInvariant(id)).ledger).toEqual({ available: 3, held: 0, sold: 0 });
   });
 
   it('when the provider loses the answers of many charges, then other payments are answered meanwhile, and a retry during a lost answer pays once', async () => {

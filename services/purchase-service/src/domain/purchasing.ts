@@ -97,13 +97,15 @@ export class Purchasing {
   /** The shopper walks away from a held purchase: the unit goes back. */
   async abandon(purchaseId: string, buyerId: string): Promise<Purchase> {
     const seen = await this.owned(purchaseId, buyerId);
+    const charged = seen.status === 'HELD' ? await this.chargesOf([seen]) : () => undefined;
     const locked = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
       if (p.status === 'ABANDONED') return { result: 'done' as const };
       if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
-      return { result: 'done' as const, to: 'ABANDONED' as const, reason: 'abandoned by the buyer' };
+      return { result: 'done' as const, to: 'ABANDONED' as const, reason: 'abandoned by the buyer', event: charged(p) };
     });
     // The unit goes back after the commit (again on a retry: a crash in between must not strand it).
     if (locked) await this.returnUnit(locked.purchase);
+    if (locked && charged(seen)) this.announce();
     return locked?.purchase ?? seen;
   }
 
@@ -116,16 +118,19 @@ export class Purchasing {
     const next = await this.purchases.nextHoldExpiry();
     if (!next || next.getTime() > now.getTime()) return { expired: 0, ...(next ? { dueInMs: next.getTime() - now.getTime() } : {}) };
     let expired = 0;
-    for (const held of await this.purchases.heldUntil(now, EXPIRY_BATCH)) {
+    const due = await this.purchases.heldUntil(now, EXPIRY_BATCH);
+    const charged = await this.chargesOf(due);
+    for (const held of due) {
       const locked = await this.purchases.withPurchaseLock(held.id, async (p) => {
         if (p.status !== 'HELD' || p.holdExpiresAt.getTime() > now.getTime()) return { result: false };
-        return { result: true, to: 'EXPIRED' as const, reason: 'hold ran out' };
+        return { result: true, to: 'EXPIRED' as const, reason: 'hold ran out', event: charged(p) };
       });
       if (locked?.result) {
         await this.returnUnit(held);
         expired++;
       }
     }
+    if (expired) this.announce();
     // The next run finds when the next hold runs out (or more that are due already).
     return { expired, dueInMs: 0 };
   }
@@ -179,6 +184,24 @@ export class Purchasing {
       if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') throw err;
     }
     this.board.unitReturned(purchase.saleId);
+  }
+
+  /**
+   * The refund each of these held purchases needs when it ends unpaid: one whose charge landed while its payment was
+   * never recorded (the paying process died between the two, or its database connection did, and the buyer walked away
+   * from the lost answer) must not keep the money. The provider's book tells, for all of them in one read; when it
+   * cannot be read, each gets a void (order-service's refund gives back what landed and bars a charge still coming).
+   * A payment still running in a live process finds the purchase ended and refunds on its own (pay); both ask under
+   * the same refund key, or order-service keeps the first.
+   */
+  private async chargesOf(purchases: Purchase[]): Promise<(p: Purchase) => ReturnType<typeof refundOf> | undefined> {
+    if (!purchases.length) return () => undefined;
+    const statements = await this.payments.statements(purchases.map((p) => p.id)).catch(() => undefined);
+    if (!statements) return (p) => refundOf(p, 'void', 'ended unpaid; its charge could not be looked up');
+    return (p) => {
+      const statement = statements.get(p.id);
+      return statement && statement.charged > statement.refunded ? refundOf(p, 'expired', 'ended unpaid with a charge that never became a payment') : undefined;
+    };
   }
 
   private async owned(purchaseId: string, buyerId: string): Promise<Purchase> {
