@@ -36,8 +36,8 @@ export const OUTBOX_TABLE = `CREATE TABLE outbox (
 ) ${TABLE_OPTIONS}`;
 
 /** Writes an event in the same transaction as the change it announces. */
-export async function addToOutbox(tx: EntityManager, topic: string, data: Record<string, unknown>): Promise<void> {
-  await insertRows(tx, OutboxEntity, [{ topic, payload: JSON.stringify(data) }]);
+export async function addToOutbox(tx: EntityManager, events: { topic: string; data: Record<string, unknown> }[]): Promise<void> {
+  await insertRows(tx, OutboxEntity, events.map(({ topic, data }) => ({ topic, payload: JSON.stringify(data) })));
 }
 
 /** Rows one relay run publishes at most; a full batch is followed by another run at once. */

@@ -48,10 +48,10 @@ export interface StockLedger {
     alsoWrite?: (tx: EntityManager) => Promise<void>,
   ): Promise<'recorded' | 'duplicate' | 'stale'>;
   /**
-   * RESERVED → COMMITTED with its movement; any other state is returned as it is. In `tx` when given (the caller's
-   * own rows commit with it), else in a transaction of its own.
+   * RESERVED → COMMITTED with their movements; any other state is returned as it is, a missing reservation not at all.
+   * In `tx` when given (the caller's own rows commit with it), else in a transaction of its own.
    */
-  commit(reservationId: string, tx?: EntityManager): Promise<ReservationStatus | undefined>;
+  commit(reservationIds: string[], tx?: EntityManager): Promise<Map<string, ReservationStatus>>;
   /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
   release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
   /** COMMITTED → RETURNED with a movement taking the units out of sold and giving them back; returns the status now. */
@@ -238,9 +238,17 @@ export class StockKeeper {
 
   /** Sells a held reservation's units in the caller's transaction `tx`: they are sold if and when it commits. */
   async commitIn(tx: EntityManager | undefined, reservationId: string): Promise<void> {
-    const status = await this.ledger.commit(reservationId, tx);
+    const status = (await this.commitManyIn(tx, [reservationId])).get(reservationId);
     if (!status) throw AppError.notFound(`Reservation ${reservationId}`);
     if (status !== 'COMMITTED') throw alreadyReleased(reservationId, status);
+  }
+
+  /**
+   * Sells held reservations in the caller's transaction `tx` (a batch of payments): each one's status after it,
+   * COMMITTED for those sold (now or before), missing for a reservation that does not exist.
+   */
+  commitManyIn(tx: EntityManager | undefined, reservationIds: string[]): Promise<Map<string, ReservationStatus>> {
+    return reservationIds.length ? this.ledger.commit(reservationIds, tx) : Promise.resolve(new Map());
   }
 
   /** Gives a held reservation's units back, exactly once however often it is called. */

@@ -44,20 +44,23 @@ export class MySqlStockLedger implements StockLedger {
     }
   }
 
-  async commit(reservationId: string, within?: EntityManager): Promise<ReservationStatus | undefined> {
-    // Plain SQL: this runs inside every payment, where TypeORM's per-statement cost showed (see purchase-service's
-    // PurchaseRepository).
-    const commit = async (tx: EntityManager): Promise<ReservationStatus | undefined> => {
-      const [found] = (await tx.query('SELECT stock_id, quantity, status FROM stock_reservations WHERE id = ? FOR UPDATE', [reservationId])) as {
-        stock_id: string; quantity: number; status: ReservationStatus;
-      }[];
-      if (!found || found.status !== 'RESERVED') return found?.status;
-      await tx.query("UPDATE stock_reservations SET status = 'COMMITTED' WHERE id = ?", [reservationId]);
-      await insertRows(tx, MovementEntity, [{
-        stockId: found.stock_id, opId: `c:${reservationId}`, kind: 'commit', availableDelta: 0, soldDelta: found.quantity,
-        reservationId, appliedAt: new Date(),
-      }]);
-      return 'COMMITTED';
+  async commit(reservationIds: string[], within?: EntityManager): Promise<Map<string, ReservationStatus>> {
+    // Plain SQL: this runs inside every payment batch, where TypeORM's per-statement cost showed (see purchase-service's
+    // PurchaseRepository). Rows locked in id order, as every batch takes them.
+    const commit = async (tx: EntityManager): Promise<Map<string, ReservationStatus>> => {
+      const found = (await tx.query(
+        `SELECT id, stock_id, quantity, status FROM stock_reservations WHERE id IN (${reservationIds.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`,
+        reservationIds,
+      )) as { id: string; stock_id: string; quantity: number; status: ReservationStatus }[];
+      const selling = found.filter((r) => r.status === 'RESERVED');
+      if (selling.length) {
+        await tx.query(`UPDATE stock_reservations SET status = 'COMMITTED' WHERE id IN (${selling.map(() => '?').join(', ')})`, selling.map((r) => r.id));
+        const appliedAt = new Date();
+        await insertRows(tx, MovementEntity, selling.map((r) => ({
+          stockId: r.stock_id, opId: `c:${r.id}`, kind: 'commit' as const, availableDelta: 0, soldDelta: r.quantity, reservationId: r.id, appliedAt,
+        })));
+      }
+      return new Map(found.map((r) => [r.id, r.status === 'RESERVED' ? 'COMMITTED' : r.status]));
     };
     return within ? commit(within) : this.db.transaction(commit);
   }

@@ -29,9 +29,10 @@ export class OrderRepository implements OrderStore {
         await tx.getRepository(OrderEntity).insert(order);
         await insertRows(tx, OrderItemEntity, items.map((item) => ({ ...item, orderId: order.id, restockedAt: null })));
         await insertRows(tx, OrderTransitionEntity, [{ orderId: order.id, fromStatus: null, toStatus: order.status, at: order.placedAt }]);
-        await addToOutbox(tx, ORDER_STATUS_TOPIC, {
-          orderId: order.id, userId: order.userId, from: null, to: order.status, at: order.placedAt.toISOString(),
-        });
+        await addToOutbox(tx, [{
+          topic: ORDER_STATUS_TOPIC,
+          data: { orderId: order.id, userId: order.userId, from: null, to: order.status, at: order.placedAt.toISOString() },
+        }]);
       });
       return true;
     } catch (err) {
@@ -62,7 +63,7 @@ export class OrderRepository implements OrderStore {
         ...(made.to === 'RETURN_REQUESTED' ? { returnRequestedAt: made.at } : {}),
       });
       await insertRows(tx, OrderTransitionEntity, [{ orderId: id, fromStatus: order.status, toStatus: made.to, at: made.at }]);
-      await addToOutbox(tx, ORDER_STATUS_TOPIC, { orderId: id, userId: order.userId, from: order.status, to: made.to, at: made.at.toISOString() });
+      await addToOutbox(tx, [{ topic: ORDER_STATUS_TOPIC, data: { orderId: id, userId: order.userId, from: order.status, to: made.to, at: made.at.toISOString() } }]);
       if (made.refund) await requestRefundIn(tx, id, made.refund, made.at);
       if (RESTOCKING.includes(made.to)) await tx.query('UPDATE orders SET restock_due_at = ? WHERE id = ?', [made.at, id]);
       return made;

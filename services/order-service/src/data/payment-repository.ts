@@ -17,10 +17,13 @@ export async function requestRefundIn(tx: EntityManager, paymentId: string, refu
   const payment = await payments.findOne({ where: { id: paymentId }, lock: { mode: 'pessimistic_write' } });
   if (!payment || !mayRefund(payment)) return false;
   await payments.update({ id: paymentId }, pendingRefund(payment.amount, refund, at));
-  await addToOutbox(tx, REFUND_REQUESTED_TOPIC, {
-    paymentId, refundKey: refund.key, userId: payment.userId, saleId: payment.saleId, amount: payment.amount,
-    charge: payment.status, reason: refund.reason,
-  } satisfies RefundRequested);
+  await addToOutbox(tx, [{
+    topic: REFUND_REQUESTED_TOPIC,
+    data: {
+      paymentId, refundKey: refund.key, userId: payment.userId, saleId: payment.saleId, amount: payment.amount,
+      charge: payment.status, reason: refund.reason,
+    } satisfies RefundRequested,
+  }]);
   return true;
 }
 

@@ -1,7 +1,7 @@
 import { Semaphore } from 'async-mutex';
 import { In, LessThanOrEqual, MoreThanOrEqual, type DataSource, type EntityManager } from 'typeorm';
 import { attemptKey, COUNTS_AGAINST_LIMIT, KEEPS_SLOT_FOR_COOLDOWN, PURGED_AFTER_RETENTION, type Purchase, type PurchaseStatus } from '../domain/flash-sale';
-import type { OutboxEvent, PurchaseStore } from '../domain/ports';
+import type { OutboxEvent, PurchaseChange, PurchaseStore } from '../domain/ports';
 import { addToOutbox, insertRows } from '@flash/runtime';
 import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './entities';
 
@@ -69,28 +69,53 @@ export class PurchaseRepository implements PurchaseStore {
     return this.db.getRepository(PurchaseEntity).find({ where: { saleId, updatedAt: MoreThanOrEqual(since) }, order: { updatedAt: 'ASC' } });
   }
 
-  async withPurchaseLock<T>(
-    id: string,
-    change: (purchase: Purchase, tx: EntityManager) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
-  ): Promise<{ result: T; purchase: Purchase } | undefined> {
+  async withPurchaseLock<T>(id: string, change: (purchase: Purchase, tx: EntityManager) => Promise<PurchaseChange<T>>): Promise<{ result: T; purchase: Purchase } | undefined> {
+    const changed = await this.withPurchaseLocks([id], async ([purchase], tx) => new Map([[id, await change(purchase!, tx)]]));
+    return changed.get(id);
+  }
+
+  async withPurchaseLocks<T>(
+    ids: string[],
+    change: (purchases: Purchase[], tx: EntityManager) => Promise<Map<string, PurchaseChange<T>>>,
+  ): Promise<Map<string, { result: T; purchase: Purchase }>> {
     return this.lockingTransactions.runExclusive(() => this.db.transaction(async (tx) => {
-      const [row] = (await tx.query(`SELECT ${PURCHASE_COLUMNS} FROM purchases WHERE id = ? FOR UPDATE`, [id])) as PurchaseRow[];
-      if (!row) return undefined;
-      const purchase = purchaseOf(row);
-      const { result, to, reason, orderId, event } = await change(purchase, tx);
-      let now = purchase;
-      if (to && to !== purchase.status) {
-        const at = new Date();
-        const freesSlot = !COUNTS_AGAINST_LIMIT.includes(to) && !KEEPS_SLOT_FOR_COOLDOWN.includes(to);
-        await tx.query(
-          `UPDATE purchases SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${orderId ? ', order_id = ?' : ''} WHERE id = ?`,
-          [to, at, ...(orderId ? [orderId] : []), id],
-        );
-        await insertRows(tx, PurchaseTransitionEntity, [{ purchaseId: id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at }]);
-        now = { ...purchase, status: to, updatedAt: at, ...(freesSlot ? { limitSlot: null } : {}), ...(orderId ? { orderId } : {}) };
+      // In id order, as every locking transaction takes them: two batches sharing purchases wait, never deadlock.
+      const rows = (await tx.query(
+        `SELECT ${PURCHASE_COLUMNS} FROM purchases WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`, ids,
+      )) as PurchaseRow[];
+      const found = rows.map(purchaseOf);
+      const changes = found.length ? await change(found, tx) : new Map<string, PurchaseChange<T>>();
+      const at = new Date();
+      const done = new Map<string, { result: T; purchase: Purchase }>();
+      /** Purchases moving to the same status (freeing their limit slot or not) are updated by one statement. */
+      const moving = new Map<string, { to: PurchaseStatus; freesSlot: boolean; ids: string[]; orders: [string, string][] }>();
+      const transitions: { purchaseId: string; fromStatus: PurchaseStatus; toStatus: PurchaseStatus; reason: string; at: Date }[] = [];
+      const events: OutboxEvent[] = [];
+      for (const purchase of found) {
+        const { result, to, reason, orderId, event } = changes.get(purchase.id)!;
+        let now = purchase;
+        if (to && to !== purchase.status) {
+          const freesSlot = !COUNTS_AGAINST_LIMIT.includes(to) && !KEEPS_SLOT_FOR_COOLDOWN.includes(to);
+          const group = `${to}/${freesSlot}`;
+          if (!moving.has(group)) moving.set(group, { to, freesSlot, ids: [], orders: [] });
+          moving.get(group)!.ids.push(purchase.id);
+          if (orderId) moving.get(group)!.orders.push([purchase.id, orderId]);
+          transitions.push({ purchaseId: purchase.id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at });
+          now = { ...purchase, status: to, updatedAt: at, ...(freesSlot ? { limitSlot: null } : {}), ...(orderId ? { orderId } : {}) };
+        }
+        if (event) events.push(event);
+        done.set(purchase.id, { result, purchase: now });
       }
-      if (event) await addToOutbox(tx, event.topic, event.data);
-      return { result, purchase: now };
+      for (const { to, freesSlot, ids: moved, orders } of moving.values()) {
+        const orderIds = orders.length ? `, order_id = CASE id ${orders.map(() => 'WHEN ? THEN ?').join(' ')} ELSE order_id END` : '';
+        await tx.query(
+          `UPDATE purchases SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${orderIds} WHERE id IN (${moved.map(() => '?').join(', ')})`,
+          [to, at, ...orders.flat(), ...moved],
+        );
+      }
+      await insertRows(tx, PurchaseTransitionEntity, transitions);
+      await addToOutbox(tx, events);
+      return done;
     }));
   }
 

@@ -29,10 +29,15 @@ export interface PurchaseStore {
    * purchase and may return a transition to record, and an event to announce. Resolves its result with the purchase
    * as it now is; undefined when there is no such purchase.
    */
-  withPurchaseLock<T>(
-    id: string,
-    change: (purchase: Purchase, tx: EntityManager) => Promise<{ result: T; to?: PurchaseStatus; reason?: string; orderId?: string; event?: OutboxEvent }>,
-  ): Promise<{ result: T; purchase: Purchase } | undefined>;
+  withPurchaseLock<T>(id: string, change: (purchase: Purchase, tx: EntityManager) => Promise<PurchaseChange<T>>): Promise<{ result: T; purchase: Purchase } | undefined>;
+  /**
+   * withPurchaseLock for several purchases in one transaction (group commit): `change` sees those that exist and
+   * returns a change for each of them. Resolves each one's result and purchase as it now is, by id.
+   */
+  withPurchaseLocks<T>(
+    ids: string[],
+    change: (purchases: Purchase[], tx: EntityManager) => Promise<Map<string, PurchaseChange<T>>>,
+  ): Promise<Map<string, { result: T; purchase: Purchase }>>;
   heldUntil(now: Date, limit: number): Promise<Purchase[]>;
   /** When the next held purchase runs out, if any is held. */
   nextHoldExpiry(): Promise<Date | undefined>;
@@ -42,6 +47,15 @@ export interface PurchaseStore {
   oldestUnpaid(): Promise<Date | undefined>;
   ofBuyer(buyerId: string): Promise<(Purchase & { productName: string; productId: string })[]>;
   counts(saleId: string): Promise<Record<PurchaseStatus, number>>;
+}
+
+/** What a change under a purchase's lock makes of it: its result, and a transition and an event to record, if any. */
+export interface PurchaseChange<T> {
+  result: T;
+  to?: PurchaseStatus;
+  reason?: string;
+  orderId?: string;
+  event?: OutboxEvent;
 }
 
 export interface OutboxEvent {

@@ -1,16 +1,32 @@
 import { PURCHASE_PAID_TOPIC, REFUND_REQUESTED_TOPIC, type PurchasePaid, type RefundRequested } from '@flash/events';
 import { AppError } from '@flash/http';
-import { PaymentErrors, type Payments } from '@flash/payments';
+import { PaymentErrors, type ChargeOutcome, type Payments } from '@flash/payments';
+import { GroupCommit } from '@flash/runtime';
 import type { StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
 import type { FlashSales } from './flash-sales';
 import type { Purchase } from './flash-sale';
-import type { PurchaseStore } from './ports';
+import type { PurchaseChange, PurchaseStore } from './ports';
 import type { HoldBatches } from './hold-batches';
 import type { SaleBoard } from './sale-board';
 
 /** Holds one expiry run handles at most. */
 const EXPIRY_BATCH = 500;
+/** Payments settled in one transaction at most. */
+const SETTLE_BATCH = 100;
+
+type PaymentResult = 'paid' | 'ended' | 'not held' | 'expired' | 'failed' | 'timed out';
+interface Settling {
+  purchaseId: string;
+  /** The charge's outcome; none when the hold had run out before the buyer paid. */
+  charge?: ChargeOutcome;
+}
+/** A charge that sells its purchase's unit (decided once the reservations are committed). */
+const SELLS = Symbol('sells');
+const TELLING = ['APPROVED', 'DECLINED', 'TIMED_OUT'];
+/** Of two outcomes of one charge key, the one that knows more: the provider's answer over a lost one. */
+const mostTelling = (a: ChargeOutcome | undefined, b: ChargeOutcome | undefined) =>
+  !a || (b && TELLING.indexOf(b.status) < TELLING.indexOf(a.status)) ? b : a;
 
 /** A shopper's purchase: attempt (hold one unit), pay, abandon; holds that run out are expired. */
 export class Purchasing {
@@ -26,6 +42,9 @@ export class Purchasing {
     /** Wakes the hold expiry: a hold made now runs out in so many ms. */
     private readonly holdsDue: (delayMs: number) => void = () => undefined,
   ) {}
+
+  /** Payments whose charges have their outcome, waiting to be applied (group commit; see settle). */
+  private readonly settlements = new GroupCommit<Settling, { result: PaymentResult; purchase: Purchase } | undefined>((batch) => this.settle(batch), SETTLE_BATCH);
 
   /**
    * Holds one unit for the buyer; the same Idempotency-Key always answers with the same purchase. A sale that is not
@@ -52,7 +71,8 @@ export class Purchasing {
    * Pays a held purchase; exactly one unit is sold, or the unit goes back (and money that landed comes back). The
    * charge is made outside the purchase's lock: a provider that does not answer for PAYMENT_TIMEOUT_MS must not hold a
    * row lock and a database connection meanwhile, or every other payment queues behind it. Its outcome is applied under
-   * the lock to whatever the purchase has become by then (paid by a retry, expired, abandoned).
+   * the lock to whatever the purchase has become by then (paid by a retry, expired, abandoned), together with the
+   * outcomes of the other payments that came meanwhile (settle: one transaction for all of them).
    */
   async pay(purchaseId: string, buyerId: string, paymentToken?: string, now = new Date()): Promise<Purchase> {
     const seen = await this.owned(purchaseId, buyerId);
@@ -60,29 +80,7 @@ export class Purchasing {
     const charge = seen.status === 'HELD' && seen.holdExpiresAt.getTime() > now.getTime()
       ? await this.payments.charge({ key: seen.id, amount: seen.price, customerId: seen.buyerId, token: paymentToken })
       : undefined;
-    const locked = await this.purchases.withPurchaseLock(purchaseId, async (p, tx) => {
-      if (p.status === 'PAID') return { result: 'paid' as const };
-      if (p.status !== 'HELD') {
-        // Charged while the purchase ended another way (expired, abandoned, failed): what may have landed goes back.
-        const event = charge && charge.status !== 'DECLINED' ? refundOf(p, charge.status === 'TIMED_OUT' ? 'void' : 'expired', 'purchase ended while charged') : undefined;
-        return { result: p.status === 'EXPIRED' ? 'ended' as const : 'not held' as const, event };
-      }
-      // Not charged: the hold had run out when the buyer asked.
-      if (!charge) return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'hold ran out' };
-      if (charge.status === 'DECLINED') return { result: 'failed' as const, to: 'PAYMENT_FAILED' as const, reason: charge.reason };
-      if (charge.status === 'TIMED_OUT') {
-        return { result: 'timed out' as const, to: 'PAYMENT_FAILED' as const, reason: 'payment timed out', event: refundOf(p, 'void', 'charge timed out') };
-      }
-      try {
-        // Sold in this transaction: the unit and the purchase become PAID together.
-        await this.stock.commitIn(tx, p.id);
-      } catch (err) {
-        // The stock hold ran out first (only if the purchase expiry fell far behind): give the money back.
-        if (!(err instanceof AppError) || err.code !== 'RESERVATION_RELEASED') throw err;
-        return { result: 'expired' as const, to: 'EXPIRED' as const, reason: 'stock hold ran out', event: refundOf(p, 'expired', 'stock hold ran out') };
-      }
-      return { result: 'paid' as const, ...this.paid(p, (await this.sales.sale(p.saleId)).productId, charge.reference) };
-    });
+    const locked = await this.settlements.submit({ purchaseId, charge });
     const outcome = locked?.result;
     const purchase = locked?.purchase ?? seen;
     if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') await this.returnUnit(purchase);
@@ -92,6 +90,54 @@ export class Purchasing {
     if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit went back to the sale');
     if (outcome === 'not held') throw SaleErrors.notHeld(purchase.status);
     return purchase;
+  }
+
+  /**
+   * Applies charges' outcomes, each under its purchase's lock, in one transaction: the purchases change, the units of
+   * the paid ones are sold and their PAID events written, all or nothing. Each payment's result and purchase, in order
+   * (undefined: no such purchase).
+   */
+  private async settle(payments: Settling[]): Promise<({ result: PaymentResult; purchase: Purchase } | undefined)[]> {
+    const charges = new Map<string, ChargeOutcome | undefined>();
+    // The same purchase twice in a batch (a retry beside its first try): the most telling outcome decides for both.
+    for (const { purchaseId, charge } of payments) charges.set(purchaseId, mostTelling(charges.get(purchaseId), charge));
+    const settled = await this.purchases.withPurchaseLocks([...charges.keys()], async (found, tx) => {
+      const changes = new Map<string, PurchaseChange<PaymentResult> | typeof SELLS>(found.map((p) => [p.id, this.chargeApplied(p, charges.get(p.id))]));
+      const selling = found.filter((p) => changes.get(p.id) === SELLS);
+      // Sold in this transaction: the units and the purchases become PAID together.
+      const sold = await this.stock.commitManyIn(tx, selling.map((p) => p.id));
+      const decided = new Map<string, PurchaseChange<PaymentResult>>();
+      for (const p of found) {
+        const change = changes.get(p.id)!;
+        if (change !== SELLS) {
+          decided.set(p.id, change);
+          continue;
+        }
+        const status = sold.get(p.id);
+        if (!status) throw AppError.notFound(`Reservation ${p.id}`);
+        decided.set(p.id, status === 'COMMITTED'
+          ? { result: 'paid', ...this.paid(p, (await this.sales.sale(p.saleId)).productId, (charges.get(p.id) as { reference: string }).reference) }
+          // The stock hold ran out first (only if the purchase expiry fell far behind): give the money back.
+          : { result: 'expired', to: 'EXPIRED', reason: 'stock hold ran out', event: refundOf(p, 'expired', 'stock hold ran out') });
+      }
+      return decided;
+    });
+    return payments.map((p) => settled.get(p.purchaseId));
+  }
+
+  /** What a charge's outcome makes of the purchase it was for, as the purchase is now; SELLS when its unit is to be sold. */
+  private chargeApplied(p: Purchase, charge: ChargeOutcome | undefined): PurchaseChange<PaymentResult> | typeof SELLS {
+    if (p.status === 'PAID') return { result: 'paid' };
+    if (p.status !== 'HELD') {
+      // Charged while the purchase ended another way (expired, abandoned, failed): what may have landed goes back.
+      const event = charge && charge.status !== 'DECLINED' ? refundOf(p, charge.status === 'TIMED_OUT' ? 'void' : 'expired', 'purchase ended while charged') : undefined;
+      return { result: p.status === 'EXPIRED' ? 'ended' : 'not held', event };
+    }
+    // Not charged: the hold had run out when the buyer asked.
+    if (!charge) return { result: 'expired', to: 'EXPIRED', reason: 'hold ran out' };
+    if (charge.status === 'DECLINED') return { result: 'failed', to: 'PAYMENT_FAILED', reason: charge.reason };
+    if (charge.status === 'TIMED_OUT') return { result: 'timed out', to: 'PAYMENT_FAILED', reason: 'payment timed out', event: refundOf(p, 'void', 'charge timed out') };
+    return SELLS;
   }
 
   /** The shopper walks away from a held purchase: the unit goes back. */
