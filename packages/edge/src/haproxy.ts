@@ -17,10 +17,13 @@ export interface EdgeConfig {
 /**
  * How many requests a replica has in flight at most; the rest wait at the edge, in order. A crowd of thousands
  * opening connections to a service at once would overflow its accept queue (4,096 at most) and wait out SYN
- * retransmits (1 s, 3 s, 7 s); half of that queue stays clear of it. (512 kept fewer attempts in the service, and
- * its batches smaller: flash-spike's last answer 9.3–13.0 s against 8.4–9.8 s with 2,048.)
+ * retransmits (1 s, 3 s, 7 s). Each in-flight request holds a connection to the replica, kept alive and reused
+ * afterwards: 2,048 left purchase-service with ~2,000 idle sockets (RSS 213–241 MiB in flash-spike) and sent a request
+ * that found no free one through a new connection; 256 (measured: README, Performance) keeps the replica's event loop
+ * busy with fewer sockets. A provider that stops answering holds one in-flight slot per payment for
+ * PAYMENT_TIMEOUT_MS.
  */
-export const MAX_IN_FLIGHT_PER_REPLICA = 2048;
+export const MAX_IN_FLIGHT_PER_REPLICA = 256;
 const UPSTREAM_TIMEOUT = '30s';
 
 const backendName = (service: string) => `service_${service.replace(/[^a-z0-9]/gi, '_')}`;
@@ -72,6 +75,11 @@ global
   nbthread 1
   maxconn ${maxConnections}
   pidfile ${dir}/haproxy.pid
+  # Keep idle connections to the services for reuse however many clients are connected: by default HAProxy stops
+  # pooling them once a fifth of its file descriptors are in use (5,000 shoppers are), and then every client got a
+  # connection of its own to the service, accepted and reset there (5,532 accepts in purchase-service per flash-spike).
+  tune.pool-low-fd-ratio 90
+  tune.pool-high-fd-ratio 95
 
 defaults
   mode http
