@@ -9,6 +9,7 @@ import { paid } from './outcome';
 import { saleDrill, type DrillResult } from './sale-drill';
 import { ownMariadb, ownRedis, type OwnedStore } from './stores';
 import { clockBoundary } from './clock-boundary';
+import { walkAway } from './walk-away';
 
 export interface Drill {
   name: string;
@@ -125,6 +126,14 @@ export const DRILLS: Drill[] = [
       // answer or its timeout (the opening second, a hold, PAYMENT_TIMEOUT_MS).
       fault: async () => Date.now() + 1_000 + Number(stack.env.PAYMENT_TIMEOUT_MS ?? 3_000),
     }),
+  },
+  {
+    name: 'pay-walk-away',
+    // Half the charges land without their answer: the kill meets payments that charged and wait, as a provider that
+    // answers slowly would leave them.
+    faults: 'kill -9 purchase-service 0.7 s after the opening while buyers who hold pay and the provider leaves half the charges unanswered (they land); a buyer whose payment gets no answer walks away (5 s holds)',
+    settings: { PAYMENT_TIMEOUT_RATE: '0.5' },
+    run: (stack) => walkAway(stack, 'pay-walk-away', 'kill -9 purchase-service while buyers pay; no retry after a lost answer'),
   },
   {
     name: 'clock-boundary',

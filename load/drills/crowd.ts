@@ -56,14 +56,14 @@ export async function tryOnce(url: string, init: RequestInit): Promise<Answer & 
   }
 }
 
-/** One request, tried again after `Retry-After` until a final answer or until `giveUpAt` passes. */
-async function untilFinal(url: string, init: RequestInit, giveUpAt: () => number): Promise<Tries> {
+/** One request, tried again after `Retry-After` until a final answer or until `giveUpAt` passes (or `once`: not again). */
+async function untilFinal(url: string, init: RequestInit, giveUpAt: () => number, once = false): Promise<Tries> {
   const tries: Tries = { answers: [] };
   for (;;) {
     const { retryAfter, ...answer } = await tryOnce(url, init);
     tries.answers.push(answer);
     if (isFinal(answer.status)) return { ...tries, final: answer };
-    if (Date.now() > giveUpAt()) return tries;
+    if (once || Date.now() > giveUpAt()) return tries;
     await sleep(retryDelayMs(retryAfter));
   }
 }
@@ -76,24 +76,29 @@ export async function attempt(base: string, saleId: string, buyer: number, token
   return { buyer, token, key, ...tries };
 }
 
-/** The buyer pays the purchase held (with `paymentToken`, or as the provider decides), retried like the attempt. */
-export async function pay(base: string, purchaseId: string, token: string, giveUpAt: () => number, paymentToken?: string): Promise<Tries> {
+/**
+ * The buyer pays the purchase held (with `paymentToken`, or as the provider decides), retried like the attempt; a
+ * buyer who `walksAway` does not try again after an answer that is not final (a 5xx, or none).
+ */
+export async function pay(base: string, purchaseId: string, token: string, giveUpAt: () => number, paymentToken?: string, walksAway = false): Promise<Tries> {
   return untilFinal(`${base}/api/purchases/${purchaseId}/payment`, {
     method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(paymentToken ? { paymentToken } : {}),
-  }, giveUpAt);
+  }, giveUpAt, walksAway);
 }
 
 /**
  * Every buyer presses Buy at `opensAt` plus a random delay within the first second, and retries as told; with `pays`,
- * a buyer who holds pays at once. `giveUpAt` is asked again before each retry (a drill moves it once it knows when
- * the fault was over).
+ * a buyer who holds pays at once (and, 'walking away', does not retry a payment that got no final answer).
+ * `giveUpAt` is asked again before each retry (a drill moves it once it knows when the fault was over).
  */
-export async function crowd(base: string, saleId: string, tokens: string[], opensAt: number, giveUpAt: () => number, pays = false): Promise<Attempt[]> {
+export async function crowd(
+  base: string, saleId: string, tokens: string[], opensAt: number, giveUpAt: () => number, pays: boolean | 'walking away' = false,
+): Promise<Attempt[]> {
   return Promise.all(tokens.map(async (token, buyer) => {
     await sleep(Math.max(0, opensAt - Date.now()) + Math.random() * 1000);
     const held = await attempt(base, saleId, buyer, token, giveUpAt);
-    if (pays && held.final?.status === 201) held.payment = await pay(base, held.final.purchaseId!, token, giveUpAt);
+    if (pays && held.final?.status === 201) held.payment = await pay(base, held.final.purchaseId!, token, giveUpAt, undefined, pays === 'walking away');
     return held;
   }));
 }

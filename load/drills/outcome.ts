@@ -176,7 +176,7 @@ async function ordersOfSale(stack: BenchStack, saleId: string, holders: Attempt[
  * What the simulated provider's book (dapr/components/paymentbook.yaml, a Dapr Redis state store: a hash whose `data`
  * is the entry) holds under these charge keys: read the way one reads a card processor's statement, from outside.
  */
-async function providerBook(stack: BenchStack, chargeKeys: string[]): Promise<{ captured: number; refunded: number }> {
+export async function providerBook(stack: BenchStack, chargeKeys: string[]): Promise<{ captured: number; refunded: number }> {
   const redis = redisClient();
   try {
     const entries = await Promise.all(chargeKeys.map((key) => redis.hget(`${stack.id}-payment-book||payment-${key}`, 'data')));
