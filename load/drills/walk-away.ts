@@ -64,7 +64,7 @@ export async function walkAway(stack: BenchStack, drill: string, faults: string)
       ...(keptPaid.captured - keptPaid.refunded !== paidOnes.length * sale.price ? [`the provider keeps ${keptPaid.captured - keptPaid.refunded} for ${paidOnes.length} paid purchases of ${sale.price}`] : []),
       ...(!money.consistent || money.standing !== paidOnes.length * sale.price ? [`money ${JSON.stringify(money)}, ${paidOnes.length} purchases paid`] : []),
       ...(!invariant.consistent || !invariant.ledgerBalances || invariant.ledger.sold !== paidOnes.length
-        ? [`the sale is ${JSON.stringify(invariant.ledger)} (consistent: ${invariant.consistent}), ${paidOnes.length} purchases paid`] : []),
+        ? [`the sale is not consistent: ledger ${JSON.stringify(invariant.ledger)}, counter ${invariant.counter.available}, purchases ${JSON.stringify(invariant.purchases)}; ${paidOnes.length} paid`] : []),
     ];
     const walkedAwayPaid = walkedAway.filter((a) => statuses.get(a) === 'PAID').length;
     const refunded = landedUnpaid.refunded / sale.price;

@@ -453,6 +453,10 @@ export class StockKeeper {
         const op = baseOp(partId);
         const fate = entry.units < 0 ? await this.decide(stockId, op) : await this.ledger.fate(op);
         if (!fate) continue;
+        // A give the counter has but the ledger was never told of (its process died between the two): the ledger
+        // records it as applied first, or the job that finishes unapplied gives would give it again once this entry,
+        // the counter's only memory of it, is gone.
+        if (entry.units > 0 && fate === 'recorded') await this.ledger.applyGive(op, async () => undefined);
         await this.counter.settle(stockId, [{ shard, opId: partId }], fate === 'void');
         settled++;
       }

@@ -342,6 +342,34 @@ describe('flash sales: exactly the stock, always', () => {
     expect(check.ledger).toEqual({ available: 10, held: 0, sold: 0 });
   });
 
+  it('when purchase-service dies between giving a unit back to the counter and recording the give as applied, then the unit is given once', async () => {
+    const { id } = await sale(10);
+    const held = await buy(id, await mint());
+    expect(held.status).toBe(201);
+    const purchaseId = held.body.purchaseId as string;
+    const purchase = stack.service('purchase-service');
+    const db = purchase.service.dataSource;
+    const ledger = new MySqlStockLedger(db, 'flash_sales');
+    // What an abandon had done when its process died: the purchase ended, the ledger recorded the give, the counter got
+    // the unit (an entry of this replica's earlier life), and the ledger was never told the give was applied.
+    await new PurchaseRepository(db, 2).withPurchaseLock(purchaseId, async () => ({ result: true, to: 'ABANDONED' as const, reason: 'abandoned by the buyer' }));
+    const released = await ledger.release(purchaseId, 'RELEASED');
+    const counter = (replica: string) =>
+      new ShardedCounter(purchase.service.dapr.state<ShardValue>(STATESTORE), { shards: readConfig(purchase.env).STOCK_SHARDS, prefix: 'flash', replica });
+    const earlierLife = counter(purchase.env.REPLICA_NAME!);
+    expect(await earlierLife.give(id, released!.opId!, 1)).toBeDefined();
+
+    const restart = await stack.halt('purchase-service');
+    await restart();
+    await waitUntil('the earlier life\'s entry settled', async () => (await earlierLife.read(id)).shards.every((s) => !Object.keys(s.ops).length), 5_000, 50);
+    // The job that finishes gives a dead process left unapplied (here without waiting STOCK_ORPHAN_AFTER_SECONDS).
+    const restarted = new MySqlStockLedger(stack.service('purchase-service').service.dataSource, 'flash_sales');
+    await new StockKeeper(counter('purchase-service-elsewhere'), restarted, { what: 'Flash sale', defaultHoldSeconds: 300, orphanAfterMs: 0 }).expireDue();
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 10, held: 0, sold: 0 });
+    expect(check.counter.available).toBe(10);
+  });
+
   it('when a batch loses its database connection at its commit, then the ledger decides: a commit that landed keeps its holds, one that did not gives the units back once', async () => {
     const purchase = stack.service('purchase-service');
     const db = purchase.service.dataSource;
