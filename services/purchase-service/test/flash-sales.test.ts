@@ -370,6 +370,25 @@ describe('flash sales: exactly the stock, always', () => {
     expect(check.counter.available).toBe(10);
   });
 
+  it('when purchase-service dies between ending a purchase unpaid and giving its unit back, then its restart gives the unit back', async () => {
+    const { id } = await sale(10);
+    const held = await buy(id, await mint());
+    expect(held.status).toBe(201);
+    // What a payment the provider declined had done when its process died: the purchase ended, its unit still held.
+    const db = stack.service('purchase-service').service.dataSource;
+    await new PurchaseRepository(db, 2).withPurchaseLock(held.body.purchaseId as string, async () => ({ result: true, to: 'PAYMENT_FAILED' as const, reason: 'card declined' }));
+    expect((await api(`/api/admin/flash-sales/${id}/invariant`, { token: adminToken })).body).toMatchObject({ consistent: false, ledger: { held: 1 } });
+
+    const restart = await stack.halt('purchase-service');
+    await restart();
+    // At once, not when the unit's stock hold runs out (the sale's hold plus STOCK_HOLD_MARGIN_SECONDS).
+    await waitUntil('the unit is back', async () =>
+      (await api(`/api/admin/flash-sales/${id}/invariant`, { token: adminToken })).body.ledger.available === 10, 5_000, 100);
+    const check = await expectInvariant(id);
+    expect(check.ledger).toEqual({ available: 10, held: 0, sold: 0 });
+    expect(check.purchases).toMatchObject({ held: 0, paymentFailed: 1 });
+  });
+
   it('when a batch loses its database connection at its commit, then the ledger decides: a commit that landed keeps its holds, one that did not gives the units back once', async () => {
     const purchase = stack.service('purchase-service');
     const db = purchase.service.dataSource;

@@ -119,6 +119,14 @@ export class PurchaseRepository implements PurchaseStore {
     }));
   }
 
+  async endedWithUnitHeld(limit: number): Promise<Purchase[]> {
+    const rows = (await this.db.query(
+      `SELECT ${PURCHASE_COLUMNS.replace(/\w+/g, 'p.$&')} FROM stock_reservations r JOIN purchases p ON p.id = r.id
+       WHERE r.status = 'RESERVED' AND p.status IN (${UNPAID}) LIMIT ${Number(limit)}`,
+    )) as PurchaseRow[];
+    return rows.map(purchaseOf);
+  }
+
   async heldUntil(now: Date, limit: number): Promise<Purchase[]> {
     return this.db.getRepository(PurchaseEntity).find({ where: { status: 'HELD', holdExpiresAt: LessThanOrEqual(now) }, take: limit });
   }

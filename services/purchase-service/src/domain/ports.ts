@@ -39,6 +39,8 @@ export interface PurchaseStore {
     change: (purchases: Purchase[], tx: EntityManager) => Promise<Map<string, PurchaseChange<T>>>,
   ): Promise<Map<string, { result: T; purchase: Purchase }>>;
   heldUntil(now: Date, limit: number): Promise<Purchase[]>;
+  /** Purchases that ended unpaid while their unit is still held in the stock ledger (up to `limit`). */
+  endedWithUnitHeld(limit: number): Promise<Purchase[]>;
   /** When the next held purchase runs out, if any is held. */
   nextHoldExpiry(): Promise<Date | undefined>;
   /** Deletes up to `limit` purchases that ended unpaid before `before`, with their transitions; returns how many. */

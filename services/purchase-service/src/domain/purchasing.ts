@@ -12,6 +12,8 @@ import type { SaleBoard } from './sale-board';
 
 /** Holds one expiry run handles at most. */
 const EXPIRY_BATCH = 500;
+/** A unit that could not be given back is looked for again this much later. */
+const STRANDED_RETRY_MS = 1000;
 /** Payments settled in one transaction at most. */
 const SETTLE_BATCH = 100;
 
@@ -42,6 +44,9 @@ export class Purchasing {
     /** Wakes the hold expiry: a hold made now runs out in so many ms. */
     private readonly holdsDue: (delayMs: number) => void = () => undefined,
   ) {}
+
+  /** Whether units of ended purchases may still be held (see returnStranded): at start, and after a failed release. */
+  private strandedMayExist = true;
 
   /** Payments whose charges have their outcome, waiting to be applied (group commit; see settle). */
   private readonly settlements = new GroupCommit<Settling, { result: PaymentResult; purchase: Purchase } | undefined>((batch) => this.settle(batch), SETTLE_BATCH);
@@ -161,6 +166,7 @@ export class Purchasing {
    * run is one index lookup.
    */
   async expireHolds(now = new Date()): Promise<{ expired: number; dueInMs?: number }> {
+    if (this.strandedMayExist) await this.returnStranded();
     const next = await this.purchases.nextHoldExpiry();
     if (!next || next.getTime() > now.getTime()) return { expired: 0, ...(next ? { dueInMs: next.getTime() - now.getTime() } : {}) };
     let expired = 0;
@@ -227,9 +233,29 @@ export class Purchasing {
       await this.stock.release(purchase.id);
     } catch (err) {
       // Already sold means the purchase was paid meanwhile; anything else is retried by the next expiry run.
-      if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') throw err;
+      if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') {
+        this.strandedMayExist = true;
+        this.holdsDue(STRANDED_RETRY_MS);
+        throw err;
+      }
     }
     this.board.unitReturned(purchase.saleId);
+  }
+
+  /**
+   * Gives back the units of purchases that ended unpaid while their unit stayed held: a purchase ends in one
+   * transaction and its unit goes back after it, so a process that dies (or a release that fails) in between leaves
+   * the unit held until its stock hold runs out, STOCK_HOLD_MARGIN_SECONDS after the purchase's. Looked for once
+   * after a start and after a failed release, not on every run.
+   */
+  private async returnStranded(): Promise<void> {
+    this.strandedMayExist = false;
+    const stranded = await this.purchases.endedWithUnitHeld(EXPIRY_BATCH).catch((err: unknown) => {
+      this.strandedMayExist = true;
+      throw err;
+    });
+    for (const purchase of stranded) await this.returnUnit(purchase);
+    if (stranded.length === EXPIRY_BATCH) this.strandedMayExist = true;
   }
 
   /**
