@@ -3,15 +3,15 @@ import type { Logger } from 'pino';
 /** Work falls due in `delayMs` (0 or omitted: now); said by the use case that just wrote it. */
 export type DueIn = (delayMs?: number) => void;
 
-/**
- * Background work of a service (expire holds, publish the outbox, move orders on): it runs when work is due, and
- * sleeps otherwise. Every replica runs its own; each job stays correct when several run it at once.
- */
 /** Exponential backoff for retried work: base, 2×base, 4×base … at most `maxMs`, by the attempt about to be made (1, 2, …). */
 export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
 }
 
+/**
+ * Background work of a service (expire holds, publish the outbox, move orders on): it runs when work is due, and
+ * sleeps otherwise. Every replica runs its own; each job stays correct when several run it at once.
+ */
 export interface Job {
   name: string;
   /** Does what is due now; resolves how long until more falls due, as far as it knows (undefined: nothing known). */
