@@ -284,6 +284,26 @@ describe('flash sales: exactly the stock, always', () => {
     await expectInvariant(id);
   });
 
+  it('when a sale is sold out, then anyone with a bearer token is told SOLD_OUT before it is checked, but a retry that would get a purchase needs a valid one', async () => {
+    const { id } = await sale(1);
+    const token = await mint();
+    const held = await buy(id, token, 'holder-key');
+    expect(held.status).toBe(201);
+    // The holder's claims with a broken signature: the sale's answer to anyone is SOLD_OUT, as its page says (once
+    // memory knows every attempt that held; until then an attempt goes the whole way, token checked first).
+    const forged = `${token.slice(0, token.lastIndexOf('.'))}.${'A'.repeat(86)}`;
+    await waitUntil('a forged token told SOLD_OUT', async () => (await buy(id, forged)).body.code === 'SOLD_OUT', 10_000);
+    // What only the holder may see, their purchase under its key, needs the token checked.
+    const retried = await buy(id, forged, 'holder-key');
+    expect([retried.status, retried.body.code]).toEqual([401, 'INVALID_TOKEN']);
+    expect((await buy(id, token, 'holder-key')).body.purchaseId).toBe(held.body.purchaseId);
+    // No token at all, or a bad key: checked first, as before.
+    const anonymous = await apiCall(purchaseUrl, `/api/flash-sales/${id}/purchases`, { method: 'POST', headers: { 'idempotency-key': 'k' } });
+    expect([anonymous.status, anonymous.body.code]).toEqual([401, 'UNAUTHENTICATED']);
+    expect((await buy(id, forged, 'a key with spaces')).status).toBe(401);
+    await expectInvariant(id);
+  });
+
   it('when purchase-service\'s sidecar is killed mid-sale, then buyers get 503 with Retry-After, and retrying with the same key after its restart sells exactly the stock', async () => {
     const { id } = await sale(10);
     const buyers = await Promise.all(Array.from({ length: 30 }, async () => ({ token: await mint(), key: randomUUID() })));

@@ -67,9 +67,24 @@ export function purchasesRouter(purchasing: Purchasing, auth: Authenticator, doc
         503: problemResponse('SERVICE_UNAVAILABLE: retry with the same Idempotency-Key after Retry-After seconds'),
       },
     }, async (req, params) => {
+      // A refusal that is the same whoever asks (not open yet; sold out, to all but a retry of an attempt that held) is
+      // given before the token's signature is checked: most of an opening's crowd gets one, and the check costs more
+      // than the rest of it. It is given only to a request with a bearer token and valid input, counts towards no
+      // buyer's rate, and tells nothing the sale's page does not. Everything else is checked first, as before.
+      const claimed = auth.claimedUser(req);
+      const sale = claimed ? SaleParams.safeParse(params) : undefined;
+      const headers = claimed ? IdempotencyHeaders.safeParse(req.headers) : undefined;
+      if (claimed && sale?.success && headers?.success) {
+        // An unknown sale (or a failure) is answered on the checked path.
+        const refused = await purchasing.refusal(sale.data.id, claimed, headers.data['idempotency-key']).catch(() => undefined);
+        if (refused) {
+          attempts.inc({ outcome: refused.code });
+          throw refused;
+        }
+      }
       const { userId } = await auth.principal(req);
-      const { id } = parseInput(SaleParams, params);
-      const key = parseInput(IdempotencyHeaders, req.headers)['idempotency-key'];
+      const { id } = sale?.success ? sale.data : parseInput(SaleParams, params);
+      const key = (headers?.success ? headers.data : parseInput(IdempotencyHeaders, req.headers))['idempotency-key'];
       const purchase = await counted(attempts, async () => {
         await throttle.admit(userId);
         return purchasing.attempt(id, userId, key);

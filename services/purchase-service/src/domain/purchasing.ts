@@ -5,7 +5,7 @@ import { GroupCommit } from '@flash/runtime';
 import type { StockKeeper } from '@flash/stock';
 import { SaleErrors } from './errors';
 import type { FlashSales } from './flash-sales';
-import type { Purchase } from './flash-sale';
+import type { FlashSale, Purchase } from './flash-sale';
 import type { PurchaseChange, PurchaseStore } from './ports';
 import type { HoldBatches } from './hold-batches';
 import type { SaleBoard } from './sale-board';
@@ -57,19 +57,41 @@ export class Purchasing {
    */
   async attempt(saleId: string, buyerId: string, idempotencyKey: string, now = new Date()): Promise<Purchase> {
     const sale = await this.sales.sale(saleId);
-    if (now.getTime() < sale.startsAt.getTime()) throw SaleErrors.notOpen(sale.startsAt);
-    const ended = now.getTime() >= sale.endsAt.getTime();
-    const level = ended ? undefined : await this.board.level(saleId);
-    if (!level || level.value.available === 0) {
-      // Nothing to sell: only a retry of an attempt that did hold gets something other than the refusal.
-      const recordedSince = this.board.holdsRecordedSince(sale, level);
-      let earlier = recordedSince === undefined ? undefined : this.board.earlierAttempt(saleId, buyerId, idempotencyKey, recordedSince);
-      if (earlier === undefined && ended) earlier = (await this.purchases.byKey(buyerId, idempotencyKey)) ?? null;
+    const known = await this.fromMemory(sale, buyerId, idempotencyKey, now);
+    if (known instanceof AppError) throw known;
+    if (known) return this.sameSale(known, saleId);
+    if (now.getTime() >= sale.endsAt.getTime()) {
+      const earlier = await this.purchases.byKey(buyerId, idempotencyKey);
       if (earlier) return this.sameSale(earlier, saleId);
-      if (earlier === null) throw ended ? SaleErrors.ended() : SaleErrors.soldOut();
+      throw SaleErrors.ended();
     }
     this.holdsDue(sale.holdSeconds * 1000);
     return this.holds.hold(sale, buyerId, idempotencyKey);
+  }
+
+  /**
+   * The refusal this attempt gets from memory, if it gets one: the sale is not open yet, or it has nothing to sell and
+   * `buyerId` made no earlier attempt with this key. Such a refusal does not depend on who asks, so it may be given
+   * before the caller's token is checked (purchasesRouter); undefined: the attempt must go the whole way.
+   */
+  async refusal(saleId: string, buyerId: string, idempotencyKey: string, now = new Date()): Promise<AppError | undefined> {
+    const known = await this.fromMemory(await this.sales.sale(saleId), buyerId, idempotencyKey, now);
+    return known instanceof AppError ? known : undefined;
+  }
+
+  /**
+   * What memory alone answers an attempt: a refusal, or the purchase an earlier attempt with this key made (on a sale
+   * with nothing to sell, only such a retry gets something other than the refusal); undefined when memory cannot tell.
+   */
+  private async fromMemory(sale: FlashSale, buyerId: string, idempotencyKey: string, now: Date): Promise<AppError | Purchase | undefined> {
+    if (now.getTime() < sale.startsAt.getTime()) return SaleErrors.notOpen(sale.startsAt);
+    const ended = now.getTime() >= sale.endsAt.getTime();
+    const level = ended ? undefined : await this.board.level(sale.id);
+    if (level && level.value.available > 0) return undefined;
+    const recordedSince = this.board.holdsRecordedSince(sale, level);
+    const earlier = recordedSince === undefined ? undefined : this.board.earlierAttempt(sale.id, buyerId, idempotencyKey, recordedSince);
+    if (earlier === null) return ended ? SaleErrors.ended() : SaleErrors.soldOut();
+    return earlier;
   }
 
   /**
