@@ -52,14 +52,17 @@ export interface StockLedger {
    * In `tx` when given (the caller's own rows commit with it), else in a transaction of its own.
    */
   commit(reservationIds: string[], tx?: EntityManager): Promise<Map<string, ReservationStatus>>;
-  /** RESERVED → RELEASED/EXPIRED with a movement giving the units back; returns the status now and that movement's op id. */
-  release(reservationId: string, as: 'RELEASED' | 'EXPIRED'): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
+  /**
+   * RESERVED → RELEASED/EXPIRED with movements giving the units back, in one transaction; per reservation found, its
+   * status now and (released) the op id of the movement that gave its units back.
+   */
+  release(reservationIds: string[], as: 'RELEASED' | 'EXPIRED'): Promise<Map<string, { status: ReservationStatus; opId?: string; stockId: string }>>;
   /** COMMITTED → RETURNED with a movement taking the units out of sold and giving them back; returns the status now. */
   returnSold(reservationId: string): Promise<{ status: ReservationStatus; opId?: string; stockId: string } | undefined>;
   /** Records a movement that adds units, not yet applied to the counter. */
   recordGive(movement: NewMovement): Promise<void>;
-  /** With the movement locked: if not applied yet, runs `give` and marks it applied. */
-  applyGive(opId: string, give: (movement: Movement) => Promise<void>): Promise<void>;
+  /** With the movements locked: runs `give` with those not applied yet (if any) and marks them applied. */
+  applyGive(opIds: string[], give: (movements: Movement[]) => Promise<void>): Promise<void>;
   /** How the ledger settled an op: recorded, voided, or not at all yet. */
   fate(opId: string): Promise<'recorded' | 'void' | undefined>;
   /** Marks an op void unless it was recorded meanwhile; true when this call voided it. */
@@ -253,13 +256,29 @@ export class StockKeeper {
 
   /** Gives a held reservation's units back, exactly once however often it is called. */
   async release(reservationId: string, as: 'RELEASED' | 'EXPIRED' = 'RELEASED'): Promise<Reservation> {
-    const released = await this.ledger.release(reservationId, as);
-    if (!released) throw AppError.notFound(`Reservation ${reservationId}`);
-    if (released.status === 'COMMITTED') {
-      throw new AppError(409, 'RESERVATION_COMMITTED', 'Reservation already committed', `Reservation ${reservationId} is sold.`);
-    }
-    if (released.opId) await this.applyGive(released.stockId, released.opId);
+    const released = (await this.releaseMany([reservationId], as)).get(reservationId)!;
+    if (released instanceof AppError) throw released;
     return (await this.ledger.reservation(reservationId))!;
+  }
+
+  /**
+   * Gives held reservations' units back, each exactly once however often it is called: one ledger transaction, and
+   * one counter write per shard, for all of them. Per id: its status now, or why it has nothing to give back (an
+   * AppError: no such reservation, or RESERVATION_COMMITTED when it is sold).
+   */
+  async releaseMany(reservationIds: string[], as: 'RELEASED' | 'EXPIRED' = 'RELEASED'): Promise<Map<string, ReservationStatus | AppError>> {
+    const released = await this.ledger.release(reservationIds, as);
+    const outcomes = new Map<string, ReservationStatus | AppError>();
+    const gives = new Map<string, string[]>();
+    for (const id of reservationIds) {
+      const found = released.get(id);
+      if (!found) outcomes.set(id, AppError.notFound(`Reservation ${id}`));
+      else if (found.status === 'COMMITTED') outcomes.set(id, new AppError(409, 'RESERVATION_COMMITTED', 'Reservation already committed', `Reservation ${id} is sold.`));
+      else outcomes.set(id, found.status);
+      if (found?.opId) gives.set(found.stockId, [...(gives.get(found.stockId) ?? []), found.opId]);
+    }
+    for (const [stockId, opIds] of gives) await this.applyGive(stockId, opIds);
+    return outcomes;
   }
 
   /** Sold units come back (a cancelled or returned order): exactly once however often it is called. */
@@ -267,7 +286,7 @@ export class StockKeeper {
     const returned = await this.ledger.returnSold(reservationId);
     if (!returned) throw AppError.notFound(`Reservation ${reservationId}`);
     if (!returned.opId) throw new AppError(409, 'RESERVATION_NOT_SOLD', 'Reservation not sold', `Reservation ${reservationId} is ${returned.status}.`);
-    await this.applyGive(returned.stockId, returned.opId);
+    await this.applyGive(returned.stockId, [returned.opId]);
     return (await this.ledger.reservation(reservationId))!;
   }
 
@@ -280,7 +299,7 @@ export class StockKeeper {
       const movement: NewMovement = { stockId, opId, kind: 'set', availableDelta: delta, soldDelta: 0, reservationId: null };
       if (delta > 0) {
         await this.ledger.recordGive(movement);
-        await this.applyGive(stockId, opId);
+        await this.applyGive(stockId, [opId]);
       } else if (delta < 0) {
         const parts = await this.withCounter(stockId, () => this.counter.take(stockId, opId, -delta));
         if (!parts || (await this.recordTake(parts, movement)) !== 'recorded') continue;
@@ -348,14 +367,13 @@ export class StockKeeper {
       .filter((t): t is number => t !== undefined);
     const dueAt = Math.min(...times);
     if (dueAt > now.getTime()) return { expired: 0, applied: 0, ...(dueAt < Infinity ? { dueInMs: dueAt - now.getTime() } : {}) };
-    let expired = 0;
-    for (const reservation of await this.ledger.dueReservations(now, DUE_BATCH)) {
-      const released = await this.ledger.release(reservation.id, 'EXPIRED');
-      if (released?.opId) await this.applyGive(released.stockId, released.opId);
-      if (released?.status === 'EXPIRED') expired++;
-    }
+    const due = await this.ledger.dueReservations(now, DUE_BATCH);
+    const released = due.length ? await this.releaseMany(due.map((r) => r.id), 'EXPIRED') : new Map();
+    const expired = [...released.values()].filter((status) => status === 'EXPIRED').length;
     const unapplied = await this.ledger.unappliedGives(new Date(now.getTime() - this.options.orphanAfterMs), DUE_BATCH);
-    for (const movement of unapplied) await this.applyGive(movement.stockId, movement.opId);
+    const unappliedOps = new Map<string, string[]>();
+    for (const m of unapplied) unappliedOps.set(m.stockId, [...(unappliedOps.get(m.stockId) ?? []), m.opId]);
+    for (const [stockId, opIds] of unappliedOps) await this.applyGive(stockId, opIds);
     // The next run finds when the next of them falls due (or more that are due already).
     return { expired, applied: unapplied.length, dueInMs: 0 };
   }
@@ -456,7 +474,7 @@ export class StockKeeper {
         // A give the counter has but the ledger was never told of (its process died between the two): the ledger
         // records it as applied first, or the job that finishes unapplied gives would give it again once this entry,
         // the counter's only memory of it, is gone.
-        if (entry.units > 0 && fate === 'recorded') await this.ledger.applyGive(op, async () => undefined);
+        if (entry.units > 0 && fate === 'recorded') await this.ledger.applyGive([op], async () => undefined);
         await this.counter.settle(stockId, [{ shard, opId: partId }], fate === 'void');
         settled++;
       }
@@ -527,16 +545,21 @@ export class StockKeeper {
     return outcome;
   }
 
-  private async applyGive(stockId: string, opId: string): Promise<void> {
-    let part: Part | undefined;
+  /** Gives the units of recorded movements to the counter, each once: one counter write per shard for all of them. */
+  private async applyGive(stockId: string, opIds: string[]): Promise<void> {
+    let parts: Part[] = [];
     await this.withCounter(stockId, () =>
-      this.ledger.applyGive(opId, async (movement) => {
-        part = await this.counter.give(stockId, opId, movement.availableDelta);
+      this.ledger.applyGive(opIds, async (movements) => {
+        // Every give finishes (or fails) before the movements' locks go: none is still on its way when they are released.
+        const given = await Promise.allSettled(movements.map((m) => this.counter.give(stockId, m.opId, m.availableDelta)));
+        const failed = given.find((g) => g.status === 'rejected');
+        if (failed) throw failed.reason;
+        parts = given.map((g) => (g as PromiseFulfilledResult<Part>).value);
       }),
     );
-    if (part) {
+    if (parts.length) {
       this.changed(stockId);
-      await this.counter.settle(stockId, [part], false);
+      await this.counter.settle(stockId, parts, false);
     }
   }
 

@@ -65,22 +65,26 @@ export class MySqlStockLedger implements StockLedger {
     return within ? commit(within) : this.db.transaction(commit);
   }
 
-  async release(reservationId: string, as: 'RELEASED' | 'EXPIRED') {
+  async release(reservationIds: string[], as: 'RELEASED' | 'EXPIRED') {
+    // Plain SQL, rows locked in id order, as commit: a batch of abandons and failed payments gives its units back here.
     return this.db.transaction(async (tx) => {
-      const reservations = tx.getRepository(ReservationEntity);
-      const found = await reservations.findOne({ where: { id: reservationId }, lock: { mode: 'pessimistic_write' } });
-      if (!found) return undefined;
-      const opId = `l:${reservationId}`;
-      if (found.status === 'RESERVED') {
-        await reservations.update({ id: reservationId }, { status: as });
-        await insertRows(tx, MovementEntity, [{
-          stockId: found.stockId, opId, kind: as === 'EXPIRED' ? 'expire' : 'release', availableDelta: found.quantity,
-          soldDelta: 0, reservationId,
-        }]);
-        return { status: as as ReservationStatus, opId, stockId: found.stockId };
+      const found = (await tx.query(
+        `SELECT id, stock_id, quantity, status FROM stock_reservations WHERE id IN (${reservationIds.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`,
+        reservationIds,
+      )) as { id: string; stock_id: string; quantity: number; status: ReservationStatus }[];
+      const releasing = found.filter((r) => r.status === 'RESERVED');
+      if (releasing.length) {
+        await tx.query(`UPDATE stock_reservations SET status = ? WHERE id IN (${releasing.map(() => '?').join(', ')})`, [as, ...releasing.map((r) => r.id)]);
+        await insertRows(tx, MovementEntity, releasing.map((r) => ({
+          stockId: r.stock_id, opId: `l:${r.id}`, kind: as === 'EXPIRED' ? 'expire' as const : 'release' as const, availableDelta: r.quantity,
+          soldDelta: 0, reservationId: r.id,
+        })));
       }
-      const released = found.status === 'RELEASED' || found.status === 'EXPIRED';
-      return { status: found.status, stockId: found.stockId, ...(released ? { opId } : {}) };
+      return new Map(found.map((r) => {
+        const status = r.status === 'RESERVED' ? as : r.status;
+        const released = status === 'RELEASED' || status === 'EXPIRED';
+        return [r.id, { status, stockId: r.stock_id, ...(released ? { opId: `l:${r.id}` } : {}) }];
+      }));
     });
   }
 
@@ -105,13 +109,14 @@ export class MySqlStockLedger implements StockLedger {
     await insertRows(this.db.manager, MovementEntity, [movement]);
   }
 
-  async applyGive(opId: string, give: (movement: Movement) => Promise<void>): Promise<void> {
+  async applyGive(opIds: string[], give: (movements: Movement[]) => Promise<void>): Promise<void> {
     await this.db.transaction(async (tx) => {
       const movements = tx.getRepository(MovementEntity);
-      const movement = await movements.findOne({ where: { opId }, lock: { mode: 'pessimistic_write' } });
-      if (!movement || movement.appliedAt) return;
-      await give(movement);
-      await movements.update({ id: movement.id }, { appliedAt: new Date() });
+      const found = await movements.find({ where: { opId: In(opIds) }, order: { opId: 'ASC' }, lock: { mode: 'pessimistic_write' } });
+      const unapplied = found.filter((m) => !m.appliedAt);
+      if (!unapplied.length) return;
+      await give(unapplied);
+      await movements.update({ id: In(unapplied.map((m) => m.id)) }, { appliedAt: new Date() });
     });
   }
 

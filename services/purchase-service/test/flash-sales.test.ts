@@ -373,7 +373,7 @@ describe('flash sales: exactly the stock, always', () => {
     // What an abandon had done when its process died: the purchase ended, the ledger recorded the give, the counter got
     // the unit (an entry of this replica's earlier life), and the ledger was never told the give was applied.
     await new PurchaseRepository(db, 2).withPurchaseLock(purchaseId, async () => ({ result: true, to: 'ABANDONED' as const, reason: 'abandoned by the buyer' }));
-    const released = await ledger.release(purchaseId, 'RELEASED');
+    const released = (await ledger.release([purchaseId], 'RELEASED')).get(purchaseId);
     const counter = (replica: string) =>
       new ShardedCounter(purchase.service.dapr.state<ShardValue>(STATESTORE), { shards: readConfig(purchase.env).STOCK_SHARDS, prefix: 'flash', replica });
     const earlierLife = counter(purchase.env.REPLICA_NAME!);

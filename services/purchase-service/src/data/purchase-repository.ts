@@ -78,6 +78,7 @@ export class PurchaseRepository implements PurchaseStore {
     ids: string[],
     change: (purchases: Purchase[], tx: EntityManager) => Promise<Map<string, PurchaseChange<T>>>,
   ): Promise<Map<string, { result: T; purchase: Purchase }>> {
+    if (!ids.length) return new Map();
     return this.lockingTransactions.runExclusive(() => this.db.transaction(async (tx) => {
       // In id order, as every locking transaction takes them: two batches sharing purchases wait, never deadlock.
       const rows = (await tx.query(

@@ -16,6 +16,8 @@ const EXPIRY_BATCH = 500;
 const STRANDED_RETRY_MS = 1000;
 /** Payments settled in one transaction at most. */
 const SETTLE_BATCH = 100;
+/** Units given back in one ledger transaction at most. */
+const RETURN_BATCH = 100;
 
 type PaymentResult = 'paid' | 'ended' | 'not held' | 'expired' | 'failed' | 'timed out';
 interface Settling {
@@ -50,6 +52,19 @@ export class Purchasing {
 
   /** Payments whose charges have their outcome, waiting to be applied (group commit; see settle). */
   private readonly settlements = new GroupCommit<Settling, { result: PaymentResult; purchase: Purchase } | undefined>((batch) => this.settle(batch), SETTLE_BATCH);
+
+  /**
+   * Units going back to their sales (abandons, failed payments, expiries), by purchase id: those that come while a
+   * batch is written go back together, in one ledger transaction and one counter write per shard. Already sold means
+   * the purchase was paid meanwhile: nothing to give back.
+   */
+  private readonly unitReturns = new GroupCommit<string, void>(async (ids) => {
+    const released = await this.stock.releaseMany(ids);
+    return ids.map((id) => {
+      const outcome = released.get(id);
+      return outcome instanceof AppError && outcome.code !== 'RESERVATION_COMMITTED' ? outcome : undefined;
+    });
+  }, RETURN_BATCH);
 
   /**
    * Holds one unit for the buyer; the same Idempotency-Key always answers with the same purchase. A sale that is not
@@ -191,20 +206,19 @@ export class Purchasing {
     if (this.strandedMayExist) await this.returnStranded();
     const next = await this.purchases.nextHoldExpiry();
     if (!next || next.getTime() > now.getTime()) return { expired: 0, ...(next ? { dueInMs: next.getTime() - now.getTime() } : {}) };
-    let expired = 0;
     const due = await this.purchases.heldUntil(now, EXPIRY_BATCH);
     const charged = await this.chargesOf(due);
-    for (const held of due) {
-      const locked = await this.purchases.withPurchaseLock(held.id, async (p) => {
-        if (p.status !== 'HELD' || p.holdExpiresAt.getTime() > now.getTime()) return { result: false };
-        return { result: true, to: 'EXPIRED' as const, reason: 'hold ran out', event: charged(p) };
-      });
-      if (locked?.result) {
-        await this.returnUnit(held);
-        expired++;
-      }
-    }
+    const locked = await this.purchases.withPurchaseLocks(due.map((p) => p.id), async (found) => new Map(found.map((p) => [p.id,
+      p.status !== 'HELD' || p.holdExpiresAt.getTime() > now.getTime()
+        ? { result: false }
+        : { result: true, to: 'EXPIRED' as const, reason: 'hold ran out', event: charged(p) },
+    ])));
+    const ended = due.filter((p) => locked.get(p.id)?.result);
+    const returned = await Promise.allSettled(ended.map((p) => this.returnUnit(p)));
+    const expired = ended.length;
     if (expired) this.announce();
+    const failed = returned.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     // The next run finds when the next hold runs out (or more that are due already).
     return { expired, dueInMs: 0 };
   }
@@ -252,14 +266,12 @@ export class Purchasing {
   /** Gives the purchase's unit back to its sale (idempotent in the stock ledger). */
   private async returnUnit(purchase: Pick<Purchase, 'id' | 'saleId'>): Promise<void> {
     try {
-      await this.stock.release(purchase.id);
+      await this.unitReturns.submit(purchase.id);
     } catch (err) {
-      // Already sold means the purchase was paid meanwhile; anything else is retried by the next expiry run.
-      if (!(err instanceof AppError) || err.code !== 'RESERVATION_COMMITTED') {
-        this.strandedMayExist = true;
-        this.holdsDue(STRANDED_RETRY_MS);
-        throw err;
-      }
+      // Retried by the next expiry run (returnStranded).
+      this.strandedMayExist = true;
+      this.holdsDue(STRANDED_RETRY_MS);
+      throw err;
     }
     this.board.unitReturned(purchase.saleId);
   }
@@ -276,7 +288,7 @@ export class Purchasing {
       this.strandedMayExist = true;
       throw err;
     });
-    for (const purchase of stranded) await this.returnUnit(purchase);
+    await Promise.all(stranded.map((purchase) => this.returnUnit(purchase)));
     if (stranded.length === EXPIRY_BATCH) this.strandedMayExist = true;
   }
 
