@@ -53,6 +53,9 @@ export class Purchasing {
   /** Payments whose charges have their outcome, waiting to be applied (group commit; see settle). */
   private readonly settlements = new GroupCommit<Settling, { result: PaymentResult; purchase: Purchase } | undefined>((batch) => this.settle(batch), SETTLE_BATCH);
 
+  /** Abandons whose purchases are ended together (see endAbandoned). */
+  private readonly abandonments = new GroupCommit<Purchase, Purchase | undefined>((seen) => this.endAbandoned(seen), SETTLE_BATCH);
+
   /**
    * Units going back to their sales (abandons, failed payments, expiries), by purchase id: those that come while a
    * batch is written go back together, in one ledger transaction and one counter write per shard. Already sold means
@@ -185,16 +188,29 @@ export class Purchasing {
   /** The shopper walks away from a held purchase: the unit goes back. */
   async abandon(purchaseId: string, buyerId: string): Promise<Purchase> {
     const seen = await this.owned(purchaseId, buyerId);
-    const charged = seen.status === 'HELD' ? await this.chargesOf([seen]) : () => undefined;
-    const locked = await this.purchases.withPurchaseLock(purchaseId, async (p) => {
-      if (p.status === 'ABANDONED') return { result: 'done' as const };
-      if (p.status !== 'HELD') throw SaleErrors.notHeld(p.status);
-      return { result: 'done' as const, to: 'ABANDONED' as const, reason: 'abandoned by the buyer', event: charged(p) };
-    });
+    const ended = await this.abandonments.submit(seen);
     // The unit goes back after the commit (again on a retry: a crash in between must not strand it).
-    if (locked) await this.returnUnit(locked.purchase);
-    if (locked && charged(seen)) this.announce();
-    return locked?.purchase ?? seen;
+    if (ended) await this.returnUnit(ended);
+    return ended ?? seen;
+  }
+
+  /**
+   * Ends abandoned purchases, all that came together (group commit): their charges looked up in one read (chargesOf),
+   * the purchases ended in one transaction. Each one's purchase as it now is (undefined: none), or why it cannot be
+   * abandoned.
+   */
+  private async endAbandoned(seen: Purchase[]): Promise<(Purchase | undefined | Error)[]> {
+    const charged = await this.chargesOf(seen.filter((p) => p.status === 'HELD'));
+    let refunds = false;
+    const ended = await this.purchases.withPurchaseLocks([...new Set(seen.map((p) => p.id))], async (found) => new Map(found.map((p): [string, PurchaseChange<AppError | undefined>] => {
+      if (p.status === 'ABANDONED') return [p.id, { result: undefined }];
+      if (p.status !== 'HELD') return [p.id, { result: SaleErrors.notHeld(p.status) }];
+      const event = charged(p);
+      refunds ||= event !== undefined;
+      return [p.id, { result: undefined, to: 'ABANDONED', reason: 'abandoned by the buyer', event }];
+    })));
+    if (refunds) this.announce();
+    return seen.map((p) => ended.get(p.id)?.result ?? ended.get(p.id)?.purchase);
   }
 
   /**
