@@ -33,4 +33,25 @@ describe('group commit', () => {
     expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).toEqual([1, 'batch 2 failed', 3]);
     expect(batches).toEqual([[1, 2, 3], [1], [2], [3]]);
   });
+
+  it('when two batches may be in flight, then items that come while one is written go out in the second at once, and the rest wait for a free one', async () => {
+    const batches: number[][] = [];
+    let writing = 0;
+    let mostAtOnce = 0;
+    const group = new GroupCommit<number, number>(async (items) => {
+      batches.push(items);
+      mostAtOnce = Math.max(mostAtOnce, ++writing);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      writing--;
+      return items;
+    }, 3, 2);
+    const first = [1, 2].map((i) => group.submit(i));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = [3, 4].map((i) => group.submit(i));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const later = [5, 6, 7, 8].map((i) => group.submit(i));
+    expect(await Promise.all([...first, ...second, ...later])).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(mostAtOnce).toBe(2);
+    expect(batches).toEqual([[1, 2], [3, 4], [5, 6, 7], [8]]);
+  });
 });

@@ -16,6 +16,11 @@ const EXPIRY_BATCH = 500;
 const STRANDED_RETRY_MS = 1000;
 /** Payments settled in one transaction at most. */
 const SETTLE_BATCH = 100;
+/**
+ * Payment batches written at once: each waits on ~9 round trips to MariaDB, and a second batch written meanwhile
+ * halved how long a payment waited to be settled in flash-spike (README, Performance). They lock their purchases.
+ */
+const SETTLE_IN_FLIGHT = 2;
 /** Units given back in one ledger transaction at most. */
 const RETURN_BATCH = 100;
 
@@ -51,7 +56,7 @@ export class Purchasing {
   private strandedMayExist = true;
 
   /** Payments whose charges have their outcome, waiting to be applied (group commit; see settle). */
-  private readonly settlements = new GroupCommit<Settling, { result: PaymentResult; purchase: Purchase } | undefined>((batch) => this.settle(batch), SETTLE_BATCH);
+  private readonly settlements = new GroupCommit<Settling, { result: PaymentResult; purchase: Purchase } | undefined>((batch) => this.settle(batch), SETTLE_BATCH, SETTLE_IN_FLIGHT);
 
   /** Abandons whose purchases are ended together (see endAbandoned). */
   private readonly abandonments = new GroupCommit<Purchase, Purchase | undefined>((seen) => this.endAbandoned(seen), SETTLE_BATCH);
