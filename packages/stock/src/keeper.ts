@@ -267,8 +267,9 @@ export class StockKeeper {
    * AppError: no such reservation, or RESERVATION_COMMITTED when it is sold).
    */
   async releaseMany(reservationIds: string[], as: 'RELEASED' | 'EXPIRED' = 'RELEASED'): Promise<Map<string, ReservationStatus | AppError>> {
-    const released = await this.ledger.release(reservationIds, as);
     const outcomes = new Map<string, ReservationStatus | AppError>();
+    if (!reservationIds.length) return outcomes;
+    const released = await this.ledger.release(reservationIds, as);
     const gives = new Map<string, string[]>();
     for (const id of reservationIds) {
       const found = released.get(id);
@@ -368,7 +369,7 @@ export class StockKeeper {
     const dueAt = Math.min(...times);
     if (dueAt > now.getTime()) return { expired: 0, applied: 0, ...(dueAt < Infinity ? { dueInMs: dueAt - now.getTime() } : {}) };
     const due = await this.ledger.dueReservations(now, DUE_BATCH);
-    const released = due.length ? await this.releaseMany(due.map((r) => r.id), 'EXPIRED') : new Map();
+    const released = await this.releaseMany(due.map((r) => r.id), 'EXPIRED');
     const expired = [...released.values()].filter((status) => status === 'EXPIRED').length;
     const unapplied = await this.ledger.unappliedGives(new Date(now.getTime() - this.options.orphanAfterMs), DUE_BATCH);
     const unappliedOps = new Map<string, string[]>();

@@ -48,13 +48,10 @@ export class MySqlStockLedger implements StockLedger {
     // Plain SQL: this runs inside every payment batch, where TypeORM's per-statement cost showed (see purchase-service's
     // PurchaseRepository). Rows locked in id order, as every batch takes them.
     const commit = async (tx: EntityManager): Promise<Map<string, ReservationStatus>> => {
-      const found = (await tx.query(
-        `SELECT id, stock_id, quantity, status FROM stock_reservations WHERE id IN (${reservationIds.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`,
-        reservationIds,
-      )) as { id: string; stock_id: string; quantity: number; status: ReservationStatus }[];
+      const found = await lockReservations(tx, reservationIds);
       const selling = found.filter((r) => r.status === 'RESERVED');
       if (selling.length) {
-        await tx.query(`UPDATE stock_reservations SET status = 'COMMITTED' WHERE id IN (${selling.map(() => '?').join(', ')})`, selling.map((r) => r.id));
+        await setStatus(tx, selling, 'COMMITTED');
         const appliedAt = new Date();
         await insertRows(tx, MovementEntity, selling.map((r) => ({
           stockId: r.stock_id, opId: `c:${r.id}`, kind: 'commit' as const, availableDelta: 0, soldDelta: r.quantity, reservationId: r.id, appliedAt,
@@ -68,13 +65,10 @@ export class MySqlStockLedger implements StockLedger {
   async release(reservationIds: string[], as: 'RELEASED' | 'EXPIRED') {
     // Plain SQL, rows locked in id order, as commit: a batch of abandons and failed payments gives its units back here.
     return this.db.transaction(async (tx) => {
-      const found = (await tx.query(
-        `SELECT id, stock_id, quantity, status FROM stock_reservations WHERE id IN (${reservationIds.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`,
-        reservationIds,
-      )) as { id: string; stock_id: string; quantity: number; status: ReservationStatus }[];
+      const found = await lockReservations(tx, reservationIds);
       const releasing = found.filter((r) => r.status === 'RESERVED');
       if (releasing.length) {
-        await tx.query(`UPDATE stock_reservations SET status = ? WHERE id IN (${releasing.map(() => '?').join(', ')})`, [as, ...releasing.map((r) => r.id)]);
+        await setStatus(tx, releasing, as);
         await insertRows(tx, MovementEntity, releasing.map((r) => ({
           stockId: r.stock_id, opId: `l:${r.id}`, kind: as === 'EXPIRED' ? 'expire' as const : 'release' as const, availableDelta: r.quantity,
           soldDelta: 0, reservationId: r.id,
@@ -185,4 +179,18 @@ export class MySqlStockLedger implements StockLedger {
   async allStocks(): Promise<string[]> {
     return ((await this.db.query(`SELECT id FROM ${this.ownerTable}`)) as { id: string }[]).map((r) => r.id);
   }
+}
+
+interface LockedReservation { id: string; stock_id: string; quantity: number; status: ReservationStatus }
+
+/** Reservations locked in id order, as every batch takes them: two batches sharing rows wait, never deadlock. */
+async function lockReservations(tx: EntityManager, ids: string[]): Promise<LockedReservation[]> {
+  return (await tx.query(
+    `SELECT id, stock_id, quantity, status FROM stock_reservations WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`,
+    ids,
+  )) as LockedReservation[];
+}
+
+async function setStatus(tx: EntityManager, reservations: LockedReservation[], status: ReservationStatus): Promise<void> {
+  await tx.query(`UPDATE stock_reservations SET status = ? WHERE id IN (${reservations.map(() => '?').join(', ')})`, [status, ...reservations.map((r) => r.id)]);
 }
