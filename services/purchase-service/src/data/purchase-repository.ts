@@ -82,7 +82,7 @@ export class PurchaseRepository implements PurchaseStore {
     return this.lockingTransactions.runExclusive(() => this.db.transaction(async (tx) => {
       // In id order, as every locking transaction takes them: two batches sharing purchases wait, never deadlock.
       const rows = (await tx.query(
-        `SELECT ${PURCHASE_COLUMNS} FROM purchases WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`, ids,
+        `SELECT ${PURCHASE_COLUMNS} FROM purchases FORCE INDEX (PRIMARY) WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`, ids,
       )) as PurchaseRow[];
       const found = rows.map(purchaseOf);
       const changes = found.length ? await change(found, tx) : new Map<string, PurchaseChange<T>>();
@@ -110,7 +110,7 @@ export class PurchaseRepository implements PurchaseStore {
       for (const { to, freesSlot, ids: moved, orders } of moving.values()) {
         const orderIds = orders.length ? `, order_id = CASE id ${orders.map(() => 'WHEN ? THEN ?').join(' ')} ELSE order_id END` : '';
         await tx.query(
-          `UPDATE purchases SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${orderIds} WHERE id IN (${moved.map(() => '?').join(', ')})`,
+          `UPDATE purchases FORCE INDEX (PRIMARY) SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${orderIds} WHERE id IN (${moved.map(() => '?').join(', ')})`,
           [to, at, ...orders.flat(), ...moved],
         );
       }
