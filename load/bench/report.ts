@@ -29,11 +29,16 @@ export function table(headers: string[], rows: Cell[][]): string {
 /** Prints `text` on stdout (the report; progress goes to stderr). */
 export const print = (...blocks: string[]) => process.stdout.write(`${blocks.join('\n\n')}\n`);
 
-/** Writes `results` to `<BENCH_RESULTS_DIR or load/results>/<scenario>-<time>.json` and says where. */
-export function writeResults(scenario: string, results: unknown): string {
+/** `<BENCH_RESULTS_DIR or load/results>/<name>-<time><ending>`, its directory made. */
+export function resultPath(name: string, ending = ''): string {
   const dir = process.env.BENCH_RESULTS_DIR ?? path.join(repoRoot, 'load', 'results');
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  return path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}${ending}`);
+}
+
+/** Writes `results` to `<BENCH_RESULTS_DIR or load/results>/<scenario>-<time>.json` and says where. */
+export function writeResults(scenario: string, results: unknown): string {
+  const file = resultPath(scenario, '.json');
   writeFileSync(file, JSON.stringify(results, null, 2));
   process.stdout.write(`\nresults: ${file}\n`);
   return file;

@@ -3,7 +3,8 @@
  * does), strikes each drill's fault in the opening second of a real sale, prints the table of outcomes and writes it
  * to load/results/drills-<time>.json. Exits non-zero when a drill fails. Drills with the same settings share a stack.
  */
-import { log, print, table, writeResults, machine } from '../bench/report';
+import { cpSync } from 'node:fs';
+import { log, print, resultPath, table, writeResults, machine } from '../bench/report';
 import { withStack } from '../bench/stack';
 import { DRILLS, type Drill } from './catalogue';
 import type { DrillResult } from './sale-drill';
@@ -22,7 +23,14 @@ export async function runDrills(drills: Drill[]): Promise<DrillResult[]> {
       await withStack(async (stack) => {
         for (const drill of group) {
           log(`drill ${drill.name}: ${drill.faults}`);
-          results.push(await drill.run(stack, owned));
+          const result = await drill.run(stack, owned);
+          results.push(result);
+          // The stack's logs go with it: a failed drill keeps them, to find out why.
+          if (!result.passed) {
+            const kept = resultPath(`drill-logs-${drill.name}`);
+            cpSync(stack.file('logs'), kept, { recursive: true });
+            log(`drill ${drill.name} failed: the stack's logs so far are kept in ${kept}`);
+          }
         }
       }, { ...group[0]!.settings, ...owned?.settings });
     } finally {
