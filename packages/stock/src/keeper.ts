@@ -270,13 +270,15 @@ export class StockKeeper {
     const outcomes = new Map<string, ReservationStatus | AppError>();
     if (!reservationIds.length) return outcomes;
     const released = await this.ledger.release(reservationIds, as);
+    const gives = new Map<string, string[]>();
     for (const id of reservationIds) {
       const found = released.get(id);
       if (!found) outcomes.set(id, AppError.notFound(`Reservation ${id}`));
       else if (found.status === 'COMMITTED') outcomes.set(id, new AppError(409, 'RESERVATION_COMMITTED', 'Reservation already committed', `Reservation ${id} is sold.`));
       else outcomes.set(id, found.status);
+      if (found?.opId) gives.set(found.stockId, [...(gives.get(found.stockId) ?? []), found.opId]);
     }
-    await this.applyGivesOf([...released.values()].filter((r): r is typeof r & { opId: string } => r.opId !== undefined));
+    for (const [stockId, opIds] of gives) await this.applyGive(stockId, opIds);
     return outcomes;
   }
 
@@ -370,7 +372,9 @@ export class StockKeeper {
     const released = await this.releaseMany(due.map((r) => r.id), 'EXPIRED');
     const expired = [...released.values()].filter((status) => status === 'EXPIRED').length;
     const unapplied = await this.ledger.unappliedGives(new Date(now.getTime() - this.options.orphanAfterMs), DUE_BATCH);
-    await this.applyGivesOf(unapplied);
+    const unappliedOps = new Map<string, string[]>();
+    for (const m of unapplied) unappliedOps.set(m.stockId, [...(unappliedOps.get(m.stockId) ?? []), m.opId]);
+    for (const [stockId, opIds] of unappliedOps) await this.applyGive(stockId, opIds);
     // The next run finds when the next of them falls due (or more that are due already).
     return { expired, applied: unapplied.length, dueInMs: 0 };
   }
@@ -540,13 +544,6 @@ export class StockKeeper {
       throw AppError.unavailable('Stock was being rebuilt; retry with the same id.');
     }
     return outcome;
-  }
-
-  /** applyGive for movements of any stocks: one call per stock. */
-  private async applyGivesOf(movements: { stockId: string; opId: string }[]): Promise<void> {
-    const byStock = new Map<string, string[]>();
-    for (const m of movements) byStock.set(m.stockId, [...(byStock.get(m.stockId) ?? []), m.opId]);
-    for (const [stockId, opIds] of byStock) await this.applyGive(stockId, opIds);
   }
 
   /** Gives the units of recorded movements to the counter, each once: one counter write per shard for all of them. */
