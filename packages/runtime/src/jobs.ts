@@ -8,6 +8,28 @@ export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): n
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
 }
 
+/** retryLater's tries: 0.1 s after the failure, then doubling up to 2 s, for ~25 s in all. */
+const RETRY_SOON = { tries: 15, firstMs: 100, maxMs: 2000 };
+
+/**
+ * Tries `work` again in the background until it resolves: after `firstMs`, then with backoff up to `maxMs`, at most
+ * `tries` times. For a step that just failed because what it needs is away for a moment (a sidecar or a database
+ * restarting), so it is done as soon as that is back; a background job stays the net when all tries fail.
+ */
+export function retryLater(work: () => Promise<unknown>, { tries, firstMs, maxMs } = RETRY_SOON): void {
+  void (async () => {
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt, firstMs, maxMs)).unref());
+      try {
+        await work();
+        return;
+      } catch {
+        // Not yet: try again.
+      }
+    }
+  })();
+}
+
 /**
  * Background work of a service (expire holds, publish the outbox, move orders on): it runs when work is due, and
  * sleeps otherwise. Every replica runs its own; each job stays correct when several run it at once.

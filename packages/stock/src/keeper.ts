@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { AppError, lostConnectionCode } from '@flash/http';
-import { retryDelayMs } from '@flash/runtime';
+import { retryLater } from '@flash/runtime';
 import { CounterMissingError, type Part, type ShardedCounter } from './sharded-counter';
 
 export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED' | 'RETURNED';
@@ -162,11 +162,11 @@ const alreadyReleased = (id: string, status: ReservationStatus) =>
 
 const baseOp = (partId: string) => partId.split('#')[0]!;
 
-/** A take whose commit's outcome was lost with its connection is settled once the ledger answers: tried this often. */
-const DECIDE_TRIES = 8;
-const DECIDE_FIRST_WAIT_MS = 250;
-const DECIDE_MAX_WAIT_MS = 5000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+/**
+ * An orphan still there once due has no fate in the ledger yet (a give being applied), or the run came a moment
+ * early: it is looked at again after this.
+ */
+const ORPHAN_RECHECK_MS = 1000;
 
 /**
  * Stock (a product's, a flash sale's): a sharded counter in the state store for speed, a MySQL ledger for truth. Units leave the counter
@@ -452,9 +452,9 @@ export class StockKeeper {
     let settled = 0;
     for (const stockId of this.counter.unsettledBefore(before)) settled += await this.settleOrphansOf(stockId, before);
     const oldest = this.counter.oldestUnsettled();
-    // An entry still there once due has no fate in the ledger yet (a give being applied): the next re-check looks again.
-    const dueInMs = oldest === undefined ? undefined : oldest + this.options.orphanAfterMs - Date.now();
-    return { settled, ...(dueInMs !== undefined && dueInMs > 0 ? { dueInMs } : {}) };
+    if (oldest === undefined) return { settled };
+    const dueInMs = oldest + this.options.orphanAfterMs - Date.now();
+    return { settled, dueInMs: dueInMs > 0 ? dueInMs : ORPHAN_RECHECK_MS };
   }
 
   private async settleOrphansOf(stockId: string, before: number): Promise<number> {
@@ -492,19 +492,13 @@ export class StockKeeper {
   }
 
   /** Keeps or undoes a take's parts once the ledger answers again (a database restarting); the orphan job is the net. */
-  private async settleWhenDecided(stockId: string, op: string, parts: Part[]): Promise<void> {
-    for (let attempt = 1; attempt <= DECIDE_TRIES; attempt++) {
-      await sleep(retryDelayMs(attempt, DECIDE_FIRST_WAIT_MS, DECIDE_MAX_WAIT_MS));
-      try {
-        const fate = await this.decide(stockId, op);
-        if (!fate) continue;
-        if (fate === 'recorded') this.changed(stockId);
-        await this.counter.settle(stockId, parts, fate === 'void');
-        return;
-      } catch {
-        // Not yet: try again.
-      }
-    }
+  private settleWhenDecided(stockId: string, op: string, parts: Part[]): void {
+    retryLater(async () => {
+      const fate = await this.decide(stockId, op);
+      if (!fate) throw new Error(`op ${op} not decided yet`);
+      if (fate === 'recorded') this.changed(stockId);
+      await this.counter.settle(stockId, parts, fate === 'void');
+    });
   }
 
   private async recordTake(
@@ -527,7 +521,7 @@ export class StockKeeper {
       const fate = await this.decide(movement.stockId, movement.opId).catch(() => undefined);
       if (fate === 'recorded') return 'recorded' as const;
       if (fate === 'void') await this.counter.settle(movement.stockId, parts, true);
-      else void this.settleWhenDecided(movement.stockId, movement.opId, parts);
+      else this.settleWhenDecided(movement.stockId, movement.opId, parts);
       throw err;
     });
     if (outcome === 'recorded') {
@@ -546,8 +540,21 @@ export class StockKeeper {
     return outcome;
   }
 
-  /** Gives the units of recorded movements to the counter, each once: one counter write per shard for all of them. */
+  /**
+   * Gives the units of recorded movements to the counter, each once: one counter write per shard for all of them. If
+   * that fails for a moment (the sidecar restarting), it is tried again soon, not only once the unapplied-gives job
+   * finds the movements (orphanAfterMs later): until then the counter shows fewer units than are free.
+   */
   private async applyGive(stockId: string, opIds: string[]): Promise<void> {
+    try {
+      await this.giveToCounter(stockId, opIds);
+    } catch (err) {
+      if (!(err instanceof AppError)) retryLater(() => this.giveToCounter(stockId, opIds));
+      throw err;
+    }
+  }
+
+  private async giveToCounter(stockId: string, opIds: string[]): Promise<void> {
     let parts: Part[] = [];
     await this.withCounter(stockId, () =>
       this.ledger.applyGive(opIds, async (movements) => {

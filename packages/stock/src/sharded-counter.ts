@@ -1,5 +1,6 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { ConcurrencyConflictError, type StateEntry, type StateStore } from '@flash/dapr';
+import { retryLater } from '@flash/runtime';
 import { applyMutation, spread, type Mutation, type ShardEntry, type ShardValue } from './shard';
 
 /**
@@ -183,20 +184,30 @@ export class ShardedCounter {
     order.sort((a, b) => Number(shards[b]!.available >= max) - Number(shards[a]!.available >= max));
     const parts: Part[] = [];
     let missing = max;
+    let writing: Pick<Part, 'shard' | 'opId'> | undefined;
     try {
       for (const [i, shard] of order.entries()) {
-        const partId = `${opId}#${shard}`;
+        writing = { shard, opId: `${opId}#${shard}` };
         // The first shard is written right after the read above: its write starts from that read.
         const seen = i === 0 ? entries[shard] : undefined;
-        const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: partId, max: missing }, seen);
+        const { value, generation } = await this.writer(counterId, shard).submit({ kind: 'take', opId: writing.opId, max: missing }, seen);
         const taken = value as number;
-        if (taken > 0) parts.push({ shard, opId: partId, units: taken, generation });
+        if (taken > 0) parts.push({ ...writing, units: taken, generation });
         missing -= taken;
         if (missing <= 0) break;
       }
     } catch (err) {
-      // A later shard failed (Redis lost it, say): what the earlier ones gave goes back now, not when it is an orphan.
-      await this.settle(counterId, parts, true).catch(() => undefined);
+      if (err instanceof CounterMissingError || err instanceof ConcurrencyConflictError) {
+        // The write was refused (Redis lost a shard, say): what the earlier shards gave goes back now. Awaited, as the
+        // caller may take again under the same op id once the counter is rebuilt.
+        await this.settle(counterId, parts, true).catch(() => undefined);
+      } else {
+        // The write's outcome is unknown (the sidecar died with it): it may have taken units too. Nobody will record
+        // this take, so all of it goes back now, or as soon as the store answers again, rather than once the orphan job
+        // finds it (orphanAfterMs later, the units refused as sold out meanwhile).
+        const undo = [...parts, writing!];
+        await this.settle(counterId, undo, true).catch(() => retryLater(() => this.settle(counterId, undo, true)));
+      }
       throw err;
     }
     return parts;

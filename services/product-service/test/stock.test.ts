@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@flash/http';
-import { Dapr } from '@flash/dapr';
+import { Dapr, SidecarError } from '@flash/dapr';
 import { apiCall, deleteRedisKeys, stateKeyPrefix, waitUntil, type ApiRequest } from '@flash/stack';
 import { ShardedCounter, type ShardValue } from '@flash/stock';
 import { startTestStack, type TestStack } from '../../../test/support/stack';
@@ -193,6 +193,39 @@ describe('stock: reservations through Dapr invocation, a sharded counter in Redi
     expect((await levels(productId)).available).toBe(2);
     await waitUntil('the orphaned units are back', async () => (await shards(productId)).every((s) => Object.keys(s.ops).length === 0), 10_000, 100);
     expect((await levels(productId)).available).toBe(6);
+    expect((await ledger(productId)).available).toBe(6);
+  });
+
+  it("when a take's write dies with its sidecar, then its units come back as soon as the sidecar answers again", async () => {
+    const productId = await product(6);
+    const state = stack.service('product-service').service.dapr.state<ShardValue>('statestore');
+    // The sidecar dies after Redis applied the take's write, before its answer came back, and is away for 500 ms.
+    let downUntil = 0;
+    const down = () => Date.now() < downUntil;
+    const failing = new Proxy(state, {
+      get: (target, key) => {
+        const method = Reflect.get(target, key) as (...args: unknown[]) => Promise<unknown>;
+        if (typeof method !== 'function') return method;
+        return async (...args: unknown[]) => {
+          if (down()) throw new SidecarError(String(key), 500, 'connection refused');
+          const result = await method.apply(target, args);
+          if (key === 'save' && !downUntil) {
+            downUntil = Date.now() + 500;
+            throw new SidecarError('save', 500, 'connection reset');
+          }
+          return result;
+        };
+      },
+    });
+    const counter = new ShardedCounter(failing, { shards: SHARDS, prefix: 'stock' });
+    await expect(counter.takeUpTo(productId, 'r:lost-answer:0001', 4)).rejects.toBeInstanceOf(SidecarError);
+    const taken = await counter.read(productId).catch(() => undefined);
+    expect(taken).toBeUndefined(); // still away
+    // No process knows of the entry but the take's own undo: without it the units would stay gone.
+    await waitUntil('the units are back', async () => {
+      const { available, shards: values } = await new ShardedCounter(state, { shards: SHARDS, prefix: 'stock' }).read(productId);
+      return available === 6 && values.every((v) => Object.keys(v.ops).length === 0);
+    }, 5_000, 50);
     expect((await ledger(productId)).available).toBe(6);
   });
 
