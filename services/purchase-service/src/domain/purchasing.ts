@@ -134,11 +134,14 @@ export class Purchasing {
     const locked = await this.settlements.submit({ purchaseId, charge });
     const outcome = locked?.result;
     const purchase = locked?.purchase ?? seen;
-    if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') await this.returnUnit(purchase);
+    // Ended unpaid in the settle's transaction: the unit goes back to the sale without the buyer waiting for it (under a
+    // crowd that took up to 1.5 s more per declined payment). A return that fails is retried by the expiry job
+    // (returnStranded), as after a crash between the two.
+    if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') void this.returnUnit(purchase).catch(() => undefined);
     if (outcome !== undefined) this.announce();
     if (outcome === 'expired' || outcome === 'ended') throw SaleErrors.holdExpired();
-    if (outcome === 'failed') throw PaymentErrors.failed('declined', 'the unit went back to the sale');
-    if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit went back to the sale');
+    if (outcome === 'failed') throw PaymentErrors.failed('declined', 'the unit goes back to the sale');
+    if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit goes back to the sale');
     if (outcome === 'not held') throw SaleErrors.notHeld(purchase.status);
     return purchase;
   }
