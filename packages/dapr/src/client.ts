@@ -94,6 +94,17 @@ export class Dapr {
     if (result.error) throw sidecarErrorOf('publish', result.error);
   }
 
+  /**
+   * Publishes several events of one topic in one call to the sidecar (Dapr's bulk publish API). Dapr publishes them side
+   * by side, so they may reach the topic in another order (consumers see no order anyway: Dapr's Redis pub/sub hands
+   * events to several workers at once). Resolves the indexes of the events that were not published (none: all were).
+   */
+  async publishMany(pubsub: string, topic: string, events: object[]): Promise<number[]> {
+    const entries = events.map((event, i) => ({ entryID: String(i), event, contentType: 'application/json' }));
+    const { failedMessages } = await this.call('publish', () => this.sdk.pubsub.publishBulk(pubsub, this.topic(topic), entries));
+    return failedMessages.map((f) => Number(f.message.entryID));
+  }
+
   /** Calls another service through Dapr. Its problem answers come back as AppErrors with the same status and code. */
   async invoke<T>(appId: string, path: string, options: InvokeOptions = {}): Promise<T> {
     const method = HttpMethod[options.method ?? 'GET'];

@@ -82,6 +82,19 @@ describe('pub/sub through a real daprd and Redis Streams', () => {
     expect(received.steady!.find((e) => e.data.n === 1)!.topic).toBe(`${run.id}-steady`);
   });
 
+  it('when several events are published in one call, then the subscriber receives each once, as published', async () => {
+    const events = Array.from({ length: 20 }, (_, i) => ({ n: 100 + i }));
+    expect(await dapr.publishMany('pubsub', 'steady', events)).toEqual([]);
+    const of = (n: number) => received.steady!.filter((e) => e.data.n === n);
+    await waitUntil('all delivered', async () => events.every(({ n }) => of(n).length > 0));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const { n } of events) expect(of(n).map((e) => [e.data, e.topic])).toEqual([[{ n }, `${run.id}-steady`]]);
+  });
+
+  it('when a bulk publish cannot be published, then every event is reported as not published', async () => {
+    expect(await dapr.publishMany('no-such-pubsub', 'steady', [{ n: 200 }, { n: 201 }])).toEqual([0, 1]);
+  });
+
   it('when a subscriber fails once, then the same event is delivered again', async () => {
     await dapr.publish('pubsub', 'flaky', { n: 7 });
     await waitUntil('redelivery', async () => received.flaky!.filter((e) => e.data.n === 7).length >= 2, 20_000);

@@ -74,23 +74,31 @@ export class OutboxRelay {
     return { name: 'outbox relay', signal: this.signal, run: () => this.publishPending() };
   }
 
-  /** Publishes pending events oldest first; a failed publish stops the run (the job tries again shortly). */
+  /**
+   * Publishes pending events oldest first, each run of events of one topic in one call to the sidecar (bulk publish);
+   * a failed publish stops the run (the job tries again shortly).
+   */
   private async publishPending(): Promise<number | undefined> {
     // Plain SQL: a run follows every payment (TypeORM's query building would cost as much as the round trip).
     const pending = ((await this.db.query(
       `SELECT id, topic, payload, created_at FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ${RELAY_BATCH}`,
     )) as { id: string | number; topic: string; payload: string; created_at: Date }[]).map((r) => ({ ...r, id: Number(r.id), createdAt: r.created_at }));
     this.oldestWaitingSince = pending[0]?.createdAt.getTime();
-    const published: number[] = [];
+    const published = new Set<number>();
     try {
-      for (const row of pending) {
-        await this.dapr.publish(this.pubsub, row.topic, JSON.parse(row.payload));
-        published.push(row.id);
+      for (let from = 0; from < pending.length;) {
+        let to = from + 1;
+        while (to < pending.length && pending[to]!.topic === pending[from]!.topic) to++;
+        const rows = pending.slice(from, to);
+        const failed = new Set(await this.dapr.publishMany(this.pubsub, rows[0]!.topic, rows.map((r) => JSON.parse(r.payload) as object)));
+        rows.forEach((r, i) => !failed.has(i) && published.add(r.id));
+        if (failed.size) throw new Error(`${failed.size} of ${rows.length} ${rows[0]!.topic} events were not published`);
+        from = to;
       }
     } finally {
-      if (published.length) await this.db.query('UPDATE outbox SET published_at = ? WHERE id IN (?)', [new Date(), published]);
+      if (published.size) await this.db.query('UPDATE outbox SET published_at = ? WHERE id IN (?)', [new Date(), [...published]]);
       // A full batch published: the next run, at once, sees what waits behind it.
-      this.oldestWaitingSince = pending[published.length]?.createdAt.getTime();
+      this.oldestWaitingSince = pending.find((r) => !published.has(r.id))?.createdAt.getTime();
     }
     if (pending.length) this.logger.debug({ published: pending.length }, 'outbox published');
     return pending.length === RELAY_BATCH ? 0 : undefined;
