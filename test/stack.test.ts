@@ -158,6 +158,8 @@ describe('the four services behind the edge, each with its own daprd', () => {
     expect(await refusal(user, 'product-service', 'internal/stock/reservations', { method: 'POST', body: reservation })).toMatchObject(denied);
     expect(await refusal(user, 'purchase-service', `internal/purchases/${randomUUID()}/restock`, { method: 'POST', body: {} })).toMatchObject(denied);
     expect(await refusal(user, 'order-service', `api/orders/${randomUUID()}/cancel`, { method: 'POST', body: {} })).toMatchObject(denied);
+    // Only purchase-service may ask order-service which orders exist.
+    expect(await refusal(user, 'order-service', 'internal/orders/placed', { method: 'POST', body: { orderIds: [randomUUID()] } })).toMatchObject(denied);
     // order-service may reserve stock, but not read user-service's profiles.
     expect(await refusal(started('order-service').service.dapr, 'user-service', 'api/users/me')).toMatchObject(denied);
     // A sidecar with a valid certificate of this run but an app id the policies do not name gets nothing.

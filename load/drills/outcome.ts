@@ -15,9 +15,11 @@ export const SETTLE_MS = 5_000;
 
 /**
  * How long after the recovery every paid purchase must be an order: events a dead consumer had taken are handed out
- * again after the pub/sub component's processingTimeout (15 s) and redeliverInterval (5 s) (dapr/components/pubsub.yaml).
+ * again after the pub/sub component's processingTimeout (15 s) and redeliverInterval (5 s) (dapr/components/pubsub.yaml),
+ * and an event lost altogether is sent again by purchase-service's order checks ORDER_CHECK_SECONDS (60) after its
+ * payment, within a re-check (10 s). The check waits only as long as an order is missing.
  */
-export const ORDERS_SETTLE_MS = 30_000;
+export const ORDERS_SETTLE_MS = 90_000;
 
 /** A payment the buyer was told went through. */
 /** The buyer was told their payment went through. */

@@ -34,6 +34,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     HOLD_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(1),
     /** After a sale ends, refusals ask the database this long (a batch taken before the end may still be committing). */
     HOLD_SETTLE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+    /**
+     * A paid purchase is looked for among order-service's orders this long after it was paid, and, if its order is
+     * missing (its event lost with the broker's data), its event is sent again and it is looked for again as long after.
+     */
+    ORDER_CHECK_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
     ...paymentConfigShape,
   }, env);
 }

@@ -13,10 +13,12 @@ import { FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity } from './dat
 import { CreateFlashSales1764400000000 } from './data/migrations/1764400000000-CreateFlashSales';
 import { LimitSlots1764500000000 } from './data/migrations/1764500000000-LimitSlots';
 import { UnpaidPurchaseRetention1764800000000 } from './data/migrations/1764800000000-UnpaidPurchaseRetention';
+import { OrderChecks1764900000000 } from './data/migrations/1764900000000-OrderChecks';
 import { PurchaseRepository } from './data/purchase-repository';
 import { SaleRepository } from './data/sale-repository';
 import { FlashSales } from './domain/flash-sales';
-import type { ProductCatalog } from './domain/ports';
+import { OrderChecks } from './domain/order-checks';
+import type { OrderBook, ProductCatalog } from './domain/ports';
 import { Purchasing } from './domain/purchasing';
 import { HoldBatches, type BatchObserver } from './domain/hold-batches';
 import { purgeUnpaidPurchases } from './domain/retention';
@@ -27,7 +29,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
   return {
     name: SERVICE_NAME,
     entities: [FlashSaleEntity, PurchaseEntity, PurchaseTransitionEntity, OutboxEntity, ReservationEntity, MovementEntity],
-    migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000, UnpaidPurchaseRetention1764800000000],
+    migrations: [CreateFlashSales1764400000000, LimitSlots1764500000000, UnpaidPurchaseRetention1764800000000, OrderChecks1764900000000],
     // It verifies tokens: it keeps its own marks of revoked sessions.
     subscriptions: (ctx) => [revocationSubscription(ctx.dapr.state<RevokedSessions>(STATESTORE))],
     routes: (ctx) => {
@@ -41,7 +43,8 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
       ];
     },
     jobs: (ctx) => {
-      const { purchasing, purchases, stock, outbox, due } = parts(ctx);
+      const { purchasing, purchases, stock, outbox, due, orderChecks } = parts(ctx);
+      const resent = ctx.metrics.counter('purchase_paid_resent_total', 'purchase-paid events sent again: the paid purchase had no order when it was checked');
       const expired = ctx.metrics.counter('holds_expired_total', 'Held purchases expired, their units returned');
       return [
         outbox.job(),
@@ -55,6 +58,15 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
         },
         ...stockJobs(stock, due, ctx),
         {
+          name: 'order checks', signal: due.orders,
+          run: async () => {
+            const run = await orderChecks.checkDue();
+            if (run.resent) ctx.logger.warn({ resent: run.resent }, 'paid purchases without their order: events sent again');
+            resent.inc(run.resent);
+            return run.dueInMs;
+          },
+        },
+        {
           name: 'unpaid purchase retention',
           // It knows the next due purchase from the table; the re-check only finds ones ended since an empty look.
           recheckMs: Math.min(3600_000, config.UNPAID_PURCHASE_RETENTION_SECONDS * 1000),
@@ -66,7 +78,7 @@ export function purchaseService(config: PurchaseConfig): ServiceParts {
 }
 
 function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }: ServiceContext) {
-  const due = { holds: new DueSignal(), ...stockSignals() };
+  const due = { holds: new DueSignal(), orders: new DueSignal(), ...stockSignals() };
   const counter = new ShardedCounter(dapr.state<ShardValue>(STATESTORE), { shards: config.STOCK_SHARDS, prefix: 'flash', replica: config.REPLICA_NAME });
   const stock = new StockKeeper(counter, new MySqlStockLedger(dataSource, 'flash_sales'), {
     what: 'Flash sale',
@@ -80,7 +92,8 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
   const catalog: ProductCatalog = {
     product: (id) => dapr.find<{ id: string; name: string; price: number }>('product-service', `api/products/${id}`),
   };
-  const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE);
+  const orderCheckMs = config.ORDER_CHECK_SECONDS * 1000;
+  const purchases = new PurchaseRepository(dataSource, config.DB_POOL_SIZE, orderCheckMs);
   const snapshots = new Snapshots((saleId) => stock.level(saleId), {
     refreshAfterMs: config.SALE_SNAPSHOT_MS, maxAgeMs: 2 * config.SALE_SNAPSHOT_MS,
   });
@@ -91,8 +104,12 @@ function assemble(config: PurchaseConfig, { dataSource, dapr, logger, metrics }:
   const holds = new HoldBatches(
     purchases, stock, board, config.HOLD_QUEUE_LIMIT, config.HOLD_COOLDOWN_SECONDS * 1000, config.HOLD_BATCHES_IN_FLIGHT, batchMetrics(metrics),
   );
-  const purchasing = new Purchasing(sales, purchases, stock, payments, board, holds, outbox.announce, due.holds.dueIn);
-  return { sales, purchasing, purchases, stock, outbox, due };
+  const purchasing = new Purchasing(sales, purchases, stock, payments, board, holds, outbox.announce, due.holds.dueIn, () => due.orders.dueIn(orderCheckMs));
+  const orderBook: OrderBook = {
+    placed: async (orderIds) => new Set((await dapr.invoke<{ placed: string[] }>('order-service', 'internal/orders/placed', { method: 'POST', body: { orderIds } })).placed),
+  };
+  const orderChecks = new OrderChecks(purchases, sales, orderBook, { retryMs: orderCheckMs }, outbox.announce);
+  return { sales, purchasing, purchases, stock, outbox, due, orderChecks };
 }
 
 /** Group commit, watched: how many attempts a batch carries and how long it takes to write. */

@@ -186,6 +186,41 @@ describe('flash sales: exactly the stock, always', () => {
     expect(new Set(orders.map((o: { order_id: string }) => o.order_id))).toEqual(new Set(paid.map((p) => p.body.orderId)));
   });
 
+  it('when a paid purchase has no order when it is checked (its event lost with the broker), then its event is sent again and it becomes one order', async () => {
+    const { id } = await sale(2);
+    const token = await mint();
+    const held = await buy(id, token);
+    const purchaseId = held.body.purchaseId as string;
+    const paidAnswer = await api(`/api/purchases/${purchaseId}/payment`, { method: 'POST', token, body: { paymentToken: TEST_TOKENS.approve } });
+    expect(paidAnswer.status).toBe(200);
+    const purchaseDb = stack.service('purchase-service').service.dataSource;
+    const orderDb = stack.service('order-service').service.dataSource;
+    const ordersOf = async () => (await orderDb.query('SELECT id FROM orders WHERE id = ?', [purchaseId])) as unknown[];
+    await waitUntil('the order is placed', async () => (await ordersOf()).length === 1, 10_000, 100);
+    // Paid: to be checked ORDER_CHECK_SECONDS (60) after the payment, not before.
+    const [{ wait }] = await purchaseDb.query('SELECT TIMESTAMPDIFF(SECOND, updated_at, order_check_at) AS wait FROM purchases WHERE id = ?', [purchaseId]);
+    expect(Number(wait)).toBe(60);
+    await stack.runJob('purchase-service', 'order checks');
+    expect(await purchaseDb.query('SELECT order_check_at FROM purchases WHERE id = ?', [purchaseId])).toEqual([{ order_check_at: expect.any(Date) }]);
+
+    // What order-service has after its event was lost: nothing of the purchase. The check falls due.
+    for (const table of ['order_items', 'order_transitions']) await orderDb.query(`DELETE FROM ${table} WHERE order_id = ?`, [purchaseId]);
+    await orderDb.query('DELETE FROM orders WHERE id = ?', [purchaseId]);
+    await orderDb.query('DELETE FROM payments WHERE id = ?', [purchaseId]);
+    await purchaseDb.query('UPDATE purchases SET order_check_at = NOW(3) WHERE id = ?', [purchaseId]);
+    await stack.runJob('purchase-service', 'order checks');
+    await waitUntil('the order is placed again', async () => (await ordersOf()).length === 1, 10_000, 100);
+    const order = await api(`/api/orders/${purchaseId}`, { token });
+    expect(order.body).toMatchObject({ id: purchaseId, source: 'FLASH', status: 'PLACED', payment: { status: 'PAID', reference: `sim-ch-${purchaseId}` } });
+    expect(paidAnswer.body.orderId).toBe(purchaseId);
+    // Checked again later; once found, never again.
+    await purchaseDb.query('UPDATE purchases SET order_check_at = NOW(3) WHERE id = ?', [purchaseId]);
+    await stack.runJob('purchase-service', 'order checks');
+    expect(await purchaseDb.query('SELECT order_check_at FROM purchases WHERE id = ?', [purchaseId])).toEqual([{ order_check_at: null }]);
+    const sent = await purchaseDb.query("SELECT payload FROM outbox WHERE topic = 'purchase-paid'");
+    expect(sent.filter((e: { payload: string }) => JSON.parse(e.payload).purchaseId === purchaseId)).toHaveLength(2);
+  });
+
   it('when a charge lands but its payment is never recorded (the payer died in between), then the money comes back when the buyer abandons or the hold runs out', async () => {
     const { id } = await sale(3, { holdSeconds: 1 });
     const buyers = await Promise.all([mint(), mint(), mint()]);

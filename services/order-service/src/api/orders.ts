@@ -41,6 +41,8 @@ export const OrderSchema = z
   .openapi('Order');
 
 const ORDERS: ApiTag = { name: 'orders', description: 'Regular checkout, my orders, cancel and return, with their payments and refunds' };
+const INTERNAL_ORDERS: ApiTag = { name: 'orders (Dapr invocation only)', description: 'Calls other services make through Dapr; not routed by the ingress' };
+const PlacedQuery = z.object({ orderIds: z.array(z.string().uuid('must be an order id')).min(1).max(500) }).strict();
 
 export const orderView = ({ order, items, transitions, payment }: OrderDetails) => ({
   id: order.id, source: order.source, status: order.status, total: order.total, placedAt: order.placedAt.toISOString(),
@@ -122,6 +124,18 @@ export function ordersRouter(orders: Orders, auth: Authenticator, docs: OpenAPIR
       responses: { 200: { description: 'Return requested', ...jsonContent(OrderSchema) }, ...mine, 409: problemResponse('RETURN_NOT_ALLOWED') },
     }, auth.requireUser, handle(async (req, res) => {
       res.json(orderView(await orders.requestReturn(principalOf(res).userId, byId(req))));
+    }))
+    .post('/internal/orders/placed', {
+      operationId: 'placedOrders', summary: 'Which of these orders exist', tag: INTERNAL_ORDERS,
+      description: 'Called by purchase-service through Dapr invocation: a paid flash purchase whose order (under the purchase id) is '
+        + 'missing some time after it was paid has its purchase-paid event sent again.',
+      request: { body: jsonContent(PlacedQuery) },
+      responses: {
+        200: { description: 'The ids of those that exist', ...jsonContent(z.object({ placed: z.array(z.string()) })) },
+        400: problemResponse('VALIDATION_FAILED'),
+      },
+    }, handle(async (req, res) => {
+      res.json({ placed: await orders.placedAmong(parseInput(PlacedQuery, req.body).orderIds) });
     }))
     .router;
 }

@@ -46,6 +46,11 @@ export class OrderRepository implements OrderStore {
     return order ? this.details([order]).then((d) => d[0]) : undefined;
   }
 
+  async existing(ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    return ((await this.db.query('SELECT id FROM orders WHERE id IN (?)', [ids])) as { id: string }[]).map((r) => r.id);
+  }
+
   async ofUser(userId: string): Promise<OrderDetails[]> {
     return this.details(await this.db.getRepository(OrderEntity).find({ where: { userId }, order: { placedAt: 'DESC' }, take: 100 }));
   }

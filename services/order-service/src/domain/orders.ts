@@ -194,6 +194,11 @@ export class Orders {
     return 'placed';
   }
 
+  /** Which of these orders exist: purchase-service checks that its paid purchases became orders (OrderChecks there). */
+  placedAmong(orderIds: string[]): Promise<string[]> {
+    return this.orders.existing(orderIds);
+  }
+
   async get(userId: string, orderId: string): Promise<OrderDetails> {
     const found = await this.orders.byId(orderId);
     if (!found || found.order.userId !== userId) throw notFound(orderId);

@@ -24,6 +24,8 @@ export interface OrderStore {
    */
   insert(order: Order, items: Omit<OrderItem, 'id' | 'orderId' | 'restockedAt'>[], payment: Payment): Promise<boolean>;
   byId(id: string): Promise<OrderDetails | undefined>;
+  /** Which of these orders exist (one query). */
+  existing(ids: string[]): Promise<string[]>;
   ofUser(userId: string): Promise<OrderDetails[]>;
   /**
    * Under a lock on the order: `decide` returns the transition to make (or nothing); it is recorded with its time

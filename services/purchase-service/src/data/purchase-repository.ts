@@ -31,7 +31,12 @@ export class PurchaseRepository implements PurchaseStore {
    */
   private readonly lockingTransactions: Semaphore;
 
-  constructor(private readonly db: DataSource, poolSize: number) {
+  constructor(
+    private readonly db: DataSource,
+    poolSize: number,
+    /** How long after a purchase is paid its order is looked for (orderChecksDue). */
+    private readonly orderCheckAfterMs = 60_000,
+  ) {
     this.lockingTransactions = new Semaphore(Math.max(1, Math.floor(poolSize / 2)));
   }
 
@@ -89,35 +94,60 @@ export class PurchaseRepository implements PurchaseStore {
       const at = new Date();
       const done = new Map<string, { result: T; purchase: Purchase }>();
       /** Purchases moving to the same status (freeing their limit slot or not) are updated by one statement. */
-      const moving = new Map<string, { to: PurchaseStatus; freesSlot: boolean; ids: string[]; orders: [string, string][] }>();
+      const moving = new Map<string, { to: PurchaseStatus; freesSlot: boolean; ids: string[]; orders: [string, string][]; references: [string, string][] }>();
       const transitions: { purchaseId: string; fromStatus: PurchaseStatus; toStatus: PurchaseStatus; reason: string; at: Date }[] = [];
       const events: OutboxEvent[] = [];
       for (const purchase of found) {
-        const { result, to, reason, orderId, event } = changes.get(purchase.id)!;
+        const { result, to, reason, orderId, paymentReference, event } = changes.get(purchase.id)!;
         let now = purchase;
         if (to && to !== purchase.status) {
           const freesSlot = !COUNTS_AGAINST_LIMIT.includes(to) && !KEEPS_SLOT_FOR_COOLDOWN.includes(to);
           const group = `${to}/${freesSlot}`;
-          if (!moving.has(group)) moving.set(group, { to, freesSlot, ids: [], orders: [] });
+          if (!moving.has(group)) moving.set(group, { to, freesSlot, ids: [], orders: [], references: [] });
           moving.get(group)!.ids.push(purchase.id);
           if (orderId) moving.get(group)!.orders.push([purchase.id, orderId]);
+          if (paymentReference) moving.get(group)!.references.push([purchase.id, paymentReference]);
           transitions.push({ purchaseId: purchase.id, fromStatus: purchase.status, toStatus: to, reason: reason ?? '', at });
           now = { ...purchase, status: to, updatedAt: at, ...(freesSlot ? { limitSlot: null } : {}), ...(orderId ? { orderId } : {}) };
         }
         if (event) events.push(event);
         done.set(purchase.id, { result, purchase: now });
       }
-      for (const { to, freesSlot, ids: moved, orders } of moving.values()) {
-        const orderIds = orders.length ? `, order_id = CASE id ${orders.map(() => 'WHEN ? THEN ?').join(' ')} ELSE order_id END` : '';
+      const perRow = (column: string, values: [string, string][]) =>
+        values.length ? `, ${column} = CASE id ${values.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ${column} END` : '';
+      for (const { to, freesSlot, ids: moved, orders, references } of moving.values()) {
+        // A paid purchase is to become an order (order-service, from its event): looked for once, this long after.
+        const orderCheck = to === 'PAID' ? ', order_check_at = ?' : '';
         await tx.query(
-          `UPDATE purchases FORCE INDEX (PRIMARY) SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${orderIds} WHERE id IN (${moved.map(() => '?').join(', ')})`,
-          [to, at, ...orders.flat(), ...moved],
+          `UPDATE purchases FORCE INDEX (PRIMARY) SET status = ?, updated_at = ?${freesSlot ? ', limit_slot = NULL' : ''}${perRow('order_id', orders)}${perRow('payment_reference', references)}${orderCheck} WHERE id IN (${moved.map(() => '?').join(', ')})`,
+          [to, at, ...orders.flat(), ...references.flat(), ...(orderCheck ? [new Date(at.getTime() + this.orderCheckAfterMs)] : []), ...moved],
         );
       }
       await insertRows(tx, PurchaseTransitionEntity, transitions);
       await addToOutbox(tx, events);
       return done;
     }));
+  }
+
+  async nextOrderCheck(): Promise<Date | undefined> {
+    const [row] = (await this.db.query('SELECT MIN(order_check_at) AS at FROM purchases')) as { at: Date | null }[];
+    return row?.at ?? undefined;
+  }
+
+  async orderChecksDue(now: Date, limit: number): Promise<(Purchase & { paymentReference: string | null })[]> {
+    const rows = (await this.db.query(
+      `SELECT ${PURCHASE_COLUMNS}, payment_reference FROM purchases WHERE order_check_at <= ? ORDER BY order_check_at LIMIT ${Number(limit)}`, [now],
+    )) as (PurchaseRow & { payment_reference: string | null })[];
+    return rows.map((r) => ({ ...purchaseOf(r), paymentReference: r.payment_reference }));
+  }
+
+  async ordersChecked(found: string[], missing: { id: string; event: OutboxEvent }[], checkAgainAt: Date): Promise<void> {
+    if (!found.length && !missing.length) return;
+    await this.db.transaction(async (tx) => {
+      if (found.length) await tx.query('UPDATE purchases SET order_check_at = NULL WHERE id IN (?)', [found]);
+      if (missing.length) await tx.query('UPDATE purchases SET order_check_at = ? WHERE id IN (?)', [checkAgainAt, missing.map((m) => m.id)]);
+      await addToOutbox(tx, missing.map((m) => m.event));
+    });
   }
 
   async endedWithUnitHeld(limit: number): Promise<Purchase[]> {

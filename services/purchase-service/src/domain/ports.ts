@@ -47,6 +47,15 @@ export interface PurchaseStore {
   purgeUnpaid(before: Date, limit: number): Promise<number>;
   /** When the oldest purchase that ended unpaid ended, if there is one. */
   oldestUnpaid(): Promise<Date | undefined>;
+  /** When the next paid purchase is to be checked for its order, if any is. */
+  nextOrderCheck(): Promise<Date | undefined>;
+  /** Paid purchases due to be checked for their order at `now` (up to `limit`), with their charge's reference. */
+  orderChecksDue(now: Date, limit: number): Promise<(Purchase & { paymentReference: string | null })[]>;
+  /**
+   * In one transaction: the purchases `found` as orders are not checked again; the `missing` ones are checked again at
+   * `checkAgainAt`, and their events written to the outbox once more.
+   */
+  ordersChecked(found: string[], missing: { id: string; event: OutboxEvent }[], checkAgainAt: Date): Promise<void>;
   ofBuyer(buyerId: string): Promise<(Purchase & { productName: string; productId: string })[]>;
   counts(saleId: string): Promise<Record<PurchaseStatus, number>>;
 }
@@ -57,7 +66,14 @@ export interface PurchaseChange<T> {
   to?: PurchaseStatus;
   reason?: string;
   orderId?: string;
+  /** The charge's reference at the provider (a paid purchase's), kept to send its event again if need be. */
+  paymentReference?: string;
   event?: OutboxEvent;
+}
+
+/** Which orders order-service has (through Dapr): a paid purchase's order has the purchase's id. */
+export interface OrderBook {
+  placed(orderIds: string[]): Promise<Set<string>>;
 }
 
 export interface OutboxEvent {

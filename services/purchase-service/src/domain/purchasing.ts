@@ -1,4 +1,4 @@
-import { PURCHASE_PAID_TOPIC, REFUND_REQUESTED_TOPIC, type PurchasePaid, type RefundRequested } from '@flash/events';
+import { REFUND_REQUESTED_TOPIC, type RefundRequested } from '@flash/events';
 import { AppError } from '@flash/http';
 import { PaymentErrors, type ChargeOutcome, type Payments } from '@flash/payments';
 import { GroupCommit } from '@flash/runtime';
@@ -8,6 +8,7 @@ import type { FlashSales } from './flash-sales';
 import type { FlashSale, Purchase } from './flash-sale';
 import type { PurchaseChange, PurchaseStore } from './ports';
 import type { HoldBatches } from './hold-batches';
+import { purchasePaidEvent } from './order-checks';
 import type { SaleBoard } from './sale-board';
 
 /** Holds one expiry run handles at most. */
@@ -51,6 +52,8 @@ export class Purchasing {
     private readonly announce: () => void = () => undefined,
     /** Wakes the hold expiry: a hold made now runs out in so many ms. */
     private readonly holdsDue: (delayMs: number) => void = () => undefined,
+    /** Wakes the order checks (OrderChecks): a purchase was just paid. */
+    private readonly paidNow: () => void = () => undefined,
   ) {}
 
   /** Whether units of ended purchases may still be held (see returnStranded): at start, and after a failed release. */
@@ -139,6 +142,7 @@ export class Purchasing {
     // (returnStranded), as after a crash between the two.
     if (outcome === 'expired' || outcome === 'failed' || outcome === 'timed out') void this.returnUnit(purchase).catch(() => undefined);
     if (outcome !== undefined) this.announce();
+    if (outcome === 'paid') this.paidNow();
     if (outcome === 'expired' || outcome === 'ended') throw SaleErrors.holdExpired();
     if (outcome === 'failed') throw PaymentErrors.failed('declined', 'the unit goes back to the sale');
     if (outcome === 'timed out') throw PaymentErrors.timedOut('the unit goes back to the sale');
@@ -273,19 +277,8 @@ export class Purchasing {
   }
 
   private paid(p: Purchase, productId: string, paymentReference: string) {
-    const orderId = p.id; // one order per paid purchase: order-service creates it under this id
-    return {
-      to: 'PAID' as const,
-      reason: 'payment captured',
-      orderId,
-      event: {
-        topic: PURCHASE_PAID_TOPIC,
-        data: {
-          purchaseId: p.id, saleId: p.saleId, productId, buyerId: p.buyerId, quantity: 1, price: p.price, orderId,
-          paidAt: new Date().toISOString(), paymentReference,
-        } satisfies PurchasePaid,
-      },
-    };
+    // One order per paid purchase: order-service creates it under the purchase's id.
+    return { to: 'PAID' as const, reason: 'payment captured', orderId: p.id, paymentReference, event: purchasePaidEvent(p, productId, paymentReference, new Date()) };
   }
 
   /** Gives the purchase's unit back to its sale (idempotent in the stock ledger). */
