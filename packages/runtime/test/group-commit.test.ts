@@ -3,13 +3,17 @@ import { GroupCommit } from '../src/group-commit';
 describe('group commit', () => {
   it('when items come while a batch is written, then they are written together by the next batch, each answered in order', async () => {
     const batches: number[][] = [];
+    let writing!: () => void;
+    const firstBatchWriting = new Promise<void>((resolve) => (writing = resolve));
     const group = new GroupCommit<number, string>(async (items) => {
       batches.push(items);
+      writing();
       await new Promise((resolve) => setTimeout(resolve, 20));
       return items.map((i) => `done ${i}`);
     }, 3);
     const first = [1, 2].map((i) => group.submit(i));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The later items come once the first batch is being written (a fixed wait raced the batch's start on a busy machine).
+    await firstBatchWriting;
     const later = [3, 4, 5, 6].map((i) => group.submit(i));
     expect(await Promise.all([...first, ...later])).toEqual([1, 2, 3, 4, 5, 6].map((i) => `done ${i}`));
     // The first turn's two together; the four that came meanwhile in batches of at most three.
